@@ -1,0 +1,52 @@
+"""Errors that carry a translatable message, so the domain never picks a language itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.i18n import Translator
+
+
+class Msg:
+    """A translatable fragment used as a parameter of another message (rendered lazily)."""
+
+    def __init__(self, msgid: str, **params: Any) -> None:
+        self.msgid = msgid
+        self.params = params
+
+    def render(self, t: Translator) -> str:
+        text = t.gettext(self.msgid)
+        if not self.params:
+            return text
+        return text.format(**{k: _render(v, t) for k, v in self.params.items()})
+
+    def __str__(self) -> str:
+        return self.msgid.format(**self.params) if self.params else self.msgid
+
+
+def _render(value: Any, t: Translator) -> Any:
+    return value.render(t) if isinstance(value, Msg) else value
+
+
+class RectbotError(Exception):
+    """Base for errors shown to people: an English msgid plus format parameters."""
+
+    def __init__(self, msgid: str, **params: Any) -> None:
+        self.msgid = msgid
+        self.params = params
+        super().__init__(msgid.format(**params) if params else msgid)
+
+    def render(self, t: Translator) -> str:
+        return Msg(self.msgid, **self.params).render(t)
+
+
+class DomainError(RectbotError):
+    """Bad input or a refused action; nothing was changed."""
+
+
+class NotAuthorized(DomainError):
+    """The person may not do this; callback data and commands are both checked."""
+
+
+class StartupError(RectbotError):
+    """Configuration or environment problem that must stop `rectbot` with exit code 2."""

@@ -1,0 +1,224 @@
+"""People, roles and invitations: who may do what.
+
+Invitation codes are shown once and stored only as a SHA-256 hash, so a leaked database
+does not leak usable codes. Authorization lives here, not in handlers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.clock import iso
+from bot.errors import DomainError, NotAuthorized
+from bot.i18n import N_, SUPPORTED_LOCALES, normalize_locale
+from storage import people as repo
+from storage.db import Database, audit
+from storage.people import Department, Person
+
+__all__ = ["Department", "Person", "Role"]
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    LIAISON = "liaison"
+
+
+ROLE_NAMES = {
+    Role.ADMIN: N_("administrator"),
+    Role.SUPERVISOR: N_("finance bureau supervisor"),
+    Role.LIAISON: N_("liaison officer"),
+}
+
+BUREAU_ROLES = (Role.ADMIN, Role.SUPERVISOR)
+
+
+def actor_of(person: Person | None) -> str:
+    return f"person:{person.id}" if person else "cli"
+
+
+def require_role(person: Person | None, *roles: Role) -> Person:
+    """The one authorization gate: unknown or inactive people and wrong roles are refused."""
+    if person is None or not person.active:
+        raise NotAuthorized(N_("You are not registered with this bot."))
+    if person.role not in roles:
+        raise NotAuthorized(N_("Sorry, this is not available for your role."))
+    return person
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.strip().encode("utf-8")).hexdigest()
+
+
+def new_code() -> str:
+    """16 URL-safe characters: fits Telegram's /start deep-link parameter."""
+    return secrets.token_urlsafe(12)
+
+
+def normalize_department_name(name: str) -> str:
+    return " ".join(name.split())
+
+
+async def add_department(db: Database, name: str, *, actor: Person | None, now: datetime) -> Department:
+    if actor is not None:
+        require_role(actor, Role.ADMIN)
+    clean = normalize_department_name(name)
+    if not clean:
+        raise DomainError(N_("The department name is empty."))
+    if len(clean) > 100:
+        raise DomainError(N_("The department name is too long (100 characters at most)."))
+    if await repo.department_by_name(db, clean):
+        raise DomainError(N_("The department {name} already exists."), name=clean)
+    async with db.transaction() as conn:
+        dept = await repo.insert_department(conn, clean, iso(now))
+        await audit(conn, actor=actor_of(actor), action="department.add", entity="department",
+                    entity_id=dept.id, after={"name": clean}, at=now)
+    return dept
+
+
+async def ensure_department(conn_db: Database, name: str, *, actor: str, now: datetime) -> Department:
+    """Find or create a department by exact (normalized) name; used by imports."""
+    clean = normalize_department_name(name)
+    found = await repo.department_by_name(conn_db, clean)
+    if found:
+        return found
+    async with conn_db.transaction() as conn:
+        dept = await repo.insert_department(conn, clean, iso(now))
+        await audit(conn, actor=actor, action="department.add", entity="department", entity_id=dept.id,
+                    after={"name": clean}, at=now)
+    return dept
+
+
+async def find_department(db: Database, name: str) -> Department:
+    """Exact match, or a refusal that suggests the closest existing names."""
+    clean = normalize_department_name(name)
+    dept = await repo.department_by_name(db, clean)
+    if dept:
+        return dept
+    names = [d.name for d in await repo.list_departments(db)]
+    close = difflib.get_close_matches(clean, names, n=3, cutoff=0.3)
+    close += [n for n in names if (clean in n or n in clean) and n not in close][:3]
+    if close:
+        raise DomainError(
+            N_("Unknown department {name}. Did you mean: {suggestions}?"),
+            name=clean, suggestions="、".join(close[:3]),
+        )
+    raise DomainError(N_("Unknown department {name}. Add it first with: rectbot department add NAME"), name=clean)
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    code: str
+    role: Role
+    department: Department | None
+    expires_at: datetime
+
+
+async def create_invitation(
+    db: Database,
+    *,
+    role: str,
+    department_name: str | None,
+    actor: Person | None,
+    now: datetime,
+    valid_days: int,
+) -> IssuedInvitation:
+    """Admins may invite anyone; supervisors may invite liaisons and supervisors; the CLI is an admin."""
+    try:
+        wanted = Role(role)
+    except ValueError:
+        raise DomainError(N_("Unknown role {role}: use admin, supervisor or liaison."), role=role) from None
+    if actor is not None:
+        require_role(actor, *BUREAU_ROLES)
+        if wanted is Role.ADMIN and actor.role != Role.ADMIN:
+            raise NotAuthorized(N_("Only administrators can invite administrators."))
+    department = None
+    if wanted is Role.LIAISON:
+        if not department_name:
+            raise DomainError(N_("A liaison invitation needs a department."))
+        department = await find_department(db, department_name)
+    elif department_name:
+        raise DomainError(N_("Only liaison officers belong to a department; leave the department out."))
+    code = new_code()
+    expires = now + timedelta(days=valid_days)
+    async with db.transaction() as conn:
+        inv_id = await repo.insert_invitation(
+            conn, code_hash=hash_code(code), role=wanted.value,
+            department_id=department.id if department else None,
+            created_by=actor_of(actor), created_at=iso(now), expires_at=iso(expires),
+        )
+        await audit(conn, actor=actor_of(actor), action="invitation.create", entity="invitation",
+                    entity_id=inv_id, after={"role": wanted.value,
+                                             "department": department.name if department else None,
+                                             "expires_at": iso(expires)}, at=now)
+    return IssuedInvitation(code, wanted, department, expires)
+
+
+async def redeem_invitation(
+    db: Database,
+    *,
+    code: str,
+    telegram_id: int,
+    name: str,
+    username: str | None,
+    locale: str | None,
+    now: datetime,
+) -> Person:
+    code_hash = hash_code(code)
+    async with db.transaction() as conn:
+        inv = await repo.invitation_by_hash(conn, code_hash)
+        if inv is None:
+            raise DomainError(N_("This invitation code is not valid. Please check it or ask for a new one."))
+        if inv.used_at is not None:
+            raise DomainError(N_("This invitation code has already been used. Please ask for a new one."))
+        if datetime.fromisoformat(inv.expires_at) <= now:
+            raise DomainError(N_("This invitation code has expired. Please ask for a new one."))
+        person_id = await repo.upsert_person(
+            conn, telegram_id=telegram_id, name=name, username=username, role=inv.role,
+            department_id=inv.department_id, locale=normalize_locale(locale), created_at=iso(now),
+        )
+        if not await repo.mark_invitation_used(conn, inv.id, person_id, iso(now)):
+            raise DomainError(N_("This invitation code has already been used. Please ask for a new one."))
+        await audit(conn, actor=f"person:{person_id}", action="person.bind", entity="person",
+                    entity_id=person_id, after={"telegram_id": telegram_id, "name": name, "role": inv.role,
+                                                "department": inv.department_name, "invitation": inv.id},
+                    at=now)
+    person = await repo.person_by_id(db, person_id)
+    assert person is not None
+    return person
+
+
+async def set_language(db: Database, person: Person, choice: str, *, now: datetime) -> Person:
+    wanted = {"zh": "zh_CN", "zh_cn": "zh_CN", "cn": "zh_CN", "中文": "zh_CN", "en": "en", "english": "en"}.get(
+        choice.strip().lower().replace("-", "_")
+    )
+    if wanted is None or wanted not in SUPPORTED_LOCALES:
+        raise DomainError(N_("Choose a language: /lang zh or /lang en"))
+    async with db.transaction() as conn:
+        await repo.set_locale(conn, person.id, wanted)
+        await audit(conn, actor=actor_of(person), action="person.locale", entity="person", entity_id=person.id,
+                    before={"locale": person.locale}, after={"locale": wanted}, at=now)
+    updated = await repo.person_by_id(db, person.id)
+    assert updated is not None
+    return updated
+
+
+async def bootstrap_admins(db: Database, admin_ids: list[int], *, now: datetime) -> None:
+    """`bureau.admins` are admins from the start, before they have redeemed anything."""
+    for telegram_id in admin_ids:
+        existing = await repo.person_by_telegram_id(db, telegram_id)
+        if existing and existing.role == Role.ADMIN:
+            continue
+        async with db.transaction() as conn:
+            person_id = await repo.upsert_person(
+                conn, telegram_id=telegram_id, name=existing.name if existing else f"admin {telegram_id}",
+                username=existing.username if existing else None, role=Role.ADMIN.value, department_id=None,
+                locale="zh_CN", created_at=iso(now),
+            )
+            await audit(conn, actor="system", action="person.bootstrap_admin", entity="person",
+                        entity_id=person_id, after={"telegram_id": telegram_id}, at=now)

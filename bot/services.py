@@ -1,0 +1,30 @@
+"""What every handler and job needs, built once at start-up and passed around explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from bot.clock import Clock
+from bot.i18n import Translator, translator_for_locale
+from bot.settings import Settings
+from storage.db import Database
+from storage.people import Person
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def today(self) -> date:
+        """The bureau's calendar day (deadlines are counted in its timezone)."""
+        return self.clock.now().astimezone(self.settings.bureau.tz).date()
+
+    def translator(self, person: Person | None) -> Translator:
+        return translator_for_locale(person.locale if person else None)
