@@ -13,8 +13,8 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     Defaults,
-    PicklePersistence,
     PersistenceInput,
+    PicklePersistence,
     TypeHandler,
 )
 
@@ -24,12 +24,13 @@ from bot.i18n import translator_for_locale
 from bot.people import Role, bootstrap_admins
 from bot.services import Services
 from bot.settings import Settings
-from handlers import admin, common, onboarding
+from handlers import admin, cases, common, deadlines, onboarding, reminders, report, review
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-FEATURE_MODULES = (onboarding, admin)
+# One module per user journey; each exposes handlers() and may expose schedule_jobs(app).
+FEATURE_MODULES = (onboarding, admin, deadlines, cases, report, review, reminders)
 
 
 def make_clock(settings: Settings) -> Clock:
@@ -43,7 +44,7 @@ def persistence_path(settings: Settings) -> Path:
     return Path(f"{settings.storage.database}.state")
 
 
-def build_application(settings: Settings, clock: Clock | None = None) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings, clock: Clock | None = None) -> Application:
     assert settings.telegram.token is not None
     persistence = PicklePersistence(
         filepath=persistence_path(settings),
@@ -80,21 +81,25 @@ async def open_services(settings: Settings, clock: Clock) -> Services:
     return svc
 
 
-async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+async def _post_init(app: Application) -> None:
     settings: Settings = app.bot_data["settings"]
     svc = await open_services(settings, app.bot_data["clock"])
     app.bot_data["services"] = svc
     await _set_default_commands(app)
+    for module in FEATURE_MODULES:
+        schedule = getattr(module, "schedule_jobs", None)
+        if schedule is not None:
+            schedule(app)
     log.info("rectbot started for %s (%s mode)", settings.bureau.name, settings.telegram.mode)
 
 
-async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+async def _post_shutdown(app: Application) -> None:
     svc = app.bot_data.get("services")
     if isinstance(svc, Services):
         await svc.db.close()
 
 
-async def _set_default_commands(app: Application) -> None:  # type: ignore[type-arg]
+async def _set_default_commands(app: Application) -> None:
     """The menu strangers and new chats see, per language; registered people get their role's menu."""
     for language_code, locale in (("", "zh_CN"), ("zh", "zh_CN"), ("en", "en")):
         t = translator_for_locale(locale)

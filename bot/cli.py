@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Feature modules that add their own subcommands (each exposes add_commands(subparsers)).
-PLUGINS: list[str] = []
+PLUGINS: list[str] = ["bot.cli_deadlines", "bot.cli_ledger"]
 
 
 def main(argv: list[str] | None = None) -> int:

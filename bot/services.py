@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bot.clock import Clock
 from bot.i18n import Translator, translator_for_locale
 from bot.settings import Settings
+from bot.workcalendar import WorkCalendar
 from storage.db import Database
 from storage.people import Person
 
@@ -17,7 +19,13 @@ class Services:
     settings: Settings
     db: Database
     clock: Clock
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
     extras: dict[str, object] = field(default_factory=dict)
+    delivery_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake_delivery(self) -> None:
+        """Call after enqueueing notifications so the delivery loop sends them now, not at the next sweep."""
+        self.delivery_wakeup.set()
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes
@@ -41,10 +43,8 @@ async def sync_chat_commands(context: ContextTypes.DEFAULT_TYPE, person: Person)
     """Show each person the command menu of their role, in their language."""
     t = translator(person)
     commands = [BotCommand(c.name, t._(c.description)) for c in commands_for(person.role)]
-    try:
+    with contextlib.suppress(TelegramError):  # the menu is a convenience; /help always works
         await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(person.telegram_id))
-    except TelegramError:
-        pass  # the menu is a convenience; /help always works
 
 
 @guarded

@@ -1,0 +1,272 @@
+"""Rectification cases (整改事项). The Case row is the contract other modules code against.
+
+Repository functions take either the Database (reads) or the transaction's connection (reads
+and writes inside `async with db.transaction() as conn`). Dates are stored as ISO strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import aiosqlite
+
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class Case:
+    id: int
+    department_id: int
+    department_name: str
+    project: str
+    source: str                       # bot.cases.Source value
+    grade: str | None                 # bot.cases.Grade value: excellent/good/fair/poor
+    findings: str
+    suggestions: str
+    feedback_doc_no: str
+    evaluation_ended_on: date | None
+    feedback_sent_on: date | None
+    feedback_received_on: date | None  # starts the 2-month clock (evaluation) / the set period
+    period: str | None                 # "2m", "10wd", "15d"
+    explicit_due_on: date | None
+    feedback_due_on: date | None       # the bureau's own 1-month feedback deadline
+    feedback_due_provisional: bool
+    due_on: date | None                # the unit's report deadline
+    due_provisional: bool
+    due_rule: str | None
+    confidential: bool
+    status: str                        # bot.cases.CaseStatus value
+    next_action_at: datetime | None    # when the reminder sweep must look again
+    origin_case_id: int | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    # Added by issue 4 (migration 0002); defaults keep older constructors working.
+    feedback_due_rule: str | None = None   # bot.periods rule of feedback_due_on
+    received_by: str | None = None         # who recorded the receipt: 'person:<id>' or 'import'
+    received_at: datetime | None = None    # when that was recorded (UTC)
+
+    @property
+    def dedupe_key(self) -> tuple[int, str, str, str]:
+        """How the ledger identifies a case: department, project, source, feedback document number."""
+        return (self.department_id, self.project, self.source, self.feedback_doc_no)
+
+
+CASE_COLUMNS = (
+    "department_id", "project", "source", "grade", "findings", "suggestions", "feedback_doc_no",
+    "evaluation_ended_on", "feedback_sent_on", "feedback_received_on", "period", "explicit_due_on",
+    "feedback_due_on", "feedback_due_provisional", "feedback_due_rule", "due_on", "due_provisional",
+    "due_rule", "confidential", "status", "next_action_at", "origin_case_id", "received_by", "received_at",
+    "created_by", "created_at", "updated_at",
+)
+_DATE_FIELDS = frozenset({"evaluation_ended_on", "feedback_sent_on", "feedback_received_on", "explicit_due_on",
+                          "feedback_due_on", "due_on"})
+_BOOL_FIELDS = frozenset({"feedback_due_provisional", "due_provisional", "confidential"})
+_TS_FIELDS = frozenset({"next_action_at", "received_at", "created_at", "updated_at"})
+
+CASE_SQL = "SELECT c.*, d.name AS department_name FROM cases c JOIN departments d ON d.id = c.department_id"
+
+Conn = Database | aiosqlite.Connection
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def to_db(field: str, value: Any) -> Any:
+    """A Python value as stored in column `field`."""
+    if value is None:
+        return None
+    if field in _DATE_FIELDS:
+        return value.isoformat() if isinstance(value, date) else str(value)
+    if field in _BOOL_FIELDS:
+        return int(bool(value))
+    if field in _TS_FIELDS and isinstance(value, datetime):
+        from bot.clock import iso
+
+        return iso(value)
+    return value
+
+
+def case_from_row(row: Mapping[str, Any]) -> Case:
+    created = _ts(row["created_at"])
+    updated = _ts(row["updated_at"])
+    assert created is not None and updated is not None
+    return Case(
+        id=row["id"], department_id=row["department_id"], department_name=row["department_name"],
+        project=row["project"], source=row["source"], grade=row["grade"], findings=row["findings"],
+        suggestions=row["suggestions"], feedback_doc_no=row["feedback_doc_no"],
+        evaluation_ended_on=_d(row["evaluation_ended_on"]), feedback_sent_on=_d(row["feedback_sent_on"]),
+        feedback_received_on=_d(row["feedback_received_on"]), period=row["period"],
+        explicit_due_on=_d(row["explicit_due_on"]), feedback_due_on=_d(row["feedback_due_on"]),
+        feedback_due_provisional=bool(row["feedback_due_provisional"]), due_on=_d(row["due_on"]),
+        due_provisional=bool(row["due_provisional"]), due_rule=row["due_rule"],
+        confidential=bool(row["confidential"]), status=row["status"],
+        next_action_at=_ts(row["next_action_at"]), origin_case_id=row["origin_case_id"],
+        created_by=row["created_by"], created_at=created, updated_at=updated,
+        feedback_due_rule=row["feedback_due_rule"], received_by=row["received_by"],
+        received_at=_ts(row["received_at"]),
+    )
+
+
+async def _fetchall(conn: Conn, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+    c = conn.conn if isinstance(conn, Database) else conn
+    async with c.execute(sql, tuple(params)) as cur:
+        return list(await cur.fetchall())
+
+
+async def _fetchone(conn: Conn, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+    c = conn.conn if isinstance(conn, Database) else conn
+    async with c.execute(sql, tuple(params)) as cur:
+        return await cur.fetchone()
+
+
+async def get_case(conn: Conn, case_id: int) -> Case | None:
+    row = await _fetchone(conn, CASE_SQL + " WHERE c.id = ?", (case_id,))
+    return case_from_row(row) if row else None
+
+
+async def list_cases(conn: Conn, *, department_id: int | None = None) -> list[Case]:
+    if department_id is None:
+        rows = await _fetchall(conn, CASE_SQL + " ORDER BY c.id")
+    else:
+        rows = await _fetchall(conn, CASE_SQL + " WHERE c.department_id = ? ORDER BY c.id", (department_id,))
+    return [case_from_row(r) for r in rows]
+
+
+async def provisional_cases(conn: Conn) -> list[Case]:
+    rows = await _fetchall(
+        conn, CASE_SQL + " WHERE c.due_provisional = 1 OR c.feedback_due_provisional = 1 ORDER BY c.id"
+    )
+    return [case_from_row(r) for r in rows]
+
+
+async def find_by_key(conn: Conn, department_id: int, project: str, source: str, feedback_doc_no: str) -> Case | None:
+    row = await _fetchone(
+        conn, CASE_SQL + " WHERE c.department_id = ? AND c.project = ? AND c.source = ? AND c.feedback_doc_no = ?",
+        (department_id, project, source, feedback_doc_no),
+    )
+    return case_from_row(row) if row else None
+
+
+async def existing_keys(conn: Conn) -> dict[tuple[str, str, str, str], int]:
+    """(department name, project, source, doc no) → case id, for the whole ledger (import dedupe)."""
+    rows = await _fetchall(
+        conn, "SELECT c.id, d.name, c.project, c.source, c.feedback_doc_no FROM cases c"
+        " JOIN departments d ON d.id = c.department_id",
+    )
+    return {(r[1], r[2], r[3], r[4]): int(r[0]) for r in rows}
+
+
+async def case_ids_with_departments(conn: Conn) -> dict[int, tuple[str, str]]:
+    """case id → (department name, source): lets an import recognise rows of an exported ledger."""
+    rows = await _fetchall(conn, "SELECT c.id, d.name, c.source FROM cases c JOIN departments d"
+                                 " ON d.id = c.department_id")
+    return {int(r[0]): (r[1], r[2]) for r in rows}
+
+
+async def insert_case(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> int:
+    cols = [c for c in CASE_COLUMNS if c in values]
+    cur = await conn.execute(
+        f"INSERT INTO cases ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+        [to_db(c, values[c]) for c in cols],
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def insert_cases(conn: aiosqlite.Connection, rows: list[Mapping[str, Any]]) -> list[int]:
+    """Bulk insert (one statement per row, but no Python round trip per column); returns the ids."""
+    ids = []
+    for values in rows:
+        ids.append(await insert_case(conn, values))
+    return ids
+
+
+async def update_case(conn: aiosqlite.Connection, case_id: int, changes: Mapping[str, Any]) -> None:
+    cols = [c for c in changes if c in CASE_COLUMNS]
+    if not cols:
+        return
+    await conn.execute(
+        f"UPDATE cases SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
+        [*(to_db(c, changes[c]) for c in cols), case_id],
+    )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    before: str | None
+    after: str | None
+
+
+async def case_history(conn: Conn, case_id: int) -> list[AuditEntry]:
+    """Every audit row about this case, oldest first (the case's full history)."""
+    rows = await _fetchall(
+        conn, "SELECT at, actor, action, before, after FROM audit_log WHERE entity = 'case' AND entity_id = ?"
+        " ORDER BY id", (case_id,),
+    )
+    return [AuditEntry(datetime.fromisoformat(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+
+@dataclass(frozen=True)
+class LedgerExtras:
+    """What the export adds from other tables: last report date and last review decision."""
+
+    reported_on: date | None
+    review_decision: str | None
+    review_note: str | None
+
+
+async def ledger_extras(conn: Conn) -> dict[int, LedgerExtras]:
+    rows = await _fetchall(
+        conn,
+        """
+        SELECT r.case_id,
+               MAX(r.submitted_on) AS reported_on,
+               (SELECT v.decision FROM reviews v JOIN reports r2 ON r2.id = v.report_id
+                 WHERE r2.case_id = r.case_id ORDER BY v.decided_at DESC, v.id DESC LIMIT 1) AS decision,
+               (SELECT v.note FROM reviews v JOIN reports r2 ON r2.id = v.report_id
+                 WHERE r2.case_id = r.case_id ORDER BY v.decided_at DESC, v.id DESC LIMIT 1) AS note
+        FROM reports r GROUP BY r.case_id
+        """,
+    )
+    return {int(r[0]): LedgerExtras(_d(r[1]), r[2], r[3]) for r in rows}
+
+
+async def liaison_names_by_department(conn: Conn) -> dict[int, list[str]]:
+    rows = await _fetchall(
+        conn, "SELECT department_id, name FROM people WHERE role = 'liaison' AND active = 1 ORDER BY id"
+    )
+    out: dict[int, list[str]] = {}
+    for r in rows:
+        out.setdefault(int(r[0]), []).append(r[1])
+    return out
+
+
+async def person_names(conn: Conn, person_ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted(set(person_ids))
+    if not ids:
+        return {}
+    rows = await _fetchall(conn, f"SELECT id, name FROM people WHERE id IN ({','.join('?' * len(ids))})", ids)
+    return {int(r[0]): r[1] for r in rows}
+
+
+async def count_cases(conn: Conn) -> int:
+    row = await _fetchone(conn, "SELECT count(*) FROM cases")
+    return int(row[0]) if row else 0
+
+
+async def search_departments(conn: Conn, text: str, limit: int = 20) -> list[tuple[int, str]]:
+    rows = await _fetchall(conn, "SELECT id, name FROM departments WHERE name LIKE ? ORDER BY name LIMIT ?",
+                           (f"%{text}%", limit))
+    return [(int(r[0]), r[1]) for r in rows]

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.sandbox import SandboxServer
+from tests.e2e.harness import RectbotProcess
+
+Factory = Callable[..., RectbotProcess]
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+def rectbot(tmp_path: Path, sandbox: SandboxServer, request: pytest.FixtureRequest) -> Iterator[Factory]:
+    """rectbot(**sections) → a RectbotProcess (not started) with its own config and database."""
+    made: list[RectbotProcess] = []
+
+    def make(settings: Mapping[str, Mapping[str, Any]] | None = None, name: str = "bot") -> RectbotProcess:
+        workdir = tmp_path / name
+        workdir.mkdir()
+        proc = RectbotProcess(workdir, sandbox, settings or {})
+        made.append(proc)
+        return proc
+
+    yield make
+    for proc in made:
+        proc.stop()
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        for proc in made:
+            print(f"--- rectbot log ({proc.workdir}) ---\n{proc.log()[-6000:]}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep
