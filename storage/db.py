@@ -65,7 +65,9 @@ class Database:
         try:
             conn = await aiosqlite.connect(str(path), isolation_level=None)
         except sqlite3.Error as exc:
-            raise StartupError(N_("Cannot open the database {path}: {reason}"), path=str(path), reason=str(exc)) from None
+            raise StartupError(
+                N_("Cannot open the database {path}: {reason}"), path=str(path), reason=str(exc)
+            ) from None
         conn.row_factory = aiosqlite.Row
         db = cls(conn, path)
         try:
