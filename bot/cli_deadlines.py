@@ -1,0 +1,320 @@
+"""CLI: compute a deadline, load and show holiday schedules.
+
+    rectbot deadline START PERIOD [--strict] [--json]
+    rectbot calendar load FILE.toml
+    rectbot calendar show YEAR
+    rectbot calendar list
+
+Human output is in Chinese (the CLI's translator); bad input gives one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.cli import EXIT_USAGE, Parser, T, fail
+from bot.i18n import WEEKDAYS, Translator
+from bot.periods import (
+    RULE_DESCRIPTIONS,
+    DateInputError,
+    Deadline,
+    Period,
+    PeriodError,
+    compute_deadline,
+    parse_date,
+)
+from bot.settings import Settings
+from bot.workcalendar import (
+    MAX_SANE_YEAR,
+    MIN_SANE_YEAR,
+    ORIGIN_LIBRARY,
+    CalendarFileError,
+    WorkCalendar,
+    YearSchedule,
+    library_schedules,
+    parse_year_toml,
+    provisional_holidays,
+)
+from storage.db import Database
+
+# --- formatting helpers (also usable by chat handlers) ------------------------------------------
+
+
+def format_date(d: date, t: Translator) -> str:
+    """2026-02-24 / 2026年2月24日."""
+    return t._("{year}-{month:02d}-{day:02d}").format(year=d.year, month=d.month, day=d.day)
+
+
+def format_day(d: date, t: Translator) -> str:
+    """2026-02-24 (Tuesday) / 2026年2月24日（星期二）."""
+    return t._("{date} ({weekday})").format(date=format_date(d, t), weekday=t._(WEEKDAYS[d.weekday()]))
+
+
+def _join(items: list[str], t: Translator) -> str:
+    return ("、" if getattr(t, "locale", "zh_CN").startswith("zh") else ", ").join(items)
+
+
+def describe_deadline(
+    dl: Deadline, calendar: WorkCalendar, t: Translator, *, strict: bool = False, timezone: str | None = None
+) -> list[str]:
+    """The human explanation of a deadline, one line per fact."""
+    lines = [
+        t._("Deadline: {due}").format(due=format_day(dl.due, t)),
+        t._("Start: {start}; period: {period} (the start day is not counted)").format(
+            start=format_day(dl.start, t), period=dl.period.describe(t)
+        ),
+        t._("Rule: {rule}").format(rule=t._(RULE_DESCRIPTIONS[dl.rule])),
+    ]
+    if dl.moved_from is not None:
+        name = calendar.holiday_name(dl.moved_from)
+        what = t._("a statutory holiday ({name})").format(name=name) if name else t._("a rest day (weekend)")
+        lines.append(
+            t._("The last day would have been {original}, {what}; moved to the next working day.").format(
+                original=format_day(dl.moved_from, t), what=what
+            )
+        )
+    if strict:
+        lines.append(t._("Strict reading: only statutory holidays move the last day, ordinary weekends do not."))
+    if timezone:
+        lines.append(t._("The period ends at 24:00 on the last day ({timezone}).").format(timezone=timezone))
+    if dl.provisional:
+        years = _join([str(y) for y in dl.unknown_years], t)
+        lines.append(
+            t._(
+                "PROVISIONAL: the holiday schedule for {years} has not been published or loaded; this "
+                "assumes ordinary weekends and the statutory holiday dates. Recompute after loading it "
+                "(rectbot calendar load)."
+            ).format(years=years)
+        )
+    return lines
+
+
+def deadline_json(dl: Deadline) -> dict[str, Any]:
+    return {
+        "start": dl.start.isoformat(),
+        "period": str(dl.period),
+        "due": dl.due.isoformat(),
+        "provisional": dl.provisional,
+        "moved_from": dl.moved_from.isoformat() if dl.moved_from else None,
+        "rule": dl.rule,
+    }
+
+
+def describe_schedule(schedule: YearSchedule, t: Translator) -> list[str]:
+    lines = []
+    blocks = schedule.holiday_blocks()
+    if blocks:
+        lines.append(t._("Rest days:"))
+        for name, first, last in blocks:
+            n = (last - first).days + 1
+            if first == last:
+                lines.append("  " + t._("{name}: {first}").format(name=name, first=format_day(first, t)))
+            else:
+                lines.append(
+                    "  "
+                    + t.ngettext("{name}: {first} to {last}, {n} day", "{name}: {first} to {last}, {n} days", n).format(
+                        name=name, first=format_day(first, t), last=format_day(last, t), n=n
+                    )
+                )
+    else:
+        lines.append(t._("Rest days: none"))
+    if schedule.makeup_workdays:
+        lines.append(t._("Make-up working days:"))
+        for d, name in schedule.makeup_workdays.items():
+            lines.append("  " + t._("{date} {name}").format(date=format_day(d, t), name=name))
+    else:
+        lines.append(t._("Make-up working days: none"))
+    return lines
+
+
+# --- running with the database ------------------------------------------------------------------
+
+
+def _run(settings: Settings, func: Callable[[Database | None], Awaitable[int]], *, need_db: bool) -> int:
+    """Open the database when it exists (or when the command must write), run, close."""
+
+    async def go() -> int:
+        path = settings.storage.database
+        if not need_db and not Path(path).exists():
+            return await func(None)
+        db = await Database.open(path)
+        try:
+            return await func(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(go())
+
+
+async def _calendar(db: Database | None) -> WorkCalendar:
+    if db is None:
+        return WorkCalendar()
+    from storage.calendars import build_calendar
+
+    return await build_calendar(db)
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def cmd_deadline(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        start = parse_date(args.start)
+        period = Period.parse(args.period)
+    except (DateInputError, PeriodError) as exc:
+        return fail(exc.render(T))
+
+    async def go(db: Database | None) -> int:
+        calendar = await _calendar(db)
+        try:
+            dl = compute_deadline(start, period, calendar, strict=args.strict)
+        except PeriodError as exc:
+            return fail(exc.render(T))
+        if args.json:
+            print(json.dumps(deadline_json(dl), ensure_ascii=False))
+        else:
+            for line in describe_deadline(dl, calendar, T, strict=args.strict, timezone=settings.bureau.timezone):
+                print(line)
+        return 0
+
+    return _run(settings, go, need_db=False)
+
+
+def cmd_calendar_load(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return fail(T._("File not found: {path}").format(path=path))
+    except UnicodeDecodeError:
+        return fail(T._("The file {path} is not UTF-8 text.").format(path=path))
+    except OSError as exc:
+        return fail(T._("Cannot read the file {path}: {reason}").format(path=path, reason=exc.strerror or exc))
+    try:
+        schedule = parse_year_toml(text)
+    except CalendarFileError as exc:
+        lines = [T._("The calendar file {path} was refused; nothing was loaded:").format(path=path)]
+        lines += ["  - " + reason for reason in exc.render_reasons(T)]
+        return fail("\n".join(lines))
+
+    async def go(db: Database | None) -> int:
+        from storage.calendars import save_year
+
+        assert db is not None
+        replaced = await save_year(db, schedule, "cli")
+        published = format_date(schedule.published_on, T) if schedule.published_on else T._("not given")
+        print(
+            T._("Loaded the {year} holiday schedule (source: {source}; published: {published}).").format(
+                year=schedule.year, source=schedule.source, published=published
+            )
+        )
+        if replaced:
+            print(T._("It replaces the {year} schedule loaded earlier.").format(year=schedule.year))
+        elif schedule.year in library_schedules():
+            print(T._("It overrides the built-in data for {year}.").format(year=schedule.year))
+        for line in describe_schedule(schedule, T):
+            print(line)
+        return 0
+
+    return _run(settings, go, need_db=True)
+
+
+def cmd_calendar_show(args: argparse.Namespace, settings: Settings) -> int:
+    year = args.year
+    if not MIN_SANE_YEAR <= year <= MAX_SANE_YEAR:
+        return fail(
+            T._("The year {year} is out of range ({low}-{high}).").format(
+                year=year, low=MIN_SANE_YEAR, high=MAX_SANE_YEAR
+            )
+        )
+
+    async def go(db: Database | None) -> int:
+        calendar = await _calendar(db)
+        schedule = calendar.schedule(year)
+        if schedule is None:
+            print(
+                T._(
+                    "No holiday schedule for {year} has been published or loaded. Deadlines that touch {year} "
+                    "are provisional: until the schedule is loaded they assume ordinary weekends plus these "
+                    "statutory holiday dates:"
+                ).format(year=year)
+            )
+            for d, name in provisional_holidays(year).items():
+                print("  " + T._("{date} {name}").format(date=format_day(d, T), name=name))
+            print(T._("Load the official schedule with: rectbot calendar load FILE.toml"))
+            return 0
+        print(T._("Holiday schedule for {year}").format(year=year))
+        if schedule.origin == ORIGIN_LIBRARY:
+            origin = T._("built-in data ({source})").format(source=schedule.source)
+            print(T._("Source: {source}").format(source=origin))
+        else:
+            print(T._("Source: {source}").format(source=schedule.source))
+            info = None
+            if db is not None:
+                from storage.calendars import loaded_info
+
+                info = await loaded_info(db, year)
+            if info:
+                at = datetime.fromisoformat(info[0]).astimezone(settings.bureau.tz).strftime("%Y-%m-%d %H:%M")
+                print(T._("Loaded by the bureau on {at} ({by}).").format(at=at, by=info[1] or "-"))
+            else:
+                print(T._("Loaded by the bureau."))
+        published = format_date(schedule.published_on, T) if schedule.published_on else T._("not recorded")
+        print(T._("Published: {date}").format(date=published))
+        for line in describe_schedule(schedule, T):
+            print(line)
+        return 0
+
+    return _run(settings, go, need_db=False)
+
+
+def cmd_calendar_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def go(db: Database | None) -> int:
+        calendar = await _calendar(db)
+        years = calendar.known_years()
+        library = [y for y in years if calendar.schedule(y).origin == ORIGIN_LIBRARY]  # type: ignore[union-attr]
+        loaded = [y for y in years if y not in library]
+        if library:
+            print(T._("Built-in years: {first}-{last}").format(first=library[0], last=library[-1]))
+        for y in loaded:
+            s = calendar.schedule(y)
+            assert s is not None
+            print(T._("{year}: loaded ({source})").format(year=y, source=s.source))
+        return 0
+
+    return _run(settings, go, need_db=False)
+
+
+def _year(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(T._("not a year: {text}").format(text=text)) from None
+
+
+def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
+    dl = sub.add_parser("deadline", help="compute a deadline (Civil Code arts. 200-204)")
+    dl.add_argument("start", help="start date, e.g. 2026-03-05 or 2026年3月5日 (not counted)")
+    dl.add_argument("period", help="period, e.g. 2m, 15d, 10wd, 2个月, 10个工作日")
+    dl.add_argument("--strict", action="store_true", help="only statutory holidays (not weekends) move the last day")
+    dl.add_argument("--json", action="store_true", help="print one JSON object")
+    dl.set_defaults(func=cmd_deadline)
+
+    cal = sub.add_parser("calendar", help="official holiday schedules")
+    cal_sub = cal.add_subparsers(dest="calendar_command", required=True, parser_class=Parser)
+    load = cal_sub.add_parser("load", help="validate and store a year's schedule from a TOML file")
+    load.add_argument("file")
+    load.set_defaults(func=cmd_calendar_load)
+    show = cal_sub.add_parser("show", help="show a year's schedule")
+    show.add_argument("year", type=_year)
+    show.set_defaults(func=cmd_calendar_show)
+    cal_sub.add_parser("list", help="years with a schedule").set_defaults(func=cmd_calendar_list)
+
+
+__all__ = ["EXIT_USAGE", "add_commands", "deadline_json", "describe_deadline", "describe_schedule", "format_day"]
