@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gettext
 import io
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -70,7 +70,7 @@ def _load_catalog(locale: str) -> gettext.NullTranslations:
     return gettext.NullTranslations()
 
 
-@lru_cache(maxsize=None)
+@cache
 def translator_for_locale(locale: str | None) -> Translator:
     loc = normalize_locale(locale)
     return Translator(loc, _load_catalog(loc))
