@@ -10,7 +10,6 @@ from urllib.parse import urlparse
 from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     Defaults,
     PersistenceInput,
@@ -22,9 +21,11 @@ from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import commands_for
 from bot.i18n import translator_for_locale
 from bot.people import Role, bootstrap_admins
+from bot.ratelimit import RectbotRateLimiter
 from bot.services import Services
 from bot.settings import Settings
 from handlers import admin, cases, common, deadlines, onboarding, reminders, report, review
+from storage.calendars import build_calendar
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
         .defaults(Defaults(tzinfo=settings.bureau.tz))
-        .rate_limiter(AIORateLimiter(overall_max_rate=25, overall_time_period=1, group_max_rate=18,
-                                     group_time_period=60, max_retries=2))
+        .rate_limiter(RectbotRateLimiter(overall_max_rate=25, overall_time_period=1, group_max_rate=18,
+                                         group_time_period=60, max_retries=2))
         .persistence(persistence)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -76,7 +77,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
 
 async def open_services(settings: Settings, clock: Clock) -> Services:
     db = await Database.open(settings.storage.database)
-    svc = Services(settings=settings, db=db, clock=clock)
+    svc = Services(settings=settings, db=db, clock=clock, calendar=await build_calendar(db))
     await bootstrap_admins(db, settings.bureau.admins, now=clock.now())
     return svc
 

@@ -22,7 +22,6 @@ COMMANDS: list[Command] = [
     Command("help", N_("What I can do for you"), ALL),
     Command("whoami", N_("Your role and department"), ALL),
     Command("lang", N_("Language: /lang zh or /lang en"), ALL),
-    Command("deadline", N_("Compute a deadline: /deadline 2026-03-05 2m"), ALL),
     Command("invite", N_("Create an invitation: /invite liaison DEPARTMENT"), BUREAU),
 ]
 

@@ -90,3 +90,9 @@ async def build_calendar(db: Database) -> WorkCalendar:
 
 
 __all__ = ["build_calendar", "get_year", "load_years", "loaded_info", "save_year"]
+
+
+async def calendar_signature(db: Database) -> str:
+    """Changes whenever a year is loaded or replaced, so a running bot knows to rebuild its calendar."""
+    row = await db.fetchone("SELECT count(*), max(loaded_at), max(rowid) FROM calendar_years")
+    return "|".join(str(v) for v in tuple(row)) if row else ""

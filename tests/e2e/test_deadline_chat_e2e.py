@@ -1,0 +1,66 @@
+"""/deadline in chat, and a year loaded with the CLI while the bot runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.sandbox import SandboxServer
+from tests.e2e.harness import RectbotProcess
+
+YEAR_2027 = """
+year = 2027
+source = "国办发明电〔2026〕99号（测试）"
+published_on = 2026-11-20
+[[rest]]
+name = "元旦"
+from = 2027-01-01
+to = 2027-01-03
+[[rest]]
+name = "春节"
+from = 2027-02-06
+to = 2027-02-13
+[[workdays]]
+date = 2027-01-30
+name = "春节补班"
+"""
+
+
+def test_deadline_in_chat_then_calendar_loaded(
+    tmp_path: Path, sandbox: SandboxServer, rectbot: Callable[..., RectbotProcess]
+) -> None:
+    bot = rectbot()
+    bot.start()
+    user = sandbox.create_user(first_name="联络员")
+    bot.register(user, "liaison", "县财政局")
+
+    user.send_command("deadline", "2026年2月12日 7天")
+    text = user.wait_for_message().text or ""
+    assert "2026年2月24日（星期二）" in text and "2026年2月19日" in text  # moved over Spring Festival
+
+    user.send_command("deadline", "2026-11-28 2m")
+    text = user.wait_for_message().text or ""
+    assert "2027年1月28日" in text and "暂定" in text
+
+    user.send_command("deadline", "明天 两周")
+    assert "用法" in (user.wait_for_message().text or "") or "无法识别" in (user.messages()[-1].text or "")
+
+    toml = tmp_path / "2027.toml"
+    toml.write_text(YEAR_2027, encoding="utf-8")
+    bot.cli("calendar", "load", str(toml))
+
+    def final_answer() -> str | None:
+        user.send_command("deadline", "2026-12-30 2wd")
+        text = user.wait_for_message().text or ""
+        return text if "暂定" not in text else None
+
+    import time
+
+    deadline = time.monotonic() + 15
+    answer = None
+    while answer is None and time.monotonic() < deadline:
+        answer = final_answer()
+        time.sleep(0.5)
+    # 2026-12-30 + 2 working days, with 2027-01-01..03 off: 12-31, then 01-04.
+    assert answer is not None and "2027年1月4日" in answer
+    assert sandbox.violations.total == 0
