@@ -82,7 +82,14 @@ class RectbotProcess:
         )
         self.starts += 1
         deadline = time.monotonic() + timeout
-        while len(self.sandbox.calls("getUpdates")) <= polls_before:
+        webhook = self.settings.get("telegram", {}).get("mode") == "webhook"
+
+        def ready() -> bool:
+            if webhook:
+                return self.sandbox.webhook_url == self.settings["webhook"]["url"]
+            return len(self.sandbox.calls("getUpdates")) > polls_before
+
+        while not ready():
             if self.proc.poll() is not None:
                 raise AssertionError(f"rectbot exited with {self.proc.returncode}:\n{self.log()}")
             if time.monotonic() > deadline:

@@ -52,6 +52,8 @@ def test_invitation_redeem_refuse_stranger_and_language(
     other_liaison.send_command("whoami")
     assert "角色：联络员" in (other_liaison.wait_for_message().text or "")
 
+    # Secrets never reach the log.
+    assert sandbox.token not in bot.log() and code not in bot.log()
     # Default menus exist per language.
     assert sandbox.commands(language_code="zh") and sandbox.commands(language_code="en")
 
