@@ -1,10 +1,43 @@
-"""Case lifecycle: registration, feedback, deadlines per source, status changes."""
+"""Case lifecycle: registration, feedback, receipt, deadlines per source, history, who may see what.
+
+Deadline rules (measures arts. 7-12; periods counted by bot.periods under Civil Code 201-203):
+* evaluation: the bureau's own feedback deadline = evaluation end + 1 month; the unit's report
+  deadline = feedback receipt + 2 months.
+* every other source: the period or date the bureau sets, counted from receipt (default 10
+  working days).
+* an explicit date set by the bureau overrides the computed report deadline.
+The clock starts when the liaison taps 确认收到 (or a supervisor records the receipt by hand).
+
+Every change runs in one transaction with its audit row, sets next_action_at = now so the
+reminder sweep looks at the case again, and enqueues the notices it causes in the outbox.
+Confidential (涉密) cases never have project, findings, suggestions or grade in a message.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from bot.i18n import N_
+import aiosqlite
+
+from bot.clock import iso
+from bot.dates import format_date, format_deadline
+from bot.errors import DomainError, NotAuthorized
+from bot.i18n import N_, Translator
+from bot.notify import Notification, Rendered, enqueue, renderer
+from bot.people import BUREAU_ROLES, Role, actor_of, require_role
+from bot.periods import RULE_DESCRIPTIONS, RULES, Period, compute_deadline
+from bot.workcalendar import WorkCalendar
+from storage import cases as repo
+from storage import people as people_repo
+from storage.cases import AuditEntry, Case
+from storage.db import Database, audit
+from storage.people import Person
 
 
 class Source(StrEnum):
@@ -36,6 +69,8 @@ class CaseStatus(StrEnum):
 
 # Statuses whose report deadline is still running (reminders and overdue escalation apply).
 OPEN_STATUSES = (CaseStatus.IN_PROGRESS, CaseStatus.RETURNED)
+# Statuses in which a deadline still matters to someone (notices about deadline changes go out).
+LIVE_STATUSES = (CaseStatus.PENDING_FEEDBACK, CaseStatus.IN_PROGRESS, CaseStatus.RETURNED, CaseStatus.REPORTED)
 
 SOURCE_NAMES = {
     Source.EX_ANTE: N_("ex-ante performance assessment"),
@@ -58,3 +93,781 @@ STATUS_NAMES = {
     CaseStatus.INADEQUATE: N_("rectification inadequate"),
     CaseStatus.FALSELY_REPORTED: N_("falsely reported"),
 }
+
+# The measures' fixed periods (art. 10) and the bureau's default for everything else.
+EVALUATION_FEEDBACK_PERIOD = Period.parse("1m")
+EVALUATION_REPORT_PERIOD = Period.parse("2m")
+DEFAULT_PERIOD = Period.parse("10wd")
+EXPLICIT_RULE = "explicit"
+
+# Callback data of the 确认收到 button (authorized again on every press).
+ACK_PREFIX = "case:ack:"
+
+MAX_PROJECT = 200
+MAX_TEXT = 3000
+MAX_DOC_NO = 100
+
+
+# --------------------------------------------------------------------------- drafts and deadlines
+
+
+@dataclass(frozen=True)
+class CaseDraft:
+    """Everything a case is registered from: the /new conversation and each ledger row."""
+
+    department_name: str
+    project: str
+    source: str
+    grade: str | None = None
+    findings: str = ""
+    suggestions: str = ""
+    feedback_doc_no: str = ""
+    evaluation_ended_on: date | None = None
+    feedback_sent_on: date | None = None
+    feedback_received_on: date | None = None
+    period: str | None = None            # "10wd"; None = the source's rule (evaluation 2m, else 10wd)
+    explicit_due_on: date | None = None
+    confidential: bool = False
+    department_id: int | None = None     # known in chat; the ledger resolves or creates by name
+
+    def normalized(self) -> CaseDraft:
+        """Validated and cleaned (trimmed text, canonical period); DomainError on the first problem."""
+        project = " ".join(self.project.split())
+        if not project:
+            raise DomainError(N_("The project name is empty."))
+        if len(project) > MAX_PROJECT:
+            raise DomainError(N_("The project name is too long ({limit} characters at most)."), limit=MAX_PROJECT)
+        if not self.department_name.strip() and self.department_id is None:
+            raise DomainError(N_("The department is missing."))
+        try:
+            source = Source(self.source)
+        except ValueError:
+            raise DomainError(N_("Unknown source {source}."), source=self.source) from None
+        grade = None
+        if self.grade:
+            try:
+                grade = Grade(self.grade).value
+            except ValueError:
+                raise DomainError(N_("Unknown grade {grade}: use 优, 良, 中 or 差."), grade=self.grade) from None
+        for text in (self.findings, self.suggestions):
+            if len(text) > MAX_TEXT:
+                raise DomainError(N_("The text is too long ({limit} characters at most)."), limit=MAX_TEXT)
+        doc_no = self.feedback_doc_no.strip()
+        if len(doc_no) > MAX_DOC_NO:
+            raise DomainError(N_("The feedback document number is too long ({limit} characters at most)."),
+                              limit=MAX_DOC_NO)
+        period = None
+        if self.period:
+            parsed = Period.parse(self.period)
+            if source is Source.EVALUATION and parsed != EVALUATION_REPORT_PERIOD:
+                raise DomainError(N_("An evaluation case has the 2-month report period of art. 10; "
+                                     "set a deadline date instead of the period {period}."), period=self.period)
+            period = str(parsed)
+        if source is Source.EVALUATION:
+            period = str(EVALUATION_REPORT_PERIOD)
+        elif period is None and self.explicit_due_on is None:
+            period = str(DEFAULT_PERIOD)
+        sent, received = self.feedback_sent_on, self.feedback_received_on
+        if sent and received and received < sent:
+            raise DomainError(N_("The feedback was received ({received}) before it was sent ({sent})."),
+                              received=received.isoformat(), sent=sent.isoformat())
+        if self.evaluation_ended_on and sent and sent < self.evaluation_ended_on:
+            raise DomainError(N_("The feedback was sent ({sent}) before the evaluation ended ({ended})."),
+                              sent=sent.isoformat(), ended=self.evaluation_ended_on.isoformat())
+        start = received or sent
+        if self.explicit_due_on and start and self.explicit_due_on <= start:
+            raise DomainError(N_("The deadline {due} is not after the start date {start}."),
+                              due=self.explicit_due_on.isoformat(), start=start.isoformat())
+        return replace(
+            self, department_name=" ".join(self.department_name.split()), project=project,
+            source=source.value, grade=grade, findings=self.findings.strip(), suggestions=self.suggestions.strip(),
+            feedback_doc_no=doc_no, period=period, evaluation_ended_on=self.evaluation_ended_on,
+        )
+
+
+@dataclass(frozen=True)
+class CaseDeadlines:
+    feedback_due_on: date | None = None
+    feedback_due_provisional: bool = False
+    feedback_due_rule: str | None = None
+    due_on: date | None = None
+    due_provisional: bool = False
+    due_rule: str | None = None
+
+    def as_columns(self) -> dict[str, Any]:
+        return {
+            "feedback_due_on": self.feedback_due_on, "feedback_due_provisional": self.feedback_due_provisional,
+            "feedback_due_rule": self.feedback_due_rule, "due_on": self.due_on,
+            "due_provisional": self.due_provisional, "due_rule": self.due_rule,
+        }
+
+
+def compute_case_deadlines(
+    *,
+    source: str,
+    evaluation_ended_on: date | None,
+    feedback_received_on: date | None,
+    period: str | None,
+    explicit_due_on: date | None,
+    calendar: WorkCalendar,
+) -> CaseDeadlines:
+    """The deadlines a case has by the rules of its source (pure; see the module docstring)."""
+    fb_due = fb_prov = fb_rule = None
+    if source == Source.EVALUATION and evaluation_ended_on is not None:
+        d = compute_deadline(evaluation_ended_on, EVALUATION_FEEDBACK_PERIOD, calendar)
+        fb_due, fb_prov, fb_rule = d.due, d.provisional, d.rule
+    if explicit_due_on is not None:
+        return CaseDeadlines(fb_due, bool(fb_prov), fb_rule, explicit_due_on, False, EXPLICIT_RULE)
+    if feedback_received_on is None:
+        return CaseDeadlines(fb_due, bool(fb_prov), fb_rule)
+    p = EVALUATION_REPORT_PERIOD if source == Source.EVALUATION else Period.parse(period or str(DEFAULT_PERIOD))
+    d = compute_deadline(feedback_received_on, p, calendar)
+    return CaseDeadlines(fb_due, bool(fb_prov), fb_rule, d.due, d.provisional, d.rule)
+
+
+def deadlines_of(case: Case, calendar: WorkCalendar, **overrides: Any) -> CaseDeadlines:
+    fields: dict[str, Any] = {
+        "source": case.source, "evaluation_ended_on": case.evaluation_ended_on,
+        "feedback_received_on": case.feedback_received_on, "period": case.period,
+        "explicit_due_on": case.explicit_due_on,
+    }
+    fields.update(overrides)
+    return compute_case_deadlines(calendar=calendar, **fields)
+
+
+def case_values(
+    draft: CaseDraft, *, department_id: int, calendar: WorkCalendar, created_by: str, now: datetime,
+    received_by: str | None = None,
+) -> dict[str, Any]:
+    """The cases row for a (normalized) draft: deadlines computed, status from the receipt."""
+    deadlines = compute_case_deadlines(
+        source=draft.source, evaluation_ended_on=draft.evaluation_ended_on,
+        feedback_received_on=draft.feedback_received_on, period=draft.period,
+        explicit_due_on=draft.explicit_due_on, calendar=calendar,
+    )
+    status = CaseStatus.IN_PROGRESS if draft.feedback_received_on else CaseStatus.PENDING_FEEDBACK
+    return {
+        "department_id": department_id, "project": draft.project, "source": draft.source, "grade": draft.grade,
+        "findings": draft.findings, "suggestions": draft.suggestions, "feedback_doc_no": draft.feedback_doc_no,
+        "evaluation_ended_on": draft.evaluation_ended_on, "feedback_sent_on": draft.feedback_sent_on,
+        "feedback_received_on": draft.feedback_received_on, "period": draft.period,
+        "explicit_due_on": draft.explicit_due_on, **deadlines.as_columns(), "confidential": draft.confidential,
+        "status": status.value, "next_action_at": now,
+        "received_by": received_by if draft.feedback_received_on else None,
+        "received_at": now if draft.feedback_received_on else None,
+        "created_by": created_by, "created_at": now, "updated_at": now,
+    }
+
+
+def audit_view(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON-able copy of case columns for the audit log."""
+    return {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in values.items()}
+
+
+def _snapshot(case: Case, keys: Sequence[str]) -> dict[str, Any]:
+    return audit_view({k: getattr(case, k) for k in keys})
+
+
+# --------------------------------------------------------------------------- authorization
+
+
+def require_bureau(person: Person | None) -> Person | None:
+    """The CLI (None) acts as the bureau; in chat only supervisors and admins."""
+    if person is None:
+        return None
+    return require_role(person, *BUREAU_ROLES)
+
+
+def may_view(person: Person, case: Case) -> bool:
+    if not person.active:
+        return False
+    if person.role in BUREAU_ROLES:
+        return True
+    return person.role == Role.LIAISON and person.department_id == case.department_id
+
+
+async def load_case(db: Database | aiosqlite.Connection, case_id: int) -> Case:
+    case = await repo.get_case(db, case_id)
+    if case is None:
+        raise DomainError(N_("There is no case number {id}."), id=case_id)
+    return case
+
+
+async def case_for(db: Database, case_id: int, person: Person) -> Case:
+    """The case, if this person may see it (bureau staff; liaisons of its own department)."""
+    require_role(person, Role.ADMIN, Role.SUPERVISOR, Role.LIAISON)
+    case = await load_case(db, case_id)
+    if not may_view(person, case):
+        raise NotAuthorized(N_("Case {id} belongs to another department; you cannot see it."), id=case_id)
+    return case
+
+
+# --------------------------------------------------------------------------- registration and feedback
+
+
+async def register_case(
+    db: Database, calendar: WorkCalendar, draft: CaseDraft, *, actor: Person | None, now: datetime,
+) -> tuple[Case, int]:
+    """Register one case (chat /new or CLI); when its feedback is sent, cards go to the liaisons.
+
+    Returns the case and the number of feedback cards enqueued.
+    """
+    require_bureau(actor)
+    clean = draft.normalized()
+    if clean.department_id is not None:
+        dept = await people_repo.department_by_id(db, clean.department_id)
+    else:
+        dept = await people_repo.department_by_name(db, clean.department_name)
+    if dept is None:
+        raise DomainError(N_("Unknown department {name}."), name=clean.department_name or clean.department_id)
+    liaisons = await people_repo.liaisons_of(db, dept.id)
+    actor_s = actor_of(actor)
+    async with db.transaction() as conn:
+        if await repo.find_by_key(conn, dept.id, clean.project, clean.source, clean.feedback_doc_no):
+            raise DomainError(N_("This case is already registered (same department, project, source and "
+                                 "feedback document number)."))
+        values = case_values(clean, department_id=dept.id, calendar=calendar, created_by=actor_s, now=now,
+                             received_by=actor_s)
+        case_id = await repo.insert_case(conn, values)
+        await audit(conn, actor=actor_s, action="case.register", entity="case", entity_id=case_id,
+                    after=audit_view(values), at=now)
+        sent = 0
+        if clean.feedback_sent_on is not None and clean.feedback_received_on is None:
+            sent = await _enqueue_cards(conn, case_id, clean.feedback_sent_on, liaisons, now)
+        case = await load_case(conn, case_id)
+    return case, sent
+
+
+def feedback_key(case_id: int, sent_on: date, person_id: int) -> str:
+    return f"case:{case_id}:feedback:{sent_on.isoformat()}:p{person_id}"
+
+
+async def _enqueue_cards(
+    conn: aiosqlite.Connection, case_id: int, sent_on: date, liaisons: Sequence[Person], now: datetime
+) -> int:
+    return await enqueue(conn, [
+        Notification(feedback_key(case_id, sent_on, p.id), p.id, "feedback_card", {"case_id": case_id}, now,
+                     case_id)
+        for p in liaisons
+    ], now=now)
+
+
+@dataclass(frozen=True)
+class FeedbackSent:
+    case: Case
+    recipients: int     # liaisons of the department
+    enqueued: int       # cards newly queued (a repeat /feedback only reaches new liaisons)
+
+
+async def send_feedback(
+    db: Database, case_id: int, *, actor: Person | None, now: datetime, today: date, sent_on: date | None = None,
+) -> FeedbackSent:
+    """Send (or re-send to liaisons who have not had it) the feedback card of a case."""
+    require_bureau(actor)
+    case = await load_case(db, case_id)
+    if case.feedback_received_on is not None:
+        raise DomainError(N_("The feedback of case {id} was already received on {date}."), id=case_id,
+                          date=case.feedback_received_on.isoformat())
+    if case.status != CaseStatus.PENDING_FEEDBACK:
+        raise DomainError(N_("Case {id} is no longer waiting for feedback."), id=case_id)
+    liaisons = await people_repo.liaisons_of(db, case.department_id)
+    when = case.feedback_sent_on or sent_on or today
+    async with db.transaction() as conn:
+        if case.feedback_sent_on is None:
+            await repo.update_case(conn, case_id, {"feedback_sent_on": when, "next_action_at": now,
+                                                   "updated_at": now})
+            await audit(conn, actor=actor_of(actor), action="case.feedback_sent", entity="case", entity_id=case_id,
+                        before={"feedback_sent_on": None}, after={"feedback_sent_on": when.isoformat(),
+                                                                  "liaisons": [p.id for p in liaisons]}, at=now)
+        enqueued = await _enqueue_cards(conn, case_id, when, liaisons, now)
+        if enqueued and case.feedback_sent_on is not None:
+            await audit(conn, actor=actor_of(actor), action="case.feedback_resent", entity="case",
+                        entity_id=case_id, after={"liaisons": [p.id for p in liaisons]}, at=now)
+        case = await load_case(conn, case_id)
+    return FeedbackSent(case, len(liaisons), enqueued)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    case: Case
+    already: bool       # the receipt had been recorded before (idempotent second tap)
+
+
+async def acknowledge_receipt(
+    db: Database, calendar: WorkCalendar, case_id: int, *, person: Person, now: datetime, today: date,
+) -> Receipt:
+    """A liaison's 确认收到: records today as the receipt date and starts the report clock."""
+    require_role(person, Role.LIAISON)
+    async with db.transaction() as conn:
+        case = await load_case(conn, case_id)
+        if person.department_id != case.department_id:
+            raise NotAuthorized(N_("Case {id} belongs to another department; you cannot see it."), id=case_id)
+        if case.feedback_received_on is not None:
+            return Receipt(case, True)
+        if case.feedback_sent_on is None or case.status != CaseStatus.PENDING_FEEDBACK:
+            raise DomainError(N_("The feedback of case {id} has not been sent yet."), id=case_id)
+        await _record_receipt(conn, calendar, case, today, actor=actor_of(person), action="case.receipt_acknowledged",
+                              now=now)
+        return Receipt(await load_case(conn, case_id), False)
+
+
+async def record_receipt(
+    db: Database, calendar: WorkCalendar, case_id: int, received_on: date, *, actor: Person | None,
+    now: datetime, today: date,
+) -> Receipt:
+    """A supervisor records the receipt date by hand (e.g. the unit signed for a paper copy).
+
+    A different date on a case already received corrects it (deadline recomputed, liaisons told).
+    """
+    require_bureau(actor)
+    if received_on > today:
+        raise DomainError(N_("The receipt date {date} is in the future."), date=received_on.isoformat())
+    async with db.transaction() as conn:
+        case = await load_case(conn, case_id)
+        if case.feedback_received_on == received_on:
+            return Receipt(case, True)
+        if case.status not in (CaseStatus.PENDING_FEEDBACK, CaseStatus.IN_PROGRESS):
+            raise DomainError(N_("Case {id} is past the rectification stage; its receipt date cannot change."),
+                              id=case_id)
+        if case.feedback_sent_on is not None and received_on < case.feedback_sent_on:
+            raise DomainError(N_("The feedback was received ({received}) before it was sent ({sent})."),
+                              received=received_on.isoformat(), sent=case.feedback_sent_on.isoformat())
+        await _record_receipt(conn, calendar, case, received_on, actor=actor_of(actor),
+                              action="case.receipt_recorded", now=now)
+        updated = await load_case(conn, case_id)
+        liaisons = await people_repo.liaisons_of(db, case.department_id)
+        await enqueue(conn, [
+            Notification(f"case:{case_id}:receipt:{received_on.isoformat()}:{iso(now)}:p{p.id}", p.id,
+                         "receipt_recorded", {"case_id": case_id}, now, case_id)
+            for p in liaisons
+        ], now=now)
+    return Receipt(updated, False)
+
+
+async def _record_receipt(
+    conn: aiosqlite.Connection, calendar: WorkCalendar, case: Case, received_on: date, *, actor: str,
+    action: str, now: datetime,
+) -> None:
+    deadlines = deadlines_of(case, calendar, feedback_received_on=received_on)
+    changes: dict[str, Any] = {
+        "feedback_received_on": received_on, "received_by": actor, "received_at": now,
+        "feedback_sent_on": case.feedback_sent_on or received_on,
+        "status": CaseStatus.IN_PROGRESS.value if case.status == CaseStatus.PENDING_FEEDBACK else case.status,
+        **deadlines.as_columns(), "next_action_at": now, "updated_at": now,
+    }
+    keys = ["feedback_received_on", "feedback_sent_on", "status", "due_on", "due_provisional", "due_rule"]
+    await repo.update_case(conn, case.id, changes)
+    await audit(conn, actor=actor, action=action, entity="case", entity_id=case.id, before=_snapshot(case, keys),
+                after=audit_view({k: changes[k] for k in keys}), at=now)
+
+
+async def change_deadline(
+    db: Database, case_id: int, new_due: date, reason: str, *, actor: Person | None, now: datetime, today: date,
+) -> Case:
+    """A supervisor sets a new report deadline; only with a reason; audited; the liaisons are told."""
+    require_bureau(actor)
+    reason = " ".join(reason.split())
+    if not reason:
+        raise DomainError(N_("Give a reason for changing the deadline."))
+    if new_due < today:
+        raise DomainError(N_("The new deadline {date} is in the past."), date=new_due.isoformat())
+    liaisons = None
+    async with db.transaction() as conn:
+        case = await load_case(conn, case_id)
+        if case.status not in LIVE_STATUSES:
+            raise DomainError(N_("Case {id} is closed; its deadline cannot change."), id=case_id)
+        if case.due_on == new_due and case.explicit_due_on == new_due:
+            return case
+        liaisons = await people_repo.liaisons_of(db, case.department_id)
+        changes = {"explicit_due_on": new_due, "due_on": new_due, "due_provisional": False,
+                   "due_rule": EXPLICIT_RULE, "next_action_at": now, "updated_at": now}
+        await repo.update_case(conn, case_id, changes)
+        keys = ["explicit_due_on", "due_on", "due_provisional", "due_rule"]
+        await audit(conn, actor=actor_of(actor), action="case.deadline_changed", entity="case", entity_id=case_id,
+                    before=_snapshot(case, keys), after={**audit_view({k: changes[k] for k in keys}),
+                                                         "reason": reason}, at=now)
+        payload = {"case_id": case_id, "old": case.due_on.isoformat() if case.due_on else None,
+                   "old_provisional": case.due_provisional, "new": new_due.isoformat(), "provisional": False,
+                   "reason": reason}
+        await enqueue(conn, [
+            Notification(f"case:{case_id}:deadline_changed:{new_due.isoformat()}:{iso(now)}:p{p.id}", p.id,
+                         "deadline_changed", payload, now, case_id)
+            for p in liaisons
+        ], now=now)
+        return await load_case(conn, case_id)
+
+
+# --------------------------------------------------------------------------- provisional recompute
+
+
+@dataclass(frozen=True)
+class DeadlineChange:
+    """One stored deadline that a newly loaded holiday schedule changed."""
+
+    case_id: int
+    field: str                 # "due_on" (the unit's report) or "feedback_due_on" (the bureau's feedback)
+    old: date | None
+    new: date | None
+    old_provisional: bool
+    provisional: bool
+
+    @property
+    def date_changed(self) -> bool:
+        return self.old != self.new
+
+
+async def recompute_provisional_deadlines(
+    db: Database, calendar: WorkCalendar, now: datetime
+) -> list[DeadlineChange]:
+    """Recompute every provisional deadline with `calendar` (call after a year's schedule is loaded).
+
+    Rows whose date or flag changed are updated and audited; where a date moved, the department's
+    liaisons (report deadline) and the supervisors (both deadlines) get a "deadline_recomputed" notice.
+    """
+    cases = await repo.provisional_cases(db)
+    if not cases:
+        return []
+    supervisors = await people_repo.people_with_role(db, Role.SUPERVISOR.value)
+    liaisons_cache: dict[int, list[Person]] = {}
+    changes: list[DeadlineChange] = []
+    async with db.transaction() as conn:
+        for case in cases:
+            fresh = deadlines_of(case, calendar)
+            found: list[DeadlineChange] = []
+            if case.feedback_due_provisional and (
+                fresh.feedback_due_on != case.feedback_due_on or not fresh.feedback_due_provisional
+            ):
+                found.append(DeadlineChange(case.id, "feedback_due_on", case.feedback_due_on, fresh.feedback_due_on,
+                                            True, fresh.feedback_due_provisional))
+            # Only a deadline this module computed from the receipt can be recomputed here; one set by
+            # an extension or a review (another rule) keeps its date.
+            if case.due_provisional and case.due_rule in RULES and (
+                fresh.due_on != case.due_on or not fresh.due_provisional
+            ):
+                found.append(DeadlineChange(case.id, "due_on", case.due_on, fresh.due_on, True,
+                                            fresh.due_provisional))
+            if not found:
+                continue
+            cols = fresh.as_columns()
+            update = {k: cols[k] for ch in found for k in _FIELD_COLUMNS[ch.field]}
+            update.update(next_action_at=now, updated_at=now)
+            await repo.update_case(conn, case.id, update)
+            keys = [k for k in cols if k in update]
+            await audit(conn, actor="system", action="case.deadline_recomputed", entity="case", entity_id=case.id,
+                        before=_snapshot(case, keys), after=audit_view({k: update[k] for k in keys}), at=now)
+            changes.extend(found)
+            if case.status not in LIVE_STATUSES:
+                continue
+            for ch in found:
+                if not ch.date_changed:
+                    continue
+                recipients = list(supervisors)
+                if ch.field == "due_on":
+                    if case.department_id not in liaisons_cache:
+                        liaisons_cache[case.department_id] = await people_repo.liaisons_of(db, case.department_id)
+                    recipients = liaisons_cache[case.department_id] + recipients
+                payload = {"case_id": case.id, "field": ch.field, "old": _iso_or_none(ch.old),
+                           "new": _iso_or_none(ch.new), "provisional": ch.provisional}
+                await enqueue(conn, [
+                    Notification(f"case:{case.id}:recomputed:{ch.field}:{_iso_or_none(ch.new)}:p{p.id}", p.id,
+                                 "deadline_recomputed", payload, now, case.id)
+                    for p in recipients
+                ], now=now)
+    return changes
+
+
+_FIELD_COLUMNS = {
+    "due_on": ("due_on", "due_provisional", "due_rule"),
+    "feedback_due_on": ("feedback_due_on", "feedback_due_provisional", "feedback_due_rule"),
+}
+
+
+def _iso_or_none(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+# --------------------------------------------------------------------------- how a case reads
+
+
+def case_label(t: Translator, case_id: int) -> str:
+    return t._("Case No. {id}").format(id=case_id)
+
+
+def source_name(t: Translator, source: str) -> str:
+    try:
+        return t._(SOURCE_NAMES[Source(source)])
+    except ValueError:
+        return source
+
+
+def status_name(t: Translator, status: str) -> str:
+    try:
+        return t._(STATUS_NAMES[CaseStatus(status)])
+    except ValueError:
+        return status
+
+
+def grade_name(grade: str | None) -> str:
+    if not grade:
+        return "—"
+    try:
+        return GRADE_NAMES[Grade(grade)]
+    except ValueError:
+        return grade
+
+
+def deadline_rule_text(t: Translator, case: Case | CaseDraft) -> str:
+    """The rule the report deadline follows, in words (shown on cards and on /case)."""
+    if case.explicit_due_on is not None:
+        return t._("the deadline set by the finance bureau")
+    if case.source == Source.EVALUATION:
+        return t._("report within 2 months of receiving the feedback (art. 10 of the measures)")
+    period = Period.parse(case.period or str(DEFAULT_PERIOD))
+    return t._("report within {period} of receiving the feedback").format(period=period.describe(t))
+
+
+def rule_detail(t: Translator, rule: str | None) -> str:
+    if not rule:
+        return ""
+    if rule == EXPLICIT_RULE:
+        return t._("a date set by the finance bureau")
+    return t._(RULE_DESCRIPTIONS[rule]) if rule in RULE_DESCRIPTIONS else rule
+
+
+def due_text(t: Translator, case: Case) -> str:
+    if case.due_on is None:
+        if case.explicit_due_on is None:
+            return t._("counted from receipt: {rule}").format(rule=deadline_rule_text(t, case))
+        return format_date(case.explicit_due_on, t)
+    return format_deadline(case.due_on, case.due_provisional, t)
+
+
+def case_details(t: Translator, case: Case) -> list[str]:
+    """The lines a case shows in chat; a confidential case shows no substance at all."""
+    lines = [t._("Department: {name}").format(name=case.department_name)]
+    if case.confidential:
+        lines.append(t._("Confidential matter (涉密): the details are sent through official channels only."))
+    else:
+        lines += [
+            t._("Project: {project}").format(project=case.project),
+            t._("Source: {source}").format(source=source_name(t, case.source)),
+            t._("Grade: {grade}").format(grade=grade_name(case.grade)),
+        ]
+        if case.findings:
+            lines.append(t._("Findings: {text}").format(text=case.findings))
+        if case.suggestions:
+            lines.append(t._("Suggestions: {text}").format(text=case.suggestions))
+    if case.feedback_doc_no:
+        lines.append(t._("Feedback document: {doc}").format(doc=case.feedback_doc_no))
+    return lines
+
+
+def render_case(
+    t: Translator, case: Case, history: Sequence[AuditEntry], names: Mapping[int, str], tz: ZoneInfo,
+) -> str:
+    """/case: the case with its deadlines and full history (times in the bureau's timezone)."""
+    lines = [f"{case_label(t, case.id)} · {status_name(t, case.status)}", *case_details(t, case)]
+    if case.evaluation_ended_on:
+        lines.append(t._("Evaluation ended: {date}").format(date=format_date(case.evaluation_ended_on, t)))
+    if case.feedback_due_on:
+        lines.append(t._("Feedback due (bureau): {date}").format(
+            date=format_deadline(case.feedback_due_on, case.feedback_due_provisional, t)))
+    lines.append(t._("Feedback sent: {date}").format(date=format_date(case.feedback_sent_on, t)))
+    lines.append(t._("Feedback received: {date}").format(date=format_date(case.feedback_received_on, t)))
+    lines.append(t._("Report deadline: {date}").format(date=due_text(t, case)))
+    lines.append(t._("Rule: {rule}").format(rule=deadline_rule_text(t, case)))
+    if case.due_rule:
+        lines.append(f"  ({rule_detail(t, case.due_rule)})")
+    if history:
+        lines.append("")
+        lines.append(t._("History:"))
+        for entry in history:
+            when = entry.at.astimezone(tz)
+            lines.append(f"· {when:%Y-%m-%d %H:%M} {actor_name(t, entry.actor, names)}: "
+                         f"{history_text(t, entry)}")
+    return "\n".join(lines)
+
+
+def actor_name(t: Translator, actor: str, names: Mapping[int, str]) -> str:
+    if actor.startswith("person:"):
+        try:
+            return names.get(int(actor.split(":", 1)[1]), actor)
+        except ValueError:
+            return actor
+    return {"cli": t._("command line"), "system": t._("system"), "import": t._("ledger import")}.get(actor, actor)
+
+
+HISTORY_ACTIONS = {
+    "case.register": N_("registered the case"),
+    "case.import": N_("imported the case from the ledger"),
+    "case.feedback_sent": N_("sent the feedback"),
+    "case.feedback_resent": N_("sent the feedback to new liaison officers"),
+    "case.receipt_acknowledged": N_("acknowledged receipt of the feedback"),
+    "case.receipt_recorded": N_("recorded the receipt of the feedback"),
+    "case.deadline_changed": N_("changed the deadline"),
+    "case.deadline_recomputed": N_("deadline recomputed with the new holiday schedule"),
+}
+
+
+def history_text(t: Translator, entry: AuditEntry) -> str:
+    """One history line: the action, and for deadline changes old → new (never case substance)."""
+    label = HISTORY_ACTIONS.get(entry.action)
+    text = t._(label) if label else entry.action
+    before = _json(entry.before)
+    after = _json(entry.after)
+    if entry.action in ("case.receipt_acknowledged", "case.receipt_recorded"):
+        got = _date_or_none(after.get("feedback_received_on"))
+        due = _date_or_none(after.get("due_on"))
+        if got:
+            text += t._(": received {date}").format(date=format_date(got, t))
+        if due:
+            text += t._(", deadline {date}").format(date=format_deadline(due, bool(after.get("due_provisional")), t))
+    elif entry.action in ("case.deadline_changed", "case.deadline_recomputed"):
+        for key in ("due_on", "feedback_due_on"):
+            if key in after:
+                old, new = _date_or_none(before.get(key)), _date_or_none(after.get(key))
+                text += f": {format_date(old, t)} → " + format_deadline(
+                    new, bool(after.get(key.replace("_on", "_provisional"))), t)
+        if after.get("reason"):
+            text += t._("; reason: {reason}").format(reason=after["reason"])
+    elif entry.action == "case.feedback_sent" and after.get("feedback_sent_on"):
+        text += f": {format_date(_date_or_none(after['feedback_sent_on']), t)}"
+    return text
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _date_or_none(value: Any) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: Case
+    history: list[AuditEntry] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)
+
+
+async def view_case(db: Database, case_id: int, person: Person) -> CaseView:
+    """/case ID: the case and its history, for bureau staff and the liaisons of its department."""
+    case = await case_for(db, case_id, person)
+    history = await repo.case_history(db, case_id)
+    ids = [int(e.actor.split(":", 1)[1]) for e in history if e.actor.startswith("person:")
+           and e.actor.split(":", 1)[1].isdigit()]
+    return CaseView(case, history, await repo.person_names(db, ids))
+
+
+# --------------------------------------------------------------------------- outbox renderers
+
+
+async def _case_or_none(db: Database, payload: Mapping[str, Any]) -> Case | None:
+    try:
+        return await repo.get_case(db, int(payload["case_id"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@renderer("feedback_card")
+async def render_feedback_card(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    """The feedback card a liaison receives, with the 确认收到 button."""
+    case = await _case_or_none(db, payload)
+    if case is None:
+        return Rendered(t._("This case no longer exists."))
+    button = [[(t._("Confirm receipt"), f"{ACK_PREFIX}{case.id}")]]
+    deadline = (format_date(case.explicit_due_on, t) if case.explicit_due_on else deadline_rule_text(t, case))
+    if case.confidential:
+        text = "\n".join([
+            t._("Feedback: {case}").format(case=case_label(t, case.id)),
+            t._("A confidential matter (涉密) for your department has been sent through official channels. "
+                "Please collect the official document; its contents are not sent here."),
+            t._("Deadline: {deadline}").format(deadline=deadline),
+            "",
+            t._("When your department has received it, tap the button below to start the rectification clock."),
+        ])
+        return Rendered(text, button)
+    lines = [t._("Feedback: {case}").format(case=case_label(t, case.id)), *case_details(t, case),
+             t._("Rule: {rule}").format(rule=deadline_rule_text(t, case))]
+    if case.explicit_due_on:
+        lines.append(t._("Deadline: {deadline}").format(deadline=deadline))
+    lines += ["", t._("Please tap the button below to confirm receipt; the rectification deadline is counted "
+                      "from the day of receipt.")]
+    return Rendered("\n".join(lines), button)
+
+
+@renderer("deadline_changed")
+async def render_deadline_changed(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    case_id = payload.get("case_id")
+    old = _date_or_none(payload.get("old"))
+    new = _date_or_none(payload.get("new"))
+    lines = [
+        t._("The deadline of {case} has been changed by the finance bureau.").format(
+            case=case_label(t, int(case_id or 0))),
+        t._("New deadline: {date}").format(date=format_deadline(new, bool(payload.get("provisional")), t)),
+    ]
+    if old:
+        lines.append(t._("Previous deadline: {date}").format(
+            date=format_deadline(old, bool(payload.get("old_provisional")), t)))
+    if payload.get("reason"):
+        lines.append(t._("Reason: {reason}").format(reason=payload["reason"]))
+    return Rendered("\n".join(lines))
+
+
+@renderer("deadline_recomputed")
+async def render_deadline_recomputed(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    case_id = int(payload.get("case_id") or 0)
+    old = _date_or_none(payload.get("old"))
+    new = _date_or_none(payload.get("new"))
+    what = (t._("the report deadline") if payload.get("field") == "due_on"
+            else t._("the bureau's feedback deadline"))
+    lines = [
+        t._("The official holiday schedule has been published, so {what} of {case} has been recomputed.").format(
+            what=what, case=case_label(t, case_id)),
+        t._("New deadline: {date}").format(date=format_deadline(new, bool(payload.get("provisional")), t)),
+        t._("Previous (provisional) deadline: {date}").format(date=format_date(old, t)),
+    ]
+    return Rendered("\n".join(lines))
+
+
+@renderer("receipt_recorded")
+async def render_receipt_recorded(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    case = await _case_or_none(db, payload)
+    if case is None or case.feedback_received_on is None:
+        return Rendered(t._("This case no longer exists."))
+    return Rendered("\n".join([
+        t._("The finance bureau recorded that your department received the feedback of {case} on {date}.").format(
+            case=case_label(t, case.id), date=format_date(case.feedback_received_on, t)),
+        t._("Report deadline: {date}").format(date=due_text(t, case)),
+    ]))
+
+
+def receipt_answer(t: Translator, receipt: Receipt) -> str:
+    """What the liaison is told after tapping 确认收到 (first or repeated tap)."""
+    case = receipt.case
+    assert case.feedback_received_on is not None
+    if receipt.already:
+        head = t._("Receipt of {case} was already recorded on {date}.").format(
+            case=case_label(t, case.id), date=format_date(case.feedback_received_on, t))
+    else:
+        head = t._("Receipt of {case} recorded on {date}.").format(
+            case=case_label(t, case.id), date=format_date(case.feedback_received_on, t))
+    return "\n".join([head, t._("Report deadline: {date}").format(date=due_text(t, case))])
+
+
+def parse_period_or_none(text: str | None) -> str | None:
+    """A canonical period string ("10wd") or None for empty input; PeriodError on garbage."""
+    if text is None or not text.strip():
+        return None
+    return str(Period.parse(text))

@@ -6,7 +6,7 @@ and writes inside `async with db.transaction() as conn`). Dates are stored as IS
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -92,10 +92,12 @@ def to_db(field: str, value: Any) -> Any:
         from bot.clock import iso
 
         return iso(value)
+    if isinstance(value, str):
+        return str(value)  # StrEnum members are stored as their plain value
     return value
 
 
-def case_from_row(row: Mapping[str, Any]) -> Case:
+def case_from_row(row: aiosqlite.Row | Mapping[str, Any]) -> Case:
     created = _ts(row["created_at"])
     updated = _ts(row["updated_at"])
     assert created is not None and updated is not None
@@ -270,3 +272,33 @@ async def search_departments(conn: Conn, text: str, limit: int = 20) -> list[tup
     rows = await _fetchall(conn, "SELECT id, name FROM departments WHERE name LIKE ? ORDER BY name LIMIT ?",
                            (f"%{text}%", limit))
     return [(int(r[0]), r[1]) for r in rows]
+
+
+async def import_cases(
+    conn: aiosqlite.Connection, rows: Sequence[Mapping[str, Any]], *, actor: str, at: str,
+) -> list[int]:
+    """Insert ledger rows that are not there yet (ON CONFLICT on the ledger identity does nothing),
+    each with its `case.import` audit row; returns the ids of the rows actually inserted."""
+    import json
+
+    ids: list[int] = []
+    audits: list[tuple[Any, ...]] = []
+    for values in rows:
+        cols = [c for c in CASE_COLUMNS if c in values]
+        db_values = [to_db(c, values[c]) for c in cols]
+        cur = await conn.execute(
+            f"INSERT INTO cases ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            " ON CONFLICT (department_id, project, source, feedback_doc_no) DO NOTHING",
+            db_values,
+        )
+        if cur.rowcount != 1 or cur.lastrowid is None:
+            continue
+        ids.append(cur.lastrowid)
+        audits.append((at, actor, "case.import", "case", cur.lastrowid, None,
+                       json.dumps(dict(zip(cols, db_values, strict=True)), ensure_ascii=False, default=str)))
+    if audits:
+        await conn.executemany(
+            "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after) VALUES (?,?,?,?,?,?,?)",
+            audits,
+        )
+    return ids

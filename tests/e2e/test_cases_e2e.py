@@ -100,8 +100,16 @@ def test_register_with_new_acknowledge_and_view(sandbox: SandboxServer,
     refusal = other.wait_for_message(has("其他单位"))
     assert "义务教育补助资金" not in refusal.content
     # A forged 确认收到 from another department's liaison changes nothing.
-    other.press(refusal.message_id, data="case:ack:1")
-    other.wait_for_message(has("其他单位"))
+    forged = other.press(refusal.message_id, data="case:ack:1")
+    deadline = time.monotonic() + 10
+    while sandbox.callback_answer(forged) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    refused = sandbox.callback_answer(forged)
+    assert refused is not None and refused.show_alert and "其他单位" in (refused.text or "")
+    liaison.send_command("case", "1")
+    history = liaison.wait_for_message(has("办理记录")).content
+    assert history.count("确认收到反馈") == 1  # neither the second tap nor the forged one changed anything
     bot.stop()
 
 
@@ -178,4 +186,38 @@ def test_ledger_upload_with_bad_row_confirm_and_export(sandbox: SandboxServer,
     assert overdue[2] == "校舍维修" and "逾期" in overdue
     liaison.send_command("export")
     liaison.wait_for_message(has("无权使用"))
+    bot.stop()
+
+
+def test_cli_gbk_import_then_feedback_receipt_and_deadline_change_in_chat(
+        sandbox: SandboxServer, rectbot: Callable[..., RectbotProcess]) -> None:
+    bot, supervisor, liaison, _other = setup(sandbox, rectbot)
+    csv_path = bot.workdir / "台账.csv"
+    csv_path.write_bytes(("部门,项目名称,来源,存在问题,反馈文号,期限,涉密\r\n"
+                          "县教育局,涉密装备采购,绩效运行监控,采购程序不规范,盐财监〔2026〕7号,10个工作日,是\r\n")
+                         .encode("gbk"))
+    out = bot.cli("import", str(csv_path)).stdout
+    assert "已导入 1 件" in out
+
+    supervisor.send_command("feedback", "1")
+    supervisor.wait_for_message(has("1 名联络员"))
+    card = liaison.wait_for_message(has("整改事项第1号"), timeout=20)
+    assert "涉密" in card.content and "正式渠道" in card.content
+    for secret in ("涉密装备采购", "采购程序不规范"):
+        assert secret not in card.content
+
+    supervisor.send_command("received", "1 昨天")  # before the feedback was sent today: refused
+    supervisor.wait_for_message(has("早于"))
+    supervisor.send_command("received", "1 今天")  # Monday 2026-03-02 + 10 working days = Monday 03-16
+    assert "2026年3月16日（星期一）" in supervisor.wait_for_message(has("整改期限")).content
+    told = liaison.wait_for_message(has("财政局已登记"), timeout=20)
+    assert "2026年3月2日（星期一）" in told.content and "2026年3月16日（星期一）" in told.content
+
+    supervisor.send_command("changedue", "1 2026-06-30")  # no reason: refused
+    supervisor.wait_for_message(has("用法"))
+    supervisor.send_command("changedue", "1 6月30日 单位申请延期，经局领导同意")
+    supervisor.wait_for_message(has("2026年6月30日（星期二）"))
+    changed = liaison.wait_for_message(has("调整了"), timeout=20)
+    assert "2026年6月30日（星期二）" in changed.content and "2026年3月16日（星期一）" in changed.content
+    assert "单位申请延期" in changed.content and "涉密装备采购" not in changed.content
     bot.stop()

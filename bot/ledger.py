@@ -1,0 +1,582 @@
+"""The bureau's rectification ledger (整改台账): XLSX/CSV import and XLSX export.
+
+Import is two steps so nothing half-happens: `plan_import` reads and validates every row and
+sorts them into new / already present / bad; `apply_import` writes the new ones in batches
+(one transaction each) and refuses while any row is bad unless the caller confirmed importing
+only the good rows. A case is identified by department + project + source + feedback document
+number, so importing the same file twice, or importing an export, adds nothing. Column names,
+source and grade words are the ledger's own vocabulary (ledger-columns.md), hence Chinese data
+here rather than translated messages.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.cases import (
+    OPEN_STATUSES,
+    CaseDraft,
+    CaseStatus,
+    Grade,
+    Source,
+    case_values,
+    compute_case_deadlines,
+    require_bureau,
+)
+from bot.clock import iso
+from bot.errors import DomainError, Msg, RectbotError
+from bot.i18n import N_, Translator
+from bot.people import actor_of, normalize_department_name
+from bot.periods import Period, parse_date
+from bot.workcalendar import WorkCalendar
+from storage import cases as repo
+from storage import people as people_repo
+from storage.db import Database, audit
+from storage.people import Person
+
+# (key, canonical Chinese header, English alias, required on import)
+IMPORT_COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
+    ("department", "部门", "department", True),
+    ("project", "项目名称", "project", True),
+    ("source", "来源", "source", True),
+    ("grade", "评价等级", "grade", False),
+    ("findings", "存在问题", "findings", False),
+    ("suggestions", "整改建议", "suggestions", False),
+    ("feedback_doc_no", "反馈文号", "feedback_doc_no", False),
+    ("evaluation_ended_on", "评价结束日期", "evaluation_ended_on", False),
+    ("feedback_sent_on", "反馈日期", "feedback_sent_on", False),
+    ("feedback_received_on", "收到反馈日期", "feedback_received_on", False),
+    ("due_on", "整改期限", "due_on", False),
+    ("period", "期限", "period", False),
+    ("confidential", "涉密", "confidential", False),
+)
+EXPORT_EXTRA: tuple[tuple[str, str, str], ...] = (
+    ("case_id", "编号", "case_id"),
+    ("feedback_due_on", "反馈期限", "feedback_due_on"),
+    ("deadline_status", "期限状态", "deadline_status"),
+    ("status", "状态", "status"),
+    ("reported_on", "报告日期", "reported_on"),
+    ("overdue_working_days", "逾期工作日", "overdue_working_days"),
+    ("review_outcome", "审核结果", "review_outcome"),
+    ("budget_consequence", "预算建议", "budget_consequence"),
+    ("liaisons", "联络员", "liaisons"),
+)
+# The export's column order: the number first, then the import columns, then the tracking columns.
+EXPORT_ORDER = ("case_id", *(c[0] for c in IMPORT_COLUMNS), *(c[0] for c in EXPORT_EXTRA[1:]))
+HEADERS = {key: zh for key, zh, _en, _req in IMPORT_COLUMNS} | {key: zh for key, zh, _en in EXPORT_EXTRA}
+
+SOURCE_LABELS = {
+    Source.EX_ANTE: "事前绩效评估", Source.TARGET_REVIEW: "绩效目标审核", Source.MONITORING: "绩效运行监控",
+    Source.EVALUATION: "绩效评价", Source.SPOT_CHECK: "抽查复核", Source.RANKING: "考核排名",
+}
+_SOURCE_WORDS = {
+    **{label: s.value for s, label in SOURCE_LABELS.items()}, **{s.value: s.value for s in Source},
+    "事前绩效评估退回": "ex_ante", "事前评估": "ex_ante", "目标审核": "target_review",
+    "绩效运行监控异常": "monitoring", "运行监控": "monitoring", "绩效监控": "monitoring",
+    "评价": "evaluation", "抽查": "spot_check", "考核排名靠后": "ranking", "排名靠后": "ranking",
+}
+GRADE_LABELS = {Grade.EXCELLENT: "优", Grade.GOOD: "良", Grade.FAIR: "中", Grade.POOR: "差"}
+_GRADE_WORDS = {
+    **{label: g.value for g, label in GRADE_LABELS.items()}, **{g.value: g.value for g in Grade},
+    "优秀": "excellent", "良好": "good", "中等": "fair", "较差": "poor",
+}
+_YES = {"是", "y", "yes", "true", "1", "涉密", "√"}
+_NO = {"", "否", "n", "no", "false", "0", "不涉密", "非涉密"}
+STATUS_LABELS = {
+    CaseStatus.PENDING_FEEDBACK: "待反馈", CaseStatus.IN_PROGRESS: "整改中", CaseStatus.REPORTED: "已报告",
+    CaseStatus.CLOSED: "已销号", CaseStatus.RETURNED: "退回补充", CaseStatus.REFUSED: "拒不整改",
+    CaseStatus.INADEQUATE: "整改不到位", CaseStatus.FALSELY_REPORTED: "虚报",
+}
+OVERDUE_LABEL = "逾期"
+DECISION_LABELS = {"close": "销号", "return_for_rework": "退回补充", "refused": "拒不整改",
+                   "inadequate": "整改不到位", "falsely_reported": "虚报"}
+CONFIDENTIAL_PLACEHOLDER = "（涉密事项）"
+
+BATCH_ROWS = 500
+MAX_ROWS = 50_000
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: list[str]
+    rows: list[tuple[int, list[Any]]]   # (row number as the user sees it in the file, cells)
+
+
+def _norm_header(text: Any) -> str:
+    return "".join(unicodedata.normalize("NFKC", str(text or "")).split()).lower()
+
+
+_HEADER_KEYS = {
+    **{_norm_header(zh): key for key, zh, _en, _r in IMPORT_COLUMNS},
+    **{_norm_header(en): key for key, _zh, en, _r in IMPORT_COLUMNS},
+    **{_norm_header(zh): key for key, zh, _en in EXPORT_EXTRA},
+    **{_norm_header(en): key for key, _zh, en in EXPORT_EXTRA},
+}
+
+
+def decode_csv(data: bytes) -> str:
+    """UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK, what older Excel writes)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise DomainError(N_("The CSV file is neither UTF-8 nor GBK text.")) from None
+
+
+def read_table(data: bytes, filename: str) -> Table:
+    """The first sheet of an .xlsx, or a .csv; empty rows skipped, row numbers as in the file."""
+    suffix = Path(filename).suffix.lower()
+    raw: list[tuple[int, list[Any]]] = []
+    if suffix in (".xlsx", ".xlsm"):
+        import openpyxl
+
+        try:
+            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception:  # openpyxl raises many kinds for a damaged file
+            raise DomainError(N_("The file {name} is not a readable Excel workbook."), name=filename) from None
+        try:
+            ws = wb.worksheets[0]
+            for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+                raw.append((number, list(values)))
+                if len(raw) > MAX_ROWS + 1:
+                    break
+        finally:
+            wb.close()
+    elif suffix in (".csv", ".txt"):
+        text = decode_csv(data)
+        sample = text[:4096]
+        delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+        for number, values in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
+            raw.append((number, list(values)))
+            if len(raw) > MAX_ROWS + 1:
+                break
+    else:
+        raise DomainError(N_("Send the ledger as an .xlsx or .csv file."))
+    raw = [(n, cells) for n, cells in raw if any(_blank(c) is not None for c in cells)]
+    if not raw:
+        raise DomainError(N_("The file {name} is empty."), name=filename)
+    if len(raw) > MAX_ROWS + 1:
+        raise DomainError(N_("The file has more than {limit} rows; split it into smaller files."), limit=MAX_ROWS)
+    _header_row, header = raw[0]
+    return Table([str(h or "").strip() for h in header], raw[1:])
+
+
+def _blank(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        v = value.strip()
+        return v or None
+    return value
+
+
+# --------------------------------------------------------------------------- validating rows
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    reasons: list[Msg]
+
+    def render(self, t: Translator) -> str:
+        return t._("Row {row}: {reasons}").format(row=self.row, reasons="；".join(r.render(t) for r in self.reasons))
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    row: int
+    draft: CaseDraft
+    case_id_in_file: int | None = None
+
+
+@dataclass
+class ImportPlan:
+    total: int = 0
+    new: list[PlannedRow] = field(default_factory=list)
+    existing: int = 0                 # already in the ledger (same identity, or an exported row)
+    duplicates: int = 0               # repeated inside the file itself
+    bad: list[RowError] = field(default_factory=list)
+    new_departments: list[str] = field(default_factory=list)
+
+
+def _msg(exc: RectbotError) -> Msg:
+    return Msg(exc.msgid, **exc.params)
+
+
+def _text(value: Any) -> str:
+    v = _blank(value)
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, datetime | date):
+        return v.isoformat()[:10]
+    return str(v).strip()
+
+
+def _date(value: Any, column: str) -> date | None:
+    v = _blank(value)
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v.date()
+    if isinstance(v, date):
+        return v
+    text = str(v).strip()
+    if " " in text and text.split(" ", 1)[1].strip("0: ") == "":  # "2026-03-05 00:00:00"
+        text = text.split(" ", 1)[0]
+    try:
+        return parse_date(text)
+    except RectbotError:
+        raise DomainError(N_('{column}: cannot read the date "{text}" (write 2026-03-05, 2026/3/5 or 2026年3月5日).'),
+                          column=column, text=text[:30]) from None
+
+
+def _row_draft(cells: dict[str, Any]) -> tuple[CaseDraft, int | None]:
+    """One row → a normalized draft (DomainError with the first problem of each field collected)."""
+    reasons: list[Msg] = []
+
+    def grab(key: str, fn: Callable[[Any], Any]) -> Any:
+        try:
+            return fn(cells.get(key))
+        except RectbotError as exc:
+            reasons.append(_msg(exc))
+            return None
+
+    department = normalize_department_name(_text(cells.get("department")))
+    project = _text(cells.get("project"))
+    if not department:
+        reasons.append(Msg(N_("{column} is empty."), column=HEADERS["department"]))
+    if not project:
+        reasons.append(Msg(N_("{column} is empty."), column=HEADERS["project"]))
+    source_text = _text(cells.get("source"))
+    source = _SOURCE_WORDS.get(source_text) or _SOURCE_WORDS.get(source_text.lower())
+    if not source:
+        reasons.append(Msg(N_('{column}: unknown source "{text}" (use 事前绩效评估, 绩效目标审核, 绩效运行监控, '
+                              '绩效评价, 抽查复核 or 考核排名).'), column=HEADERS["source"], text=source_text[:30]))
+    grade_text = _text(cells.get("grade"))
+    grade = _GRADE_WORDS.get(grade_text) or _GRADE_WORDS.get(grade_text.lower()) if grade_text else None
+    if grade_text and not grade:
+        reasons.append(Msg(N_('{column}: unknown grade "{text}" (use 优, 良, 中 or 差).'), column=HEADERS["grade"],
+                           text=grade_text[:30]))
+    conf_text = _text(cells.get("confidential")).lower()
+    if conf_text in _YES:
+        confidential = True
+    elif conf_text in _NO:
+        confidential = False
+    else:
+        confidential = False
+        reasons.append(Msg(N_('{column}: write 是 or 否, not "{text}".'), column=HEADERS["confidential"],
+                           text=conf_text[:30]))
+    dates: dict[str, date | None] = {}
+    for key in ("evaluation_ended_on", "feedback_sent_on", "feedback_received_on", "due_on"):
+        try:
+            dates[key] = _date(cells.get(key), HEADERS[key])
+        except RectbotError as exc:
+            reasons.append(_msg(exc))
+            dates[key] = None
+    period_text = _text(cells.get("period"))
+    period = grab("period", lambda v: str(Period.parse(period_text)) if period_text else None)
+    case_id_text = _text(cells.get("case_id"))
+    case_id = int(case_id_text) if case_id_text.isdigit() else None
+    if reasons:
+        raise _RowInvalid(reasons)
+    draft = CaseDraft(
+        department_name=department, project=project, source=str(source), grade=grade,
+        findings=_text(cells.get("findings")), suggestions=_text(cells.get("suggestions")),
+        feedback_doc_no=_text(cells.get("feedback_doc_no")), evaluation_ended_on=dates["evaluation_ended_on"],
+        feedback_sent_on=dates["feedback_sent_on"], feedback_received_on=dates["feedback_received_on"],
+        period=period, explicit_due_on=dates["due_on"], confidential=confidential,
+    )
+    try:
+        return draft.normalized(), case_id
+    except RectbotError as exc:
+        raise _RowInvalid([_msg(exc)]) from None
+
+
+class _RowInvalid(Exception):
+    def __init__(self, reasons: list[Msg]) -> None:
+        super().__init__("invalid row")
+        self.reasons = reasons
+
+
+def _drop_computed_due(draft: CaseDraft, calendar: WorkCalendar) -> CaseDraft:
+    """An exported 整改期限 that merely repeats the computed deadline is not an explicit deadline."""
+    if draft.explicit_due_on is None:
+        return draft
+    computed = compute_case_deadlines(source=draft.source, evaluation_ended_on=draft.evaluation_ended_on,
+                                      feedback_received_on=draft.feedback_received_on, period=draft.period,
+                                      explicit_due_on=None, calendar=calendar)
+    if computed.due_on == draft.explicit_due_on:
+        from dataclasses import replace
+
+        return replace(draft, explicit_due_on=None)
+    return draft
+
+
+async def plan_import(db: Database, calendar: WorkCalendar, table: Table) -> ImportPlan:
+    """Validate every row and sort it into new / already present / duplicate / bad (writes nothing)."""
+    keys: dict[str, str] = {}
+    for i, h in enumerate(table.headers):
+        key = _HEADER_KEYS.get(_norm_header(h))
+        if key and key not in keys:
+            keys[key] = str(i)
+    index = {key: int(i) for key, i in keys.items()}
+    missing = [zh for key, zh, _en, required in IMPORT_COLUMNS if required and key not in index]
+    if missing:
+        raise DomainError(N_("The file lacks the required column(s): {columns}."), columns="、".join(missing))
+    is_export = "deadline_status" in index or "case_id" in index
+    existing = await repo.existing_keys(db)
+    by_id = await repo.case_ids_with_departments(db) if "case_id" in index else {}
+    departments = {d.name for d in await people_repo.list_departments(db)}
+    plan = ImportPlan(total=len(table.rows))
+    seen: set[tuple[str, str, str, str]] = set()
+    new_departments: dict[str, None] = {}
+    for number, cells in table.rows:
+        values = {key: (cells[i] if i < len(cells) else None) for key, i in index.items()}
+        try:
+            draft, case_id = _row_draft(values)
+        except _RowInvalid as exc:
+            plan.bad.append(RowError(number, exc.reasons))
+            continue
+        ident = (draft.department_name, draft.project, draft.source, draft.feedback_doc_no)
+        if ident in seen:
+            plan.duplicates += 1
+            continue
+        seen.add(ident)
+        if ident in existing or (case_id is not None and by_id.get(case_id) == (draft.department_name, draft.source)):
+            plan.existing += 1
+            continue
+        if is_export:
+            draft = _drop_computed_due(draft, calendar)
+        if draft.department_name not in departments:
+            new_departments[draft.department_name] = None
+        plan.new.append(PlannedRow(number, draft, case_id))
+    plan.new_departments = list(new_departments)
+    return plan
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    existing: int
+    duplicates: int
+    skipped_bad: int
+    departments_created: list[str]
+
+
+Progress = Callable[[int, int], Awaitable[None]]
+
+
+async def apply_import(
+    db: Database, calendar: WorkCalendar, plan: ImportPlan, *, actor: Person | None, now: datetime,
+    skip_invalid: bool = False, progress: Progress | None = None, batch_rows: int = BATCH_ROWS,
+) -> ImportResult:
+    """Write the plan's new rows, `batch_rows` per transaction; refuses while rows are bad unless confirmed."""
+    require_bureau(actor)
+    if plan.bad and not skip_invalid:
+        raise DomainError(N_("{n} row(s) have problems, so nothing was imported."), n=len(plan.bad))
+    actor_s = actor_of(actor)
+    at = iso(now)
+    dept_ids = {d.name: d.id for d in await people_repo.list_departments(db)}
+    created: list[str] = []
+    added = 0
+    total = len(plan.new)
+    for start in range(0, total, batch_rows):
+        chunk = plan.new[start:start + batch_rows]
+        async with db.transaction() as conn:
+            made: dict[str, int] = {}
+            for row in chunk:
+                name = row.draft.department_name
+                if name not in dept_ids and name not in made:
+                    dept = await people_repo.insert_department(conn, name, at)
+                    await audit(conn, actor=actor_s, action="department.add", entity="department",
+                                entity_id=dept.id, after={"name": name, "via": "import"}, at=now)
+                    made[name] = dept.id
+            values = [case_values(row.draft, department_id=made.get(row.draft.department_name)
+                                  or dept_ids[row.draft.department_name], calendar=calendar,
+                                  created_by=actor_s, now=now, received_by="import") for row in chunk]
+            inserted = await repo.import_cases(conn, values, actor=actor_s, at=at)
+        # Only after the commit: a rolled-back batch must not leave names behind.
+        dept_ids.update(made)
+        created.extend(made)
+        added += len(inserted)
+        if progress is not None:
+            await progress(min(start + len(chunk), total), total)
+    return ImportResult(added, plan.existing + (total - added), plan.duplicates,
+                        len(plan.bad) if skip_invalid else 0, created)
+
+
+def describe_plan(t: Translator, plan: ImportPlan, *, max_errors: int = 30) -> str:
+    """The report shown before importing: counts and each bad row with its reason."""
+    lines = [t._("{total} row(s) read: {new} new, {existing} already in the ledger, {bad} with problems.").format(
+        total=plan.total, new=len(plan.new), existing=plan.existing, bad=len(plan.bad))]
+    if plan.duplicates:
+        lines.append(t._("{n} row(s) repeat an earlier row of the same file and are skipped.").format(
+            n=plan.duplicates))
+    if plan.new_departments:
+        lines.append(t._("New departments will be created: {names}").format(
+            names="、".join(plan.new_departments[:20]) + ("…" if len(plan.new_departments) > 20 else "")))
+    for err in plan.bad[:max_errors]:
+        lines.append(err.render(t))
+    if len(plan.bad) > max_errors:
+        lines.append(t._("… and {n} more row(s) with problems.").format(n=len(plan.bad) - max_errors))
+    return "\n".join(lines)
+
+
+def describe_result(t: Translator, result: ImportResult) -> str:
+    lines = [t._("Imported {added} case(s); {existing} were already in the ledger.").format(
+        added=result.added, existing=result.existing)]
+    if result.skipped_bad:
+        lines.append(t._("{n} row(s) with problems were not imported.").format(n=result.skipped_bad))
+    if result.departments_created:
+        lines.append(t._("Departments created: {names}").format(names="、".join(result.departments_created)))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _budget_consequence(status: str, grade: str | None) -> str:
+    """Art. 12 and 24: non-compliance cuts or holds the budget; the grade otherwise decides."""
+    if status in (CaseStatus.REFUSED, CaseStatus.FALSELY_REPORTED):
+        return "核减"
+    if status == CaseStatus.INADEQUATE:
+        return "整改到位后再予安排"
+    if grade in (Grade.EXCELLENT, Grade.GOOD):
+        return "支持"
+    if grade in (Grade.FAIR, Grade.POOR):
+        return "核减"
+    return ""
+
+
+async def ledger_rows(
+    db: Database, calendar: WorkCalendar, today: date, *, redact_confidential: bool = False,
+    department_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Every case as a ledger row (keys as EXPORT_ORDER); dates stay `date` objects."""
+    cases = await repo.list_cases(db, department_id=department_id)
+    extras = await repo.ledger_extras(db)
+    liaisons = await repo.liaison_names_by_department(db)
+    out = []
+    for c in cases:
+        overdue = 0
+        if c.status in OPEN_STATUSES and c.due_on is not None and c.due_on < today:
+            overdue = calendar.working_days_between(c.due_on, today)
+        ex = extras.get(c.id)
+        review = ""
+        if ex and ex.review_decision:
+            review = DECISION_LABELS.get(ex.review_decision, ex.review_decision)
+            if ex.review_note:
+                review += f"：{ex.review_note}"
+        hide = redact_confidential and c.confidential
+        out.append({
+            "case_id": c.id, "department": c.department_name,
+            "project": CONFIDENTIAL_PLACEHOLDER if hide else c.project,
+            "source": SOURCE_LABELS.get(Source(c.source), c.source),
+            "grade": "" if hide or not c.grade else GRADE_LABELS.get(Grade(c.grade), c.grade),
+            "findings": "" if hide else c.findings, "suggestions": "" if hide else c.suggestions,
+            "feedback_doc_no": c.feedback_doc_no, "evaluation_ended_on": c.evaluation_ended_on,
+            "feedback_sent_on": c.feedback_sent_on, "feedback_received_on": c.feedback_received_on,
+            "due_on": c.due_on, "period": _period_label(c.period), "confidential": "是" if c.confidential else "否",
+            "feedback_due_on": c.feedback_due_on,
+            "deadline_status": ("暂定" if c.due_provisional or (c.due_on is None and c.feedback_due_provisional)
+                                else ("正式" if c.due_on or c.feedback_due_on else "")),
+            "status": OVERDUE_LABEL if overdue else STATUS_LABELS.get(CaseStatus(c.status), c.status),
+            "reported_on": ex.reported_on if ex else None, "overdue_working_days": overdue,
+            "review_outcome": review, "budget_consequence": _budget_consequence(c.status, c.grade),
+            "liaisons": "、".join(liaisons.get(c.department_id, [])),
+        })
+    return out
+
+
+def _period_label(period: str | None) -> str:
+    if not period:
+        return ""
+    p = Period.parse(period)
+    unit = {"m": "个月", "d": "日", "wd": "个工作日"}[p.unit.value]
+    return f"{p.amount}{unit}"
+
+
+_WIDTHS = {"case_id": 7, "department": 18, "project": 28, "source": 14, "grade": 8, "findings": 40,
+           "suggestions": 40, "feedback_doc_no": 20, "period": 10, "confidential": 6, "deadline_status": 9,
+           "status": 10, "overdue_working_days": 10, "review_outcome": 24, "budget_consequence": 16,
+           "liaisons": 16}
+_DATE_KEYS = {"evaluation_ended_on", "feedback_sent_on", "feedback_received_on", "due_on", "feedback_due_on",
+              "reported_on"}
+
+
+def write_xlsx(rows: Sequence[dict[str, Any]]) -> bytes:
+    """Frozen header, sensible widths, real Excel dates, overdue rows highlighted."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("整改台账")
+    ws.freeze_panes = "A2"
+    for i, key in enumerate(EXPORT_ORDER, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(key, 13 if key in _DATE_KEYS else 12)
+    bold = Font(bold=True)
+    header = []
+    for key in EXPORT_ORDER:
+        cell = WriteOnlyCell(ws, value=HEADERS[key])
+        cell.font = bold
+        cell.alignment = Alignment(horizontal="center")
+        header.append(cell)
+    ws.append(header)
+    overdue_fill = PatternFill(fill_type="solid", start_color="FFF4CCCC", end_color="FFF4CCCC")
+    for row in rows:
+        overdue = bool(row["overdue_working_days"])
+        if not overdue:
+            ws.append([_excel_value(row[k]) for k in EXPORT_ORDER])
+            continue
+        cells = []
+        for key in EXPORT_ORDER:
+            cell = WriteOnlyCell(ws, value=_excel_value(row[key]))
+            cell.fill = overdue_fill
+            if key in _DATE_KEYS and row[key] is not None:
+                cell.number_format = "yyyy-mm-dd"
+            cells.append(cell)
+        ws.append(cells)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _excel_value(value: Any) -> Any:
+    """Dates stay `date`: openpyxl writes them as real Excel dates formatted yyyy-mm-dd."""
+    return value
+
+
+def write_csv(rows: Sequence[dict[str, Any]]) -> bytes:
+    """UTF-8 with BOM so that Excel opens the Chinese correctly."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([HEADERS[k] for k in EXPORT_ORDER])
+    for row in rows:
+        w.writerow(["" if row[k] is None else (row[k].isoformat() if isinstance(row[k], date) else row[k])
+                    for k in EXPORT_ORDER])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+async def export_ledger(
+    db: Database, calendar: WorkCalendar, today: date, *, fmt: str = "xlsx", redact_confidential: bool = False,
+) -> tuple[bytes, int]:
+    """The whole ledger as file content and its row count."""
+    rows = await ledger_rows(db, calendar, today, redact_confidential=redact_confidential)
+    return (write_csv(rows) if fmt == "csv" else write_xlsx(rows)), len(rows)
