@@ -14,11 +14,11 @@ import argparse
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.cli import EXIT_USAGE, Parser, T, fail
+from bot.cli import Parser, T, fail
 from bot.deadline_text import deadline_json, describe_deadline, describe_schedule, format_date, format_day
 from bot.periods import (
     DateInputError,
@@ -127,6 +127,15 @@ def cmd_calendar_load(args: argparse.Namespace, settings: Settings) -> int:
             print(T._("It overrides the built-in data for {year}.").format(year=schedule.year))
         for line in describe_schedule(schedule, T):
             print(line)
+        # Every stored provisional deadline is recomputed with the new schedule; people whose
+        # dates moved are told through the outbox (the running bot delivers it).
+        from bot.cases import recompute_provisional_deadlines
+        from storage.calendars import build_calendar
+
+        changes = await recompute_provisional_deadlines(db, await build_calendar(db), datetime.now(UTC))
+        moved = sum(1 for c in changes if c.date_changed)
+        print(T._("Provisional deadlines recomputed: {count}; dates changed: {moved} (the people concerned "
+                  "will be told).").format(count=len(changes), moved=moved))
         return 0
 
     return _run(settings, go, need_db=True)

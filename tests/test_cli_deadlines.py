@@ -255,3 +255,52 @@ def test_cli_subprocess_exit_codes(env: Path) -> None:
     )
     assert bad.returncode == 2 and bad.stdout == ""
     assert len(bad.stderr.strip().splitlines()) == 1 and "无法识别期限" in bad.stderr
+
+
+RECOMPUTE_2027 = """
+year = 2027
+source = "国办发明电〔2026〕99号"
+published_on = 2026-11-20
+[[rest]]
+name = "测试假日"
+from = 2027-01-11
+to = 2027-01-11
+"""
+
+
+def test_calendar_load_recomputes_provisional_deadlines(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Loading 2027 turns a provisional 2027-01-11 deadline final, moved to 01-12, and tells people."""
+    import asyncio
+    from datetime import date
+
+    from bot import cases
+    from bot.workcalendar import WorkCalendar
+    from tests.test_cases import NOW, evaluation_draft, make_world
+
+    async def prepare() -> int:
+        world = await make_world(env)
+        case, _ = await cases.register_case(world.db, WorkCalendar(),
+                                            evaluation_draft(feedback_sent_on=date(2026, 11, 9)),
+                                            actor=world.supervisor, now=NOW)
+        await cases.acknowledge_receipt(world.db, WorkCalendar(), case.id, person=world.liaison, now=NOW,
+                                        today=date(2026, 11, 10))
+        await world.db.close()
+        return case.id
+
+    case_id = asyncio.run(prepare())
+    toml = tmp_path / "2027.toml"
+    toml.write_text(RECOMPUTE_2027, encoding="utf-8")
+    code, out, err = run(capsys, "calendar", "load", str(toml))
+    assert code == 0, err
+    assert "暂定期限已重新计算：1" in out
+
+    import sqlite3
+
+    db = sqlite3.connect(env)
+    assert db.execute("SELECT due_on, due_provisional FROM cases WHERE id = ?", (case_id,)).fetchone() == (
+        "2027-01-12", 0)
+    kinds = [r[0] for r in db.execute("SELECT kind FROM outbox WHERE kind = 'deadline_recomputed'")]
+    assert kinds  # liaisons and supervisors are told through the outbox
+    db.close()
