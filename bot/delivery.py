@@ -1,0 +1,395 @@
+"""Drains the outbox through the Telegram Bot: send window, pacing, retries, unreachable people.
+
+Why it is built this way:
+* A row is claimed (pending → sending) in its own transaction right before the request and
+  recorded (→ sent, with the message id) right after, so a crash in between leaves a `sending`
+  row that `recover()` puts back: at most one duplicate per notification, never a loss.
+* Telegram allows 1 message/s per private chat and ~30/s per bot. PTB's AIORateLimiter (set in
+  bot/app.py) only meters the whole bot and groups, so this module paces itself: one message per
+  chat at least `per_chat_interval` after the previous one *completed*, and an overall slot
+  every 1/`overall_rate` s. RetryAfter pauses everything for the time Telegram asks.
+* 5xx, timeouts and network errors go back to pending with exponential backoff (attempts are
+  counted, the row is never given up). 403 means the person blocked the bot or is gone: they
+  are marked unreachable (audited), their pending rows are dropped with the reason, and when
+  their department thereby loses its last reachable liaison the supervisors are told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+
+from bot.i18n import N_, Translator, translator_for_locale
+from bot.notify import RENDERERS, WINDOWED_KINDS, Notification, Rendered, enqueue, renderer
+from bot.services import Services
+from bot.settings import Settings
+from bot.workcalendar import WorkCalendar
+from storage import outbox as repo
+from storage import people as people_repo
+from storage.db import Database, audit
+from storage.outbox import OutboxRow
+from storage.people import Person
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+KIND_NO_REACHABLE_LIAISON = "no_reachable_liaison"
+
+
+# ----------------------------------------------------------------------------- send window
+
+def in_send_window(settings: Settings, calendar: WorkCalendar, now: datetime) -> bool:
+    """Windowed kinds go out only inside reminders.send_window (on working days unless configured)."""
+    local = now.astimezone(settings.bureau.tz)
+    if settings.reminders.working_days_only and not calendar.is_working_day(local.date()):
+        return False
+    start, end = settings.reminders.window
+    return start <= local.time().replace(tzinfo=None) < end
+
+
+def next_window_opening(settings: Settings, calendar: WorkCalendar, now: datetime) -> datetime:
+    """The next instant the send window opens (now itself when it is open)."""
+    if in_send_window(settings, calendar, now):
+        return now
+    tz = settings.bureau.tz
+    local = now.astimezone(tz)
+    start, _end = settings.reminders.window
+    day: date = local.date()
+    if local.time().replace(tzinfo=None) >= start:
+        day += timedelta(days=1)
+    for _ in range(400):
+        if not settings.reminders.working_days_only or calendar.is_working_day(day):
+            return datetime.combine(day, start, tzinfo=tz)
+        day += timedelta(days=1)
+    return datetime.combine(day, start, tzinfo=tz)  # pragma: no cover - a year without working days
+
+
+# ----------------------------------------------------------------------------- pacing
+
+class Pacer:
+    """Hands out send slots at most `rate` per second; `pause` holds everything back (RetryAfter)."""
+
+    def __init__(self, rate: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate
+        self._mono = monotonic
+        self._next = 0.0
+        self._paused_until = 0.0
+
+    def reserve(self) -> float:
+        """Seconds to wait for the next slot (the slot is taken now, so callers are served FIFO)."""
+        now = self._mono()
+        slot = max(now, self._next, self._paused_until)
+        self._next = slot + self.interval
+        return slot - now
+
+    async def wait(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self._mono() + seconds)
+
+
+@dataclass
+class DeliveryConfig:
+    overall_rate: float = 25.0        # messages per second for the whole bot (Telegram: 30)
+    per_chat_interval: float = 1.05   # seconds between two messages to one private chat (Telegram: 1)
+    concurrency: int = 8              # requests in flight at once
+    batch: int = 500                  # rows fetched per drain round
+    base_backoff: float = 2.0         # first retry after a 5xx/timeout, doubled per attempt
+    max_backoff: float = 600.0
+    idle_poll: float = 1.0            # longest sleep between checks when nothing is due
+
+
+@dataclass
+class DeliveryStats:
+    fetched: int = 0
+    sent: int = 0
+    retried: int = 0
+    dropped: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DeliveryStats) -> None:
+        for name in ("fetched", "sent", "retried", "dropped", "failed", "rate_limited"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class Delivery:
+    """One per process; `run()` is the loop the application starts, `drain()` one pass (tests)."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        services: Services,
+        config: DeliveryConfig | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bot = bot
+        self.services = services
+        self.config = config or DeliveryConfig()
+        self._mono = monotonic
+        self.pacer = Pacer(self.config.overall_rate, monotonic)
+        self._sem = asyncio.Semaphore(self.config.concurrency)
+        self._chat_ready: OrderedDict[int, float] = OrderedDict()  # chat → earliest next send (monotonic)
+        self.totals = DeliveryStats()
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    async def recover(self) -> int:
+        """Rows left `sending` by a crash go back to pending (call once at start-up)."""
+        async with self.db.transaction() as conn:
+            count = await repo.recover_sending(conn)
+        if count:
+            log.warning("delivery: %d notification(s) were interrupted while sending; retrying them", count)
+        return count
+
+    async def drain(self, *, should_stop: Callable[[], bool] = lambda: False) -> DeliveryStats:
+        """Send every row that is due now (one batch); returns what happened."""
+        svc = self.services
+        now = svc.now()
+        window_open = in_send_window(svc.settings, svc.calendar, now)
+        rows = await repo.due_rows(self.db, now, exclude_kinds=() if window_open else WINDOWED_KINDS,
+                                   limit=self.config.batch)
+        stats = DeliveryStats(fetched=len(rows))
+        if not rows:
+            return stats
+        by_chat: dict[int, list[OutboxRow]] = {}
+        for row in rows:
+            by_chat.setdefault(row.telegram_id, []).append(row)
+        await asyncio.gather(*(self._send_chat(chat_rows, stats, should_stop) for chat_rows in by_chat.values()))
+        self.totals.add(stats)
+        return stats
+
+    async def run(self, *, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """The delivery loop: drain, then sleep until woken (services.wake_delivery) or something is due."""
+        await self.recover()
+        wakeup = self.services.delivery_wakeup
+        while not should_stop():
+            wakeup.clear()
+            try:
+                stats = await self.drain(should_stop=should_stop)
+            except Exception:  # the loop must survive anything and try again
+                log.exception("delivery: a drain round failed; retrying shortly")
+                await asyncio.sleep(self.config.idle_poll)
+                continue
+            if stats.fetched >= self.config.batch or should_stop():
+                continue
+            timeout = await self._idle_timeout()
+            if timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), timeout)
+
+    async def _idle_timeout(self) -> float:
+        svc = self.services
+        now = svc.now()
+        window_open = in_send_window(svc.settings, svc.calendar, now)
+        nxt = await repo.next_not_before(self.db, exclude_kinds=() if window_open else WINDOWED_KINDS)
+        if nxt is None:
+            return self.config.idle_poll
+        return max(0.0, min(self.config.idle_poll, (nxt - now).total_seconds()))
+
+    # ------------------------------------------------------------------ one chat, one row
+
+    async def _send_chat(self, rows: list[OutboxRow], stats: DeliveryStats, should_stop: Callable[[], bool]) -> None:
+        """Rows of one chat, in order, at least per_chat_interval apart."""
+        for row in rows:
+            if should_stop():
+                return
+            ready = self._chat_ready.get(row.telegram_id, 0.0)
+            delay = ready - self._mono()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            async with self._sem:
+                try:
+                    outcome = await self._send_row(row, stats)
+                except Exception as exc:  # one bad row must not stop the others
+                    log.exception("delivery: unexpected error for outbox row %s", row.id)
+                    stats.errors.append(repr(exc))
+                    await self._retry(row, repr(exc), stats)
+                    outcome = "retry"
+            if outcome in ("retry", "unreachable"):
+                return  # this chat is in trouble: its other rows wait for the next round
+
+    def _chat_done(self, chat_id: int) -> None:
+        self._chat_ready[chat_id] = self._mono() + self.config.per_chat_interval
+        self._chat_ready.move_to_end(chat_id)
+        now = self._mono()
+        while self._chat_ready:  # forget chats whose pause is long over
+            first_chat, first_ready = next(iter(self._chat_ready.items()))
+            if first_ready >= now:
+                break
+            del self._chat_ready[first_chat]
+
+    async def _send_row(self, row: OutboxRow, stats: DeliveryStats) -> str:
+        """Claim, render, send and record one row; returns sent/retry/unreachable/dropped/failed/skipped."""
+        db = self.db
+        async with db.transaction() as conn:
+            if not await repo.claim(conn, row.id):
+                return "skipped"  # taken or dropped meanwhile
+            if not row.reachable:
+                await repo.mark_final(conn, row.id, "dropped", "recipient unreachable")
+                stats.dropped += 1
+                return "unreachable"
+            if row.kind not in RENDERERS:
+                await repo.mark_final(conn, row.id, "failed", f"no renderer for kind {row.kind!r}")
+                stats.failed += 1
+                return "failed"
+        expires = row.payload.get("expires_at")
+        if expires and datetime.fromisoformat(str(expires)) <= self.services.now():
+            async with db.transaction() as conn:
+                await repo.mark_final(conn, row.id, "dropped", "expired before it could be sent")
+            stats.dropped += 1
+            return "dropped"
+        t = translator_for_locale(row.locale)
+        try:
+            rendered = await RENDERERS[row.kind](db, t, row.payload)
+        except Exception as exc:  # a renderer bug must not block the queue
+            log.exception("delivery: renderer for %s failed (row %s)", row.kind, row.id)
+            async with db.transaction() as conn:
+                await repo.mark_final(conn, row.id, "failed", f"render error: {exc!r}")
+            stats.failed += 1
+            return "failed"
+        await self.pacer.wait()
+        try:
+            message_id = await self._send(row.telegram_id, rendered)
+        except RetryAfter as exc:
+            raw = getattr(exc, "_retry_after", None)  # a timedelta in PTB 22 (the public int is deprecated)
+            seconds = raw.total_seconds() if isinstance(raw, timedelta) else float(getattr(exc, "retry_after", 1))
+            self.pacer.pause(seconds)
+            stats.rate_limited += 1
+            await self._retry(row, f"RetryAfter {seconds}s", stats, after=seconds)
+            return "retry"
+        except Forbidden as exc:
+            await mark_unreachable(self.services, row.person_id, reason=exc.message, outbox_id=row.id)
+            stats.dropped += 1
+            return "unreachable"
+        except BadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                await mark_unreachable(self.services, row.person_id, reason=exc.message, outbox_id=row.id)
+                stats.dropped += 1
+                return "unreachable"
+            async with db.transaction() as conn:
+                await repo.mark_final(conn, row.id, "failed", f"BadRequest: {exc.message}")
+            stats.failed += 1
+            log.error("delivery: Telegram refused outbox row %s for good: %s", row.id, exc.message)
+            return "failed"
+        except (TimedOut, NetworkError, TelegramError) as exc:
+            await self._retry(row, f"{type(exc).__name__}: {exc}", stats)
+            return "retry"
+        finally:
+            self._chat_done(row.telegram_id)
+        async with db.transaction() as conn:
+            await repo.mark_sent(conn, row.id, message_id, self.services.now())
+        stats.sent += 1
+        return "sent"
+
+    async def _retry(self, row: OutboxRow, error: str, stats: DeliveryStats, *, after: float | None = None) -> None:
+        attempts = row.attempts + 1
+        if after is None:
+            after = min(self.config.max_backoff, self.config.base_backoff * 2 ** max(0, attempts - 1))
+        async with self.db.transaction() as conn:
+            await repo.mark_retry(conn, row.id, self.services.now() + timedelta(seconds=after), error)
+        stats.retried += 1
+        log.info("delivery: row %s will be retried in %.1fs (attempt %d): %s", row.id, after, attempts, error)
+
+    async def _send(self, chat_id: int, rendered: Rendered) -> int:
+        markup = None
+        if rendered.buttons:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rendered.buttons]
+            )
+        if rendered.document is not None:
+            name, content = rendered.document
+            msg = await self.bot.send_document(
+                chat_id, document=InputFile(content, filename=name), caption=_clip(rendered.text, MAX_CAPTION),
+                reply_markup=markup,
+            )
+        else:
+            msg = await self.bot.send_message(chat_id, _clip(rendered.text, MAX_TEXT), reply_markup=markup)
+        return msg.message_id
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ----------------------------------------------------------------------------- reachability
+
+async def department_has_reachable_liaison(db: Database, department_id: int) -> bool:
+    return any(p.reachable for p in await people_repo.liaisons_of(db, department_id))
+
+
+async def mark_unreachable(services: Services, person_id: int, *, reason: str, outbox_id: int | None = None) -> None:
+    """403 from Telegram: stop sending to this person and, if their department just lost its last
+    reachable liaison, tell the supervisors (once per department and day)."""
+    db = services.db
+    now = services.now()
+    person = await people_repo.person_by_id(db, person_id)
+    if person is None:
+        return
+    async with db.transaction() as conn:
+        if outbox_id is not None:
+            await repo.mark_final(conn, outbox_id, "dropped", f"recipient unreachable: {reason}")
+        dropped = await repo.drop_pending_for_person(conn, person_id, f"recipient unreachable: {reason}")
+        if person.reachable:
+            await people_repo.set_reachable(conn, person_id, False)
+            await audit(conn, actor="system", action="person.unreachable", entity="person", entity_id=person_id,
+                        before={"reachable": True}, after={"reachable": False, "reason": reason,
+                                                           "dropped_notifications": dropped}, at=now)
+        told = 0
+        if person.role == "liaison" and person.department_id is not None:
+            still = [p for p in await people_repo.liaisons_of(db, person.department_id)
+                     if p.reachable and p.id != person_id]
+            if not still:
+                today = now.astimezone(services.settings.bureau.tz).date().isoformat()
+                supervisors = [p for p in await people_repo.people_with_role(db, "supervisor") if p.reachable]
+                told = await enqueue(conn, [
+                    Notification(
+                        key=f"dept:{person.department_id}:{KIND_NO_REACHABLE_LIAISON}:{today}:p{s.id}",
+                        person_id=s.id, kind=KIND_NO_REACHABLE_LIAISON,
+                        payload={"department": person.department_name or "", "liaison": person.name},
+                        not_before=now,
+                    ) for s in supervisors
+                ], now=now)
+    log.warning("delivery: person %s is unreachable (%s); %d pending notification(s) dropped", person_id, reason,
+                dropped)
+    if told:
+        services.wake_delivery()
+
+
+async def mark_reachable(services: Services, person: Person) -> bool:
+    """A person who writes to the bot again can be reached again; True when that changed."""
+    if person.reachable:
+        return False
+    now = services.now()
+    async with services.db.transaction() as conn:
+        await people_repo.set_reachable(conn, person.id, True)
+        await audit(conn, actor=f"person:{person.id}", action="person.reachable", entity="person",
+                    entity_id=person.id, before={"reachable": False}, after={"reachable": True}, at=now)
+    return True
+
+
+@renderer(KIND_NO_REACHABLE_LIAISON)
+async def _render_no_liaison(db: Database, t: Translator, payload: Any) -> Rendered:
+    return Rendered(t._(N_(
+        "⚠️ {department} has no liaison officer the bot can reach any more ({liaison} blocked the bot or "
+        "deleted the account). Reminders for its cases cannot be delivered; please arrange a new liaison "
+        "(invitation) or contact the department directly."
+    )).format(department=payload.get("department", ""), liaison=payload.get("liaison", "")))

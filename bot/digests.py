@@ -1,0 +1,276 @@
+"""The supervisors' daily digest (汇总) and the lists behind its buttons; the missing-calendar warning.
+
+The digest is computed when it is enqueued (its figures are those of that morning) and rendered
+at send time in each supervisor's language; its buttons open the current lists. It goes through
+the outbox with the key digest:<date>:p<person>, so restarts never send it twice a day.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from bot.cases import case_label
+from bot.dates import format_deadline
+from bot.i18n import Translator
+from bot.notify import Notification, Rendered, enqueue, renderer
+from bot.reminders import TARGET_FEEDBACK, case_standing, local_today
+from bot.services import Services
+from bot.settings import Settings
+from bot.workcalendar import WorkCalendar
+from storage import outbox as outbox_repo
+from storage import reminders as repo
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+KIND_DIGEST = "digest"
+KIND_CALENDAR_MISSING = "calendar_missing"
+DIGEST_STATE = "digest.last_date"
+CALENDAR_WARNING_STATE = "calendar_warning.last_week"
+SECTIONS = ("new", "overdue", "soon", "review", "provisional", "noliaison")
+MAX_LIST = 60  # items per list message; more are summarised as "… and N more"
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    case_id: int
+    department: str
+    project: str | None         # None for confidential cases: number and deadline only
+    due: str                    # ISO date
+    provisional: bool
+    target: str                 # report / feedback
+    working_days_left: int = 0
+    working_days_overdue: int = 0
+    risk: bool = False          # escalation level 2: 拒不整改风险
+
+
+@dataclass
+class Digest:
+    day: str
+    new: list[DigestItem] = field(default_factory=list)
+    overdue: list[DigestItem] = field(default_factory=list)      # still overdue (overdue before today)
+    soon: list[DigestItem] = field(default_factory=list)         # due within 3 working days
+    review: list[DigestItem] = field(default_factory=list)       # reports awaiting review
+    provisional: list[DigestItem] = field(default_factory=list)
+    noliaison: list[str] = field(default_factory=list)           # departments without a reachable liaison
+
+    @property
+    def empty(self) -> bool:
+        return not any(getattr(self, s) for s in SECTIONS)
+
+    def to_payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Digest:
+        d = cls(day=str(payload["day"]))
+        for s in SECTIONS:
+            value = payload.get(s, [])
+            setattr(d, s, list(value) if s == "noliaison" else [DigestItem(**item) for item in value])
+        return d
+
+
+async def build_digest(db: Database, calendar: WorkCalendar, settings: Settings, now: datetime) -> Digest:
+    today = local_today(settings, now)
+    digest = Digest(day=today.isoformat())
+    for case in await repo.watched_cases(db):
+        st = case_standing(case, today, calendar, settings)
+        if st is None:
+            continue
+        item = DigestItem(
+            case_id=case.id, department=case.department_name, project=None if case.confidential else case.project,
+            due=st.target.due.isoformat(), provisional=st.target.provisional, target=st.target.name,
+            working_days_left=st.working_days_left, working_days_overdue=st.working_days_overdue,
+            risk=st.level >= 2,
+        )
+        if st.overdue and st.working_days_overdue == 1:
+            digest.new.append(item)
+        elif st.overdue and st.working_days_overdue > 1:
+            digest.overdue.append(item)
+        elif not st.overdue and st.working_days_left <= 3:
+            digest.soon.append(item)
+        if st.target.provisional:
+            digest.provisional.append(item)
+    digest.overdue.sort(key=lambda i: (i.department, -i.working_days_overdue, i.case_id))
+    digest.soon.sort(key=lambda i: (i.due, i.case_id))
+    for r in await repo.reports_awaiting_review(db):
+        digest.review.append(DigestItem(
+            case_id=r.case_id, department=r.department_name, project=None if r.confidential else r.project,
+            due=(r.submitted_at or "")[:10], provisional=False, target="review",
+        ))
+    digest.noliaison = [name for _id, name in await repo.departments_without_reachable_liaison(db)]
+    return digest
+
+
+# ----------------------------------------------------------------------------- wording
+
+def _title(t: Translator, section: str) -> str:
+    return {
+        "new": t._("Newly overdue"),
+        "overdue": t._("Still overdue"),
+        "soon": t._("Due within 3 working days"),
+        "review": t._("Reports awaiting review"),
+        "provisional": t._("Provisional deadlines (暂定)"),
+        "noliaison": t._("Departments without a reachable liaison"),
+    }[section]
+
+
+def item_line(t: Translator, item: DigestItem) -> str:
+    parts = [case_label(t, item.case_id)]
+    if item.project is not None:
+        parts += [item.department, item.project]
+    if item.target == "review":
+        parts.append(t._("submitted {date}").format(date=item.due))
+        return " · ".join(parts)
+    due = format_deadline(date.fromisoformat(item.due), item.provisional, t)
+    parts.append((t._("feedback due {date}") if item.target == TARGET_FEEDBACK else t._("due {date}")).format(date=due))
+    if item.working_days_overdue:
+        parts.append(t.ngettext("{n} working day overdue", "{n} working days overdue",
+                                item.working_days_overdue).format(n=item.working_days_overdue))
+    elif item.target != "review":
+        parts.append(t.ngettext("{n} working day left", "{n} working days left",
+                                item.working_days_left).format(n=item.working_days_left))
+    line = ("🔴 " if item.working_days_overdue else "🟡 " if item.working_days_left <= 3 else "🟢 ") + " · ".join(parts)
+    if item.risk:
+        line += " · " + t._("⚠️ non-compliance risk (拒不整改风险)")
+    return line
+
+
+def render_digest(t: Translator, digest: Digest) -> Rendered:
+    """The summary: one line per non-empty section, with a button to open each list."""
+    day = format_deadline(date.fromisoformat(digest.day), False, t)
+    if digest.empty:
+        return Rendered(t._("📋 Daily digest {day}: nothing needs attention today.").format(day=day))
+    lines = [t._("📋 Daily digest {day}").format(day=day)]
+    buttons: list[list[tuple[str, str]]] = []
+    for s in SECTIONS:
+        items: Sequence[Any] = getattr(digest, s)
+        if not items:
+            continue
+        lines.append(f"• {_title(t, s)}: {len(items)}")
+        if s == "overdue":
+            risky = sum(1 for i in digest.overdue if i.risk)
+            if risky:
+                lines.append("  " + t._("of which {n} with non-compliance risk (拒不整改风险)").format(n=risky))
+        buttons.append([(f"{_title(t, s)} ({len(items)})", f"dg:{s}")])
+    return Rendered("\n".join(lines), buttons)
+
+
+def render_section(t: Translator, digest: Digest, section: str) -> str:
+    """The list behind one digest button (overdue grouped by department)."""
+    items: Sequence[Any] = getattr(digest, section)
+    title = _title(t, section)
+    if not items:
+        return t._("{title}: none.").format(title=title)
+    lines = [f"{title} ({len(items)})"]
+    if section == "noliaison":
+        lines += [f"• {name}" for name in items[:MAX_LIST]]
+    elif section in ("overdue", "new"):
+        current = None
+        shown = sorted(items[:MAX_LIST], key=lambda i: i.project is None)  # confidential ones last, apart
+        for item in shown:
+            header = item.department if item.project is not None else t._("Confidential matters (涉密)")
+            if header != current:
+                current = header
+                lines.append(f"【{current}】")
+            lines.append(item_line(t, item))
+    else:
+        lines += [item_line(t, item) for item in items[:MAX_LIST]]
+    if len(items) > MAX_LIST:
+        lines.append(t._("… and {n} more").format(n=len(items) - MAX_LIST))
+    return "\n".join(lines)
+
+
+def render_overdue_list(t: Translator, digest: Digest) -> str:
+    """/overdue: every overdue case (new and old), grouped by department."""
+    merged = Digest(day=digest.day, overdue=sorted(
+        [*digest.new, *digest.overdue], key=lambda i: (i.department, -i.working_days_overdue, i.case_id)))
+    if not merged.overdue:
+        return t._("No case is overdue. 🟢")
+    return render_section(t, merged, "overdue")
+
+
+@renderer(KIND_DIGEST, windowed=True)
+async def _render_digest(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    return render_digest(t, Digest.from_payload(payload))
+
+
+@renderer(KIND_CALENDAR_MISSING, windowed=True)
+async def _render_calendar_missing(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    return Rendered(t._(
+        "📅 The official holiday schedule for {year} is not loaded yet. Deadlines in {year} are provisional "
+        "(暂定) until it is. When the State Council publishes it, load it with: rectbot calendar load FILE"
+    ).format(year=payload["year"]))
+
+
+# ----------------------------------------------------------------------------- the daily jobs
+
+def digest_due_today(settings: Settings, calendar: WorkCalendar, now: datetime) -> bool:
+    local = now.astimezone(settings.bureau.tz)
+    return calendar.is_working_day(local.date()) and local.time().replace(tzinfo=None) >= settings.escalation.digest_at
+
+
+async def enqueue_daily_digests(services: Services, *, force: bool = False) -> int:
+    """At digest time on a working day, once per day (a restart later that day catches up).
+
+    On a fresh database the first day is only recorded, not sent, so a new installation (or a
+    test) started after digest time is not greeted by a digest it did not ask for.
+    """
+    settings, calendar, db = services.settings, services.calendar, services.db
+    now = services.now()
+    today = local_today(settings, now)
+    if not force and not digest_due_today(settings, calendar, now):
+        return 0
+    last = await outbox_repo.get_job_state(db, DIGEST_STATE)
+    if not force and last is not None and last >= today.isoformat():
+        return 0
+    if last is None and not force:
+        async with db.transaction() as conn:
+            await outbox_repo.set_job_state(conn, DIGEST_STATE, today.isoformat())
+        return 0
+    digest = await build_digest(db, calendar, settings, now)
+    supervisors = await repo.reachable_people_by_role(db, "supervisor")
+    payload = digest.to_payload()
+    async with db.transaction() as conn:
+        count = await enqueue(conn, [
+            Notification(f"digest:{today.isoformat()}:p{p}", p, KIND_DIGEST, payload, now) for p in supervisors
+        ], now=now)
+        await outbox_repo.set_job_state(conn, DIGEST_STATE, today.isoformat())
+    if count:
+        services.wake_delivery()
+    log.info("digest for %s enqueued for %d supervisor(s)", today, count)
+    return count
+
+
+async def warn_missing_calendar(services: Services) -> int:
+    """From 1 November, once a week: tell the admins (and the log) that next year's schedule is missing."""
+    settings, calendar, db = services.settings, services.calendar, services.db
+    now = services.now()
+    today = local_today(settings, now)
+    year = today.year + 1
+    if today.month < 11 or calendar.is_known(year):
+        return 0
+    if not digest_due_today(settings, calendar, now):
+        return 0
+    iso_year, week, _ = today.isocalendar()
+    week_key = f"{year}:{iso_year}-W{week:02d}"
+    last = await outbox_repo.get_job_state(db, CALENDAR_WARNING_STATE)
+    if last == week_key:
+        return 0
+    log.warning("the official holiday schedule for %s is not loaded: deadlines in %s are provisional", year, year)
+    admins = await repo.reachable_people_by_role(db, "admin")
+    async with db.transaction() as conn:
+        count = 0
+        if last is not None:  # a fresh database records the week first (see enqueue_daily_digests)
+            count = await enqueue(conn, [
+                Notification(f"calendar_missing:{week_key}:p{p}", p, KIND_CALENDAR_MISSING, {"year": year}, now)
+                for p in admins
+            ], now=now)
+        await outbox_repo.set_job_state(conn, CALENDAR_WARNING_STATE, week_key)
+    if count:
+        services.wake_delivery()
+    return count

@@ -1,0 +1,428 @@
+"""The reminder policy: a pure function from a case's state and the calendar to the notifications due.
+
+Steps (defaults from the settings):
+* before the deadline: reminders at 10, 3, 1 and 0 working days before it (0 = the last day,
+  "until 24:00") — to the department's liaisons for the report deadline, to the supervisors for
+  the bureau's own feedback deadline (evaluation cases whose feedback has not been sent);
+* after it: an overdue notice (提醒, art. 12) on the first working day after the deadline and
+  every `overdue_every_working_days` working days while it stays overdue;
+* escalation ladder in working days overdue (`escalation.levels`, default [1, 10]): level 1 —
+  each supervisor is told once; level 2 — non-compliance risk (拒不整改风险), each admin is told.
+  For the feedback deadline the overdue notices already go to the supervisors, so only level 2
+  (admins) is added.
+
+Keys are `case:<id>:<kind>:<target>:<step>:<due date>:p<person>`: the outbox's UNIQUE key makes
+duplicates impossible, and a changed deadline starts a fresh series. Only the *latest*
+applicable step is ever produced, so after downtime each recipient gets one up-to-date message
+per case instead of a backlog (the sweep drops older pending ones as superseded).
+
+The policy acts only on days messages may go out (working days unless
+`reminders.working_days_only` is false) and before the send window closes, so the numbers in a
+message are those of the day it is delivered; otherwise it waits for the next such day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from bot.cases import OPEN_STATUSES, CaseStatus, Source, case_label
+from bot.clock import iso
+from bot.dates import format_deadline
+from bot.errors import NotAuthorized
+from bot.i18n import N_, Translator
+from bot.notify import Notification, Rendered, renderer
+from bot.periods import due_end
+from bot.settings import Settings
+from bot.workcalendar import WorkCalendar
+from storage import cases as cases_repo
+from storage import outbox as outbox_repo
+from storage.cases import Case
+from storage.db import Database, audit
+from storage.outbox import OutboxRow
+from storage.people import Person
+
+KIND_REMINDER = "reminder"      # before the deadline
+KIND_OVERDUE = "overdue"        # 提醒 (art. 12) after the deadline
+KIND_ESCALATION = "escalation"  # 督办: level 1 to supervisors, level 2 to admins
+REMINDER_KINDS = (KIND_REMINDER, KIND_OVERDUE, KIND_ESCALATION)
+SERIES_KINDS = (KIND_REMINDER, KIND_OVERDUE)  # one latest message per recipient and case
+
+TARGET_REPORT = "report"      # the unit's rectification report deadline (due_on)
+TARGET_FEEDBACK = "feedback"  # the bureau's own feedback deadline (feedback_due_on)
+
+YELLOW_WORKING_DAYS = 3
+
+
+class Light(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"   # ≤ 3 working days left
+    RED = "red"         # overdue
+
+    @property
+    def emoji(self) -> str:
+        return {"green": "🟢", "yellow": "🟡", "red": "🔴"}[self.value]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which deadline of the case is running now."""
+
+    name: str          # TARGET_REPORT or TARGET_FEEDBACK
+    due: date
+    provisional: bool
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a case stands on a given day (for reminders, digests and /overdue)."""
+
+    target: Target
+    today: date
+    overdue: bool
+    working_days_left: int      # working days d with today < d <= due (0 when overdue)
+    working_days_overdue: int   # working days d with due < d <= today (0 when not overdue)
+    level: int                  # escalation level reached: 0, 1 or 2
+    light: Light
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Reachable, active people the policy may address (person ids)."""
+
+    liaisons: tuple[int, ...] = ()
+    supervisors: tuple[int, ...] = ()
+    admins: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    due: list[Notification]                 # not yet in the outbox: enqueue these
+    current: list[Notification] | None      # the latest applicable messages; None = not acting now
+    next_action_at: datetime | None         # when the sweep must look at the case again
+    standing: Standing | None = None
+    skipped_steps: list[str] = field(default_factory=list)  # older steps coalesced away (for logs/tests)
+
+
+# ----------------------------------------------------------------------------- calendar helpers
+
+def local_today(settings: Settings, now: datetime) -> date:
+    return now.astimezone(settings.bureau.tz).date()
+
+
+def working_day_on_or_before(calendar: WorkCalendar, d: date) -> date:
+    while not calendar.is_working_day(d):
+        d -= timedelta(days=1)
+    return d
+
+
+def step_day(calendar: WorkCalendar, due: date, n: int) -> date:
+    """The working day `n` working days before the deadline (n=0: the last working day on or before it)."""
+    d = working_day_on_or_before(calendar, due)
+    count = 0
+    while count < n:
+        d -= timedelta(days=1)
+        if calendar.is_working_day(d):
+            count += 1
+    return d
+
+
+def target_of(case: Case) -> Target | None:
+    """The deadline that runs for this case now, or None when nobody has to be reminded."""
+    if case.status in OPEN_STATUSES and case.due_on is not None:
+        return Target(TARGET_REPORT, case.due_on, case.due_provisional)
+    if (
+        case.status == CaseStatus.PENDING_FEEDBACK
+        and case.source == Source.EVALUATION
+        and case.feedback_sent_on is None
+        and case.feedback_due_on is not None
+    ):
+        return Target(TARGET_FEEDBACK, case.feedback_due_on, case.feedback_due_provisional)
+    return None
+
+
+def standing_of(target: Target, today: date, calendar: WorkCalendar, levels: Sequence[int]) -> Standing:
+    if today > target.due:
+        wd_over = calendar.working_days_between(target.due, today)
+        level = 2 if wd_over >= levels[1] else 1 if wd_over >= levels[0] else 0
+        return Standing(target, today, True, 0, wd_over, level, Light.RED)
+    left = calendar.working_days_between(today, target.due)
+    light = Light.YELLOW if left <= YELLOW_WORKING_DAYS else Light.GREEN
+    return Standing(target, today, False, left, 0, 0, light)
+
+
+def case_standing(case: Case, today: date, calendar: WorkCalendar, settings: Settings) -> Standing | None:
+    target = target_of(case)
+    return standing_of(target, today, calendar, settings.escalation.levels) if target else None
+
+
+def _eligible(settings: Settings, calendar: WorkCalendar, d: date) -> bool:
+    return not settings.reminders.working_days_only or calendar.is_working_day(d)
+
+
+def _acting(settings: Settings, calendar: WorkCalendar, now: datetime) -> bool:
+    """Messages produced now would go out today: an eligible day, before the window closes."""
+    local = now.astimezone(settings.bureau.tz)
+    _start, end = settings.reminders.window
+    return _eligible(settings, calendar, local.date()) and local.time().replace(tzinfo=None) < end
+
+
+def _midnight(settings: Settings, d: date) -> datetime:
+    return datetime.combine(d, time(0, 0), tzinfo=settings.bureau.tz)
+
+
+def _next_eligible(settings: Settings, calendar: WorkCalendar, after: date) -> date:
+    d = after + timedelta(days=1)
+    for _ in range(400):
+        if _eligible(settings, calendar, d):
+            return d
+        d += timedelta(days=1)
+    return d  # pragma: no cover
+
+
+def key(case_id: int, kind: str, target: str, step: int, due: date, person_id: int) -> str:
+    return f"case:{case_id}:{kind}:{target}:{step}:{due.isoformat()}:p{person_id}"
+
+
+# ----------------------------------------------------------------------------- the policy
+
+def policy(
+    case: Case,
+    *,
+    calendar: WorkCalendar,
+    now: datetime,
+    sent: frozenset[str] | set[str],
+    settings: Settings,
+    recipients: Recipients,
+) -> PolicyResult:
+    """The notifications due for `case` at `now` (pure: no I/O, no clock of its own).
+
+    `sent` holds every key already in the outbox for this case (whatever its state); the result's
+    `due` excludes them, `current` lists the latest applicable messages so the sweep can drop older
+    pending ones, `next_action_at` says when anything could change next.
+    """
+    target = target_of(case)
+    if target is None:
+        return PolicyResult(due=[], current=[], next_action_at=None)
+    today = local_today(settings, now)
+    levels = settings.escalation.levels
+    st = standing_of(target, today, calendar, levels)
+    steps = sorted(settings.reminders.before_due_working_days, reverse=True)  # e.g. [10, 3, 1, 0]
+    every = settings.reminders.overdue_every_working_days
+    due = target.due
+    base = {"case_id": case.id, "target": target.name, "due": due.isoformat(), "provisional": target.provisional}
+    feedback = target.name == TARGET_FEEDBACK
+    series_to = recipients.supervisors if feedback else recipients.liaisons
+
+    current: list[Notification] = []
+    skipped: list[str] = []
+    if not st.overdue:
+        applicable = [n for n in steps if step_day(calendar, due, n) <= today]
+        if applicable:
+            n = min(applicable)
+            skipped = [f"{KIND_REMINDER}:{m}" for m in applicable if m != n]
+            payload = {**base, "step": n, "days_left": st.working_days_left, "for_day": today.isoformat(),
+                       "expires_at": iso(due_end(due, settings.bureau.tz))}
+            current += [
+                Notification(key(case.id, KIND_REMINDER, target.name, n, due, p), p, KIND_REMINDER, payload, now,
+                             case.id)
+                for p in series_to
+            ]
+    elif st.working_days_overdue >= 1:
+        wd = st.working_days_overdue
+        s = (wd - 1) // every
+        skipped = [f"{KIND_OVERDUE}:{k}" for k in range(s)]
+        payload = {**base, "step": s, "working_days_overdue": wd, "for_day": today.isoformat(),
+                   "level": st.level}
+        current += [
+            Notification(key(case.id, KIND_OVERDUE, target.name, s, due, p), p, KIND_OVERDUE, payload, now, case.id)
+            for p in series_to
+        ]
+        esc_payload = {**base, "working_days_overdue": wd, "for_day": today.isoformat()}
+        if st.level >= 1 and not feedback:
+            current += [
+                Notification(key(case.id, KIND_ESCALATION, target.name, 1, due, p), p, KIND_ESCALATION,
+                             {**esc_payload, "level": 1, "step": 1}, now, case.id)
+                for p in recipients.supervisors
+            ]
+        if st.level >= 2:
+            current += [
+                Notification(key(case.id, KIND_ESCALATION, target.name, 2, due, p), p, KIND_ESCALATION,
+                             {**esc_payload, "level": 2, "step": 2}, now, case.id)
+                for p in recipients.admins
+            ]
+
+    # The next day anything new can happen: a later reminder step, the next overdue step, a level.
+    events: list[date] = [d for d in (step_day(calendar, due, n) for n in steps) if d > today]
+    wd_now = st.working_days_overdue
+    next_overdue_wd = 1 if wd_now < 1 else 1 + ((wd_now - 1) // every + 1) * every
+    events.append(calendar.add_working_days(due, next_overdue_wd))
+    events += [calendar.add_working_days(due, lv) for lv in levels if lv > wd_now]
+    events = [d for d in events if d > today]
+
+    if _acting(settings, calendar, now):
+        new = [n for n in current if n.key not in sent]
+        nxt = min(events) if events else None
+        return PolicyResult(due=new, current=current, standing=st, skipped_steps=skipped,
+                            next_action_at=_midnight(settings, nxt) if nxt else None)
+    # Not a sending day, or the window has closed: look again on the next day messages can go out.
+    pending_now = any(n.key not in sent for n in current)
+    candidates = [*events, _next_eligible(settings, calendar, today)] if pending_now else events
+    nxt = min(candidates) if candidates else None
+    return PolicyResult(due=[], current=None, standing=st, next_action_at=_midnight(settings, nxt) if nxt else None)
+
+
+# ----------------------------------------------------------------------------- wording
+
+def _provisional_line(t: Translator, payload: Mapping[str, Any]) -> list[str]:
+    if not payload.get("provisional"):
+        return []
+    return [t._("⚠️ This deadline is provisional (暂定): next year's official holiday schedule is not "
+                "published yet, so it may still move.")]
+
+
+def case_heading(t: Translator, case: Case | None, case_id: int | None) -> list[str]:
+    """Case number always; department and project only for non-confidential cases."""
+    lines = [case_label(t, case.id if case else int(case_id or 0))]
+    if case is None:
+        return lines
+    if case.confidential:
+        lines.append(t._("Confidential matter (涉密): details through official channels only."))
+    else:
+        lines.append(t._("Department: {name}").format(name=case.department_name))
+        lines.append(t._("Project: {project}").format(project=case.project))
+    return lines
+
+
+async def _load(db: Database, payload: Mapping[str, Any]) -> Case | None:
+    case_id = payload.get("case_id")
+    return await cases_repo.get_case(db, int(case_id)) if case_id is not None else None
+
+
+def _due(t: Translator, payload: Mapping[str, Any]) -> str:
+    return format_deadline(date.fromisoformat(str(payload["due"])), bool(payload.get("provisional")), t)
+
+
+def _reply_hint(t: Translator, payload: Mapping[str, Any]) -> list[str]:
+    if payload.get("target") == TARGET_FEEDBACK:
+        return []
+    return [t._("Reply to this message with your progress or a document and it is recorded for the case.")]
+
+
+@renderer(KIND_REMINDER, windowed=True)
+async def render_reminder(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    case = await _load(db, payload)
+    days_left = int(payload.get("days_left", 0))
+    due_d = date.fromisoformat(str(payload["due"]))
+    for_day = date.fromisoformat(str(payload.get("for_day", payload["due"])))
+    feedback = payload.get("target") == TARGET_FEEDBACK
+    if feedback:
+        title = t._("⏰ Reminder: the finance bureau's feedback for this evaluation is due.")
+        what = t._("Feedback deadline (1 month after the evaluation ended): {due}")
+    else:
+        title = t._("⏰ Reminder: the rectification report for this case is due soon.")
+        what = t._("Report deadline: {due}")
+    lines = [title, *case_heading(t, case, payload.get("case_id")), what.format(due=_due(t, payload))]
+    if for_day == due_d:
+        lines.append(t._("Today is the last day: the deadline ends today at 24:00."))
+    elif days_left == 0:
+        lines.append(t._("Today is the last working day before the deadline, which ends at 24:00 on {due}.")
+                     .format(due=_due(t, payload)))
+    else:
+        lines.append(t.ngettext("{n} working day left.", "{n} working days left.", days_left).format(n=days_left))
+    lines += _provisional_line(t, payload)
+    lines += _reply_hint(t, payload)
+    return Rendered("\n".join(lines))
+
+
+@renderer(KIND_OVERDUE, windowed=True)
+async def render_overdue(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    case = await _load(db, payload)
+    wd = int(payload.get("working_days_overdue", 1))
+    if payload.get("target") == TARGET_FEEDBACK:
+        title = t._("🔴 Overdue: the finance bureau's feedback for this evaluation has not been sent.")
+        what = t._("Feedback deadline: {due}")
+    else:
+        title = t._("🔴 Reminder (art. 12 of the measures): the rectification report for this case is overdue.")
+        what = t._("Report deadline: {due}")
+    lines = [title, *case_heading(t, case, payload.get("case_id")), what.format(due=_due(t, payload)),
+             t.ngettext("Overdue by {n} working day.", "Overdue by {n} working days.", wd).format(n=wd)]
+    if payload.get("target") != TARGET_FEEDBACK:
+        lines.append(t._("Please submit the rectification report as soon as possible, or ask for an extension "
+                         "with the reason."))
+    lines += _provisional_line(t, payload)
+    lines += _reply_hint(t, payload)
+    return Rendered("\n".join(lines))
+
+
+@renderer(KIND_ESCALATION, windowed=True)
+async def render_escalation(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    case = await _load(db, payload)
+    wd = int(payload.get("working_days_overdue", 1))
+    level = int(payload.get("level", 1))
+    if level >= 2:
+        title = t._("🚨 Escalation level 2 — non-compliance risk (拒不整改风险)")
+    else:
+        title = t._("📣 Escalation: a case has gone overdue")
+    what = (t._("Feedback deadline: {due}") if payload.get("target") == TARGET_FEEDBACK
+            else t._("Report deadline: {due}"))
+    lines = [title, *case_heading(t, case, payload.get("case_id")), what.format(due=_due(t, payload)),
+             t.ngettext("Overdue by {n} working day.", "Overdue by {n} working days.", wd).format(n=wd)]
+    lines += _provisional_line(t, payload)
+    buttons = [[(t._("Overdue list"), "dg:overdue")]]
+    return Rendered("\n".join(lines), buttons)
+
+
+# ----------------------------------------------------------------------------- replies to reminders
+
+REPLYABLE_KINDS = (KIND_REMINDER, KIND_OVERDUE, KIND_ESCALATION)
+
+
+@dataclass(frozen=True)
+class ReminderReply:
+    """A message a person sent in reply to a reminder: what the report feature takes over."""
+
+    person_id: int
+    case_id: int
+    outbox_id: int
+    kind: str
+    text: str
+    file_name: str | None = None
+    mime_type: str | None = None
+    file_size: int | None = None
+    telegram_file_id: str | None = None
+
+
+async def reminder_for_reply(db: Database, person: Person, replied_message_id: int) -> OutboxRow | None:
+    """The outbox row of the reminder `person` replied to, or None when it was not one of theirs."""
+    row = await outbox_repo.row_for_message(db, person.id, replied_message_id)
+    if row is None or row.kind not in REPLYABLE_KINDS or row.case_id is None:
+        return None
+    return row
+
+
+async def record_progress_note(db: Database, person: Person, reply: ReminderReply, *, now: datetime) -> int:
+    """Store a reply to a reminder as a progress note on the case (audited); returns the note id.
+
+    Authorized again here: the reminder must have been addressed to this person, and a liaison
+    must still belong to the case's department.
+    """
+    row = await outbox_repo.get_row(db, reply.outbox_id)
+    case = await cases_repo.get_case(db, reply.case_id)
+    if row is None or case is None or row.person_id != person.id or row.case_id != case.id:
+        raise NotAuthorized(N_("Sorry, this is not available for your role."))
+    if person.role == "liaison" and person.department_id != case.department_id:
+        raise NotAuthorized(N_("Sorry, this is not available for your role."))
+    async with db.transaction() as conn:
+        note_id = await outbox_repo.insert_note(
+            conn, case_id=case.id, author_id=person.id, outbox_id=row.id, text=reply.text,
+            file_name=reply.file_name, mime_type=reply.mime_type, file_size=reply.file_size,
+            telegram_file_id=reply.telegram_file_id, now=now,
+        )
+        await audit(conn, actor=f"person:{person.id}", action="case.progress_note", entity="case",
+                    entity_id=case.id, after={"note_id": note_id, "text": reply.text[:500],
+                                              "file_name": reply.file_name}, at=now)
+    return note_id

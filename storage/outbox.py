@@ -1,0 +1,228 @@
+"""The notification outbox: claiming, recording and cleaning up rows (SQL only, no policy).
+
+State machine of a row: pending → sending → sent, with sending → pending again (retry, or
+recovery after a crash), and pending/sending → dropped (recipient unreachable, superseded by a
+newer reminder, expired) or → failed (Telegram refused the message for good). Enqueueing is
+bot.notify.enqueue (INSERT … ON CONFLICT(key) DO NOTHING).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.clock import iso
+from storage.db import Database
+
+Conn = Database | aiosqlite.Connection
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    key: str
+    person_id: int
+    case_id: int | None
+    kind: str
+    payload: Mapping[str, Any]
+    state: str
+    not_before: datetime
+    attempts: int
+    last_error: str | None
+    telegram_message_id: int | None
+    created_at: datetime
+    sent_at: datetime | None
+    telegram_id: int          # the recipient's chat
+    locale: str
+    reachable: bool
+
+
+_ROW_SQL = (
+    "SELECT o.*, p.telegram_id, p.locale, p.reachable AS reachable FROM outbox o JOIN people p ON p.id = o.person_id"
+)
+
+
+def _row(r: aiosqlite.Row) -> OutboxRow:
+    return OutboxRow(
+        id=r["id"], key=r["key"], person_id=r["person_id"], case_id=r["case_id"], kind=r["kind"],
+        payload=json.loads(r["payload"] or "{}"), state=r["state"],
+        not_before=datetime.fromisoformat(r["not_before"]), attempts=r["attempts"], last_error=r["last_error"],
+        telegram_message_id=r["telegram_message_id"], created_at=datetime.fromisoformat(r["created_at"]),
+        sent_at=datetime.fromisoformat(r["sent_at"]) if r["sent_at"] else None,
+        telegram_id=r["telegram_id"], locale=r["locale"], reachable=bool(r["reachable"]),
+    )
+
+
+async def _fetchall(conn: Conn, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+    c = conn.conn if isinstance(conn, Database) else conn
+    async with c.execute(sql, tuple(params)) as cur:
+        return list(await cur.fetchall())
+
+
+async def due_rows(db: Conn, now: datetime, *, exclude_kinds: Iterable[str] = (), limit: int = 500) -> list[OutboxRow]:
+    """Pending rows whose not_before has come, oldest first (`exclude_kinds`: outside the send window)."""
+    excluded = sorted(set(exclude_kinds))
+    sql = _ROW_SQL + " WHERE o.state = 'pending' AND o.not_before <= ?"
+    params: list[Any] = [iso(now)]
+    if excluded:
+        sql += f" AND o.kind NOT IN ({','.join('?' * len(excluded))})"
+        params += excluded
+    sql += " ORDER BY o.not_before, o.id LIMIT ?"
+    params.append(limit)
+    return [_row(r) for r in await _fetchall(db, sql, params)]
+
+
+async def next_not_before(db: Conn, *, exclude_kinds: Iterable[str] = ()) -> datetime | None:
+    """When the earliest pending row becomes due (None when nothing is pending)."""
+    excluded = sorted(set(exclude_kinds))
+    sql = "SELECT min(not_before) FROM outbox WHERE state = 'pending'"
+    if excluded:
+        sql += f" AND kind NOT IN ({','.join('?' * len(excluded))})"
+    rows = await _fetchall(db, sql, excluded)
+    value = rows[0][0] if rows else None
+    return datetime.fromisoformat(value) if value else None
+
+
+async def get_row(db: Conn, outbox_id: int) -> OutboxRow | None:
+    rows = await _fetchall(db, _ROW_SQL + " WHERE o.id = ?", (outbox_id,))
+    return _row(rows[0]) if rows else None
+
+
+async def row_for_message(db: Conn, person_id: int, telegram_message_id: int) -> OutboxRow | None:
+    """The notification that produced a message in a person's chat (to recognise replies to reminders)."""
+    rows = await _fetchall(
+        db, _ROW_SQL + " WHERE o.person_id = ? AND o.telegram_message_id = ? ORDER BY o.id DESC LIMIT 1",
+        (person_id, telegram_message_id),
+    )
+    return _row(rows[0]) if rows else None
+
+
+async def rows(db: Conn, *, kind: str | None = None, state: str | None = None,
+               case_id: int | None = None) -> list[OutboxRow]:
+    """Rows filtered for reports and tests, in id order."""
+    where, params = [], []
+    for column, value in (("o.kind", kind), ("o.state", state), ("o.case_id", case_id)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    sql = _ROW_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY o.id"
+    return [_row(r) for r in await _fetchall(db, sql, params)]
+
+
+async def keys_for_case(db: Conn, case_id: int) -> frozenset[str]:
+    """Every key ever enqueued for a case, whatever became of it (the policy's "already sent")."""
+    found = await _fetchall(db, "SELECT key FROM outbox WHERE case_id = ?", (case_id,))
+    return frozenset(r[0] for r in found)
+
+
+async def claim(conn: aiosqlite.Connection, outbox_id: int) -> bool:
+    """pending → sending, counting the attempt; False when someone else took or dropped it."""
+    cur = await conn.execute(
+        "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ? AND state = 'pending'",
+        (outbox_id,),
+    )
+    return cur.rowcount == 1
+
+
+async def mark_sent(conn: aiosqlite.Connection, outbox_id: int, message_id: int | None, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE outbox SET state = 'sent', telegram_message_id = ?, sent_at = ?, last_error = NULL WHERE id = ?",
+        (message_id, iso(now), outbox_id),
+    )
+
+
+async def mark_retry(conn: aiosqlite.Connection, outbox_id: int, not_before: datetime, error: str) -> None:
+    """Back to pending for a later attempt (the attempt was already counted by claim)."""
+    await conn.execute(
+        "UPDATE outbox SET state = 'pending', not_before = ?, last_error = ? WHERE id = ?",
+        (iso(not_before), error[:500], outbox_id),
+    )
+
+
+async def mark_final(conn: aiosqlite.Connection, outbox_id: int, state: str, reason: str) -> None:
+    """dropped (we chose not to send) or failed (Telegram refused it for good)."""
+    assert state in ("dropped", "failed")
+    await conn.execute("UPDATE outbox SET state = ?, last_error = ? WHERE id = ?", (state, reason[:500], outbox_id))
+
+
+async def recover_sending(conn: aiosqlite.Connection) -> int:
+    """After a crash: rows caught mid-send go back to pending (at most one duplicate each, never a loss)."""
+    cur = await conn.execute(
+        "UPDATE outbox SET state = 'pending', last_error = 'interrupted while sending' WHERE state = 'sending'"
+    )
+    return cur.rowcount
+
+
+async def drop_pending_for_person(conn: aiosqlite.Connection, person_id: int, reason: str) -> int:
+    cur = await conn.execute(
+        "UPDATE outbox SET state = 'dropped', last_error = ? WHERE person_id = ? AND state = 'pending'",
+        (reason, person_id),
+    )
+    return cur.rowcount
+
+
+async def drop_pending_for_case(
+    conn: aiosqlite.Connection, case_id: int, kinds: Iterable[str], reason: str, *, keep: Iterable[str] = (),
+    person_id: int | None = None,
+) -> int:
+    """Drop a case's pending rows of these kinds except the keys in `keep` (coalescing, closed cases)."""
+    kinds_l, keep_l = sorted(set(kinds)), sorted(set(keep))
+    if not kinds_l:
+        return 0
+    sql = (f"UPDATE outbox SET state = 'dropped', last_error = ? WHERE case_id = ? AND state = 'pending'"
+           f" AND kind IN ({','.join('?' * len(kinds_l))})")
+    params: list[Any] = [reason, case_id, *kinds_l]
+    if keep_l:
+        sql += f" AND key NOT IN ({','.join('?' * len(keep_l))})"
+        params += keep_l
+    if person_id is not None:
+        sql += " AND person_id = ?"
+        params.append(person_id)
+    cur = await conn.execute(sql, params)
+    return cur.rowcount
+
+
+async def state_counts(db: Conn) -> dict[str, int]:
+    found = await _fetchall(db, "SELECT state, count(*) FROM outbox GROUP BY state")
+    return {r[0]: int(r[1]) for r in found}
+
+
+# ----------------------------------------------------------------------------- case notes
+
+async def insert_note(
+    conn: aiosqlite.Connection, *, case_id: int, author_id: int, outbox_id: int | None, text: str,
+    file_name: str | None, mime_type: str | None, file_size: int | None, telegram_file_id: str | None,
+    now: datetime,
+) -> int:
+    """A progress note sent in reply to a reminder."""
+    cur = await conn.execute(
+        "INSERT INTO case_notes (case_id, author_id, outbox_id, text, file_name, mime_type, file_size,"
+        " telegram_file_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        (case_id, author_id, outbox_id, text, file_name, mime_type, file_size, telegram_file_id, iso(now)),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def notes_for_case(db: Conn, case_id: int) -> list[dict[str, Any]]:
+    found = await _fetchall(db, "SELECT * FROM case_notes WHERE case_id = ? ORDER BY id", (case_id,))
+    return [dict(r) for r in found]
+
+
+# ----------------------------------------------------------------------------- job state
+
+async def get_job_state(db: Conn, name: str) -> str | None:
+    found = await _fetchall(db, "SELECT value FROM job_state WHERE name = ?", (name,))
+    return str(found[0][0]) if found else None
+
+
+async def set_job_state(conn: aiosqlite.Connection, name: str, value: str) -> None:
+    await conn.execute(
+        "INSERT INTO job_state (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        (name, value),
+    )
