@@ -9,17 +9,15 @@ unfinished registration across a restart. Every button press is authorized again
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import secrets
 import time
 import warnings
-from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
@@ -41,7 +39,7 @@ from bot.errors import DomainError, RectbotError
 from bot.i18n import N_, Translator
 from bot.people import BUREAU_ROLES, require_role
 from bot.periods import Period, PeriodError
-from handlers.common import sender, services, translator
+from handlers.common import ack, guarded, markup, reply, sender, services, translator
 from storage import cases as cases_repo
 from storage import people as people_repo
 from storage.people import Person
@@ -66,11 +64,6 @@ PAGE_SIZE = 8
 GRADE_BUTTONS = [(Grade.EXCELLENT, "优"), (Grade.GOOD, "良"), (Grade.FAIR, "中"), (Grade.POOR, "差")]
 
 
-def _kb(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(text, callback_data=data) for text, data in row]
-                                 for row in rows])
-
-
 async def _bureau(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Person:
     person = await sender(update, context)
     require_role(person, *BUREAU_ROLES)
@@ -92,52 +85,6 @@ def _draft(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
 def _clear(context: ContextTypes.DEFAULT_TYPE) -> None:
     if context.user_data is not None:
         context.user_data.pop(DRAFT, None)
-
-
-# Callback queries already answered: Telegram accepts one answer per query, and several helpers
-# here may want to answer (a toast, an alert with a refusal); the first one wins.
-_ANSWERED: set[str] = set()
-
-
-async def _answer(update: Update, text: str | None = None, *, alert: bool = False) -> None:
-    query = update.callback_query
-    if query is None or query.id in _ANSWERED:
-        return
-    if len(_ANSWERED) > 5000:
-        _ANSWERED.clear()
-    _ANSWERED.add(query.id)
-    with contextlib.suppress(TelegramError):
-        await query.answer(text, show_alert=alert)
-
-
-async def reply(update: Update, text: str, **kwargs: Any) -> None:
-    """Send to the chat the update came from (a button press is answered first, once)."""
-    await _answer(update)
-    chat = update.effective_chat
-    if chat is not None:
-        await chat.send_message(text, **kwargs)
-
-
-H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
-
-
-def guarded(func: H) -> H:
-    """Like handlers.common.guarded, but aware of already-answered button presses."""
-
-    @functools.wraps(func)
-    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Any:
-        try:
-            return await func(update, context)
-        except RectbotError as exc:
-            text = exc.render(translator(await sender(update, context)))
-            query = update.callback_query
-            if query is not None and query.id not in _ANSWERED:
-                await _answer(update, text[:190], alert=True)
-            else:
-                await reply(update, text)
-            return None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _text_of(update: Update) -> str:
@@ -185,20 +132,20 @@ async def ask_department(update: Update, context: ContextTypes.DEFAULT_TYPE, pag
     text = t._("New case. Which department? Tap one, or type part of its name to search.")
     if pages > 1:
         text += "\n" + t._("Page {page} of {pages}").format(page=page + 1, pages=pages)
-    await reply(update, text, reply_markup=_kb(rows))
+    await reply(update, text, reply_markup=markup(rows))
     return DEPT
 
 
 @guarded
 async def dept_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    await _answer(update)
+    await ack(update)
     return await ask_department(update, context, int(_cb(update).rsplit(":", 1)[1]))
 
 
 @guarded
 async def dept_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
     await _bureau(update, context)
-    await _answer(update)
+    await ack(update)
     dept = await people_repo.department_by_id(services(context).db, int(_cb(update).rsplit(":", 1)[1]))
     if dept is None:
         return await ask_department(update, context, 0)
@@ -247,13 +194,13 @@ async def ask_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     t = translator(await sender(update, context))
     items = [(cases.source_name(t, s.value), f"new:src:{s.value}") for s in Source]
     rows = [items[i:i + 2] for i in range(0, len(items), 2)]
-    await reply(update, t._("Source of the case?"), reply_markup=_kb(rows))
+    await reply(update, t._("Source of the case?"), reply_markup=markup(rows))
     return SOURCE
 
 
 @guarded
 async def got_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
-    await _answer(update)
+    await ack(update)
     value = _cb(update).rsplit(":", 1)[1]
     try:
         source = Source(value)
@@ -277,13 +224,13 @@ async def got_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int 
 async def ask_grade(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     t = translator(await sender(update, context))
     rows = [[(label, f"new:grade:{g.value}") for g, label in GRADE_BUTTONS], [(t._("Skip"), "new:grade:skip")]]
-    await reply(update, t._("Evaluation grade?"), reply_markup=_kb(rows))
+    await reply(update, t._("Evaluation grade?"), reply_markup=markup(rows))
     return GRADE
 
 
 @guarded
 async def got_grade(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
-    await _answer(update)
+    await ack(update)
     value = _cb(update).rsplit(":", 1)[1]
     draft = _draft(context)
     if value == "skip":
@@ -296,8 +243,8 @@ async def got_grade(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int |
     return await _after(update, context, ask_findings)
 
 
-def _skip_kb(t: Translator) -> InlineKeyboardMarkup:
-    return _kb([[(t._("Skip"), "new:skip")]])
+def _skip_kb(t: Translator) -> InlineKeyboardMarkup | None:
+    return markup([[(t._("Skip"), "new:skip")]])
 
 
 async def ask_findings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -321,7 +268,7 @@ async def ask_doc_no(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 async def _got_text(update: Update, context: ContextTypes.DEFAULT_TYPE, key: str, limit: int, nxt: Any) -> int | None:
     value = "" if update.callback_query is not None else _text_of(update)
-    await _answer(update)
+    await ack(update)
     if len(value) > limit:
         t = translator(await sender(update, context))
         await reply(update, t._("The text is too long ({limit} characters at most).").format(limit=limit))
@@ -357,7 +304,7 @@ async def ask_sent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     t = translator(await sender(update, context))
     await reply(update, t._("When was the feedback sent? (e.g. 今天, 昨天, 3月5日) If it is not sent yet, tap the "
                             "button; you can send it later with /feedback."),
-                reply_markup=_kb([[(t._("Not sent yet"), "new:skip")]]))
+                reply_markup=markup([[(t._("Not sent yet"), "new:skip")]]))
     return SENT
 
 
@@ -389,7 +336,7 @@ async def got_eval_end(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
 async def got_sent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
     draft = _draft(context)
     if update.callback_query is not None:
-        await _answer(update)
+        await ack(update)
         draft["sent"] = None
     else:
         when = await _read_date(update, context)
@@ -411,7 +358,7 @@ async def ask_period(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     t = translator(await sender(update, context))
     await reply(update, t._("Deadline for the unit: type a period counted from receipt (10个工作日, 15日, 2个月) "
                             "or a date (e.g. 4月30日)."),
-                reply_markup=_kb([[(t._("Default: 10 working days"), "new:skip")]]))
+                reply_markup=markup([[(t._("Default: 10 working days"), "new:skip")]]))
     return PERIOD
 
 
@@ -420,7 +367,7 @@ async def got_period(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int 
     draft = _draft(context)
     t = translator(await sender(update, context))
     if update.callback_query is not None:
-        await _answer(update)
+        await ack(update)
         draft.update(period=str(cases.DEFAULT_PERIOD), due=None)
         return await _after(update, context, ask_confidential)
     text = _text_of(update)
@@ -450,14 +397,14 @@ async def got_period(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int 
 async def ask_confidential(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     t = translator(await sender(update, context))
     await reply(update, t._("Is this a confidential matter (涉密)? Its details will then never be sent through "
-                            "chat."), reply_markup=_kb([[(t._("Yes, confidential"), "new:conf:1"),
+                            "chat."), reply_markup=markup([[(t._("Yes, confidential"), "new:conf:1"),
                                                          (t._("No"), "new:conf:0")]]))
     return CONFIDENTIAL
 
 
 @guarded
 async def got_confidential(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
-    await _answer(update)
+    await ack(update)
     _draft(context)["confidential"] = _cb(update).endswith(":1")
     return await show_summary(update, context)
 
@@ -531,7 +478,7 @@ async def show_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
         lines.append(t._("Report deadline if received today: {date}").format(
             date=format_deadline(deadlines.due_on, deadlines.due_provisional, t)))
     lines.append(t._("Confidential: {answer}").format(answer=t._("yes") if draft.confidential else t._("no")))
-    await reply(update, "\n".join(lines), reply_markup=_kb([[
+    await reply(update, "\n".join(lines), reply_markup=markup([[
         (t._("Confirm"), "new:confirm"), (t._("Edit"), "new:edit"), (t._("Cancel"), "new:cancel")]]))
     return SUMMARY
 
@@ -550,13 +497,13 @@ async def ask_edit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     items = [(label, f"new:field:{key}") for label, key in fields]
     rows = [items[i:i + 3] for i in range(0, len(items), 3)]
     rows.append([(t._("Back to the summary"), "new:field:summary")])
-    await reply(update, t._("Which part do you want to change?"), reply_markup=_kb(rows))
+    await reply(update, t._("Which part do you want to change?"), reply_markup=markup(rows))
     return EDIT
 
 
 @guarded
 async def on_edit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    await _answer(update)
+    await ack(update)
     return await ask_edit(update, context)
 
 
@@ -567,7 +514,7 @@ ASKERS = {"project": None, "source": ask_source, "grade": ask_grade, "findings":
 
 @guarded
 async def edit_field(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    await _answer(update)
+    await ack(update)
     key = _cb(update).rsplit(":", 1)[1]
     data = _draft(context)
     if key == "summary":
@@ -589,7 +536,7 @@ async def edit_field(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 @guarded
 async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
     person = await _bureau(update, context)
-    await _answer(update)
+    await ack(update)
     svc = services(context)
     t = translator(person)
     data = _draft(context)
@@ -626,7 +573,7 @@ async def _drop_buttons(update: Update) -> None:
 
 @guarded
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    await _answer(update)
+    await ack(update)
     had = bool(context.user_data and context.user_data.get(DRAFT))
     _clear(context)
     await _drop_buttons(update)
@@ -639,7 +586,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A /new button from a finished or abandoned registration."""
     t = translator(await sender(update, context))
-    await _answer(update, t._("This registration is no longer open. Start again with /new."), alert=True)
+    await ack(update, t._("This registration is no longer open. Start again with /new."), alert=True)
 
 
 def new_case_conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
@@ -703,7 +650,7 @@ async def acknowledge(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     receipt = await cases.acknowledge_receipt(svc.db, svc.calendar, case_id, person=person, now=svc.now(),
                                               today=svc.today())
     answer = cases.receipt_answer(t, receipt)
-    await _answer(update, answer[:190], alert=receipt.already)
+    await ack(update, answer[:190], alert=receipt.already)
     message = query.message
     if isinstance(message, Message):
         with contextlib.suppress(TelegramError):
@@ -891,7 +838,7 @@ async def ledger_upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             else []
         rows.append([(t._("Cancel"), f"ledger:no:{token}")])
         await progress.show(report + "\n\n" + t._("Nothing has been imported yet."), force=True,
-                            reply_markup=_kb(rows))
+                            reply_markup=markup(rows))
         return
     await progress.show(report, force=True)
     result = await ledger.apply_import(svc.db, svc.calendar, plan, actor=person, now=svc.now(), progress=progress)
@@ -908,12 +855,12 @@ async def ledger_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     _, action, token = (query.data or "::").split(":", 2)
     pending = (context.user_data or {}).get(IMPORT)
     if not isinstance(pending, dict) or pending.get("token") != token:
-        await _answer(update, t._("This import is no longer waiting; send the file again."), alert=True)
+        await ack(update, t._("This import is no longer waiting; send the file again."), alert=True)
         return
     assert context.user_data is not None
     context.user_data.pop(IMPORT, None)
     path = _imports_dir(context) / f"{token}{Path(str(pending.get('name'))).suffix.lower()}"
-    await _answer(update)
+    await ack(update)
     message = query.message
     if not isinstance(message, Message):
         return

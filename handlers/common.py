@@ -7,7 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.errors import RectbotError
@@ -19,7 +20,7 @@ from storage.people import Person
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[Any]]
-H = TypeVar("H", bound=Handler)
+H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 
 INVITATION_HINT = N_(
     "Hello! This is the {bureau} rectification assistant. It is only for registered finance-bureau "
@@ -45,21 +46,55 @@ def translator(person: Person | None) -> Translator:
     return translator_for_locale(person.locale if person else None)
 
 
+# Telegram accepts one answer per button press, and several steps may want to answer it (a toast,
+# a refusal alert); the first one wins. Bounded, oldest forgotten first.
+_ANSWERED: dict[str, None] = {}
+
+
+async def ack(update: Update, text: str | None = None, *, alert: bool = False) -> None:
+    """Answer a button press exactly once."""
+    query = update.callback_query
+    if query is None or query.id in _ANSWERED:
+        return
+    _ANSWERED[query.id] = None
+    while len(_ANSWERED) > 2000:
+        _ANSWERED.pop(next(iter(_ANSWERED)))
+    try:
+        await query.answer(text[:190] if text else None, show_alert=alert)
+    except TelegramError:
+        log.debug("could not answer the callback query", exc_info=True)
+
+
 async def reply(update: Update, text: str, **kwargs: Any) -> None:
-    """Answer in the chat the update came from (message or button press)."""
-    if update.callback_query is not None:
-        await update.callback_query.answer()
+    """Send to the chat the update came from (a button press is answered first, once)."""
+    await ack(update)
     chat = update.effective_chat
     if chat is not None:
         await chat.send_message(text, **kwargs)
 
 
 async def refuse(update: Update, text: str) -> None:
-    """A refusal: a button press gets an alert, a message gets a reply."""
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=True)
-    elif update.effective_chat is not None:
+    """A refusal: an alert on a still-unanswered button press when it fits, else a message."""
+    query = update.callback_query
+    if query is not None and query.id not in _ANSWERED:
+        await ack(update, text, alert=True)
+        if len(text) <= 190:
+            return
+    if update.effective_chat is not None:
         await update.effective_chat.send_message(text)
+
+
+def markup(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    """Inline keyboard from rows of (label, callback_data); None when there are no buttons."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
+                                 for row in rows])
+
+
+async def refuse_error(update: Update, context: ContextTypes.DEFAULT_TYPE, exc: RectbotError) -> None:
+    """A domain refusal, worded in the sender's language."""
+    await refuse(update, exc.render(translator(await sender(update, context))))
 
 
 def guarded(func: H) -> H:
@@ -70,8 +105,7 @@ def guarded(func: H) -> H:
         try:
             return await func(update, context)
         except RectbotError as exc:
-            person = await sender(update, context)
-            await refuse(update, exc.render(translator(person)))
+            await refuse_error(update, context, exc)
             return None
 
     return wrapper  # type: ignore[return-value]
@@ -84,7 +118,13 @@ async def gate_strangers(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     message = update.effective_message
     if message is not None and update.callback_query is None and (message.text or "").startswith("/start"):
         return  # /start CODE is how strangers become people
-    if await sender(update, context) is not None:
+    person = await sender(update, context)
+    if person is not None:
+        if not person.reachable and (update.message is not None or update.callback_query is not None):
+            # issue 5: someone who writes to the bot again can be reached again
+            from bot.delivery import mark_reachable
+
+            await mark_reachable(services(context), person)
         return
     t = translator(None)
     await refuse(update, t._(INVITATION_HINT).format(bureau=services(context).settings.bureau.name))
