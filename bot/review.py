@@ -1,0 +1,336 @@
+"""The bureau's review of a report: close (销号), return for rework (退回补充), or non-compliance.
+
+The first decision counts: reviews.report_id is UNIQUE, the check and the insert happen in one
+BEGIN IMMEDIATE transaction, and a later press (a second supervisor, a double tap, a stale
+card) is told who decided and when. Non-compliance — refused without cause (拒不整改),
+inadequate (整改不到位), falsely reported (虚报) — needs a note and feeds the budget
+suggestion (bot.budget). A return sets a new deadline (default 10 working days) that the
+reminders follow.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from bot import cases as cases_domain
+from bot.cases import CaseStatus
+from bot.clock import iso
+from bot.dates import format_date, format_deadline
+from bot.errors import DomainError, Msg
+from bot.i18n import N_, Translator
+from bot.notify import Notification, Rendered, enqueue, renderer
+from bot.people import Role, actor_of, require_role
+from bot.periods import Period, compute_deadline
+from bot.reports import ReportState, case_label, report_body
+from bot.workcalendar import WorkCalendar
+from storage import cases as cases_repo
+from storage import people as people_repo
+from storage import reports as repo
+from storage.cases import Case
+from storage.db import Database, audit
+from storage.people import Person
+from storage.reports import Report, Review
+
+DEFAULT_REWORK_PERIOD = Period.parse("10wd")
+MAX_NOTE_CHARS = 2000
+
+
+class Decision(StrEnum):
+    CLOSE = "close"
+    RETURN_FOR_REWORK = "return_for_rework"
+    REFUSED = "refused"
+    INADEQUATE = "inadequate"
+    FALSELY_REPORTED = "falsely_reported"
+
+
+NON_COMPLIANCE = (Decision.REFUSED, Decision.INADEQUATE, Decision.FALSELY_REPORTED)
+
+DECISION_NAMES = {
+    Decision.CLOSE: N_("accepted and closed"),
+    Decision.RETURN_FOR_REWORK: N_("returned for rework"),
+    Decision.REFUSED: N_("refused to rectify without good cause"),
+    Decision.INADEQUATE: N_("rectification inadequate"),
+    Decision.FALSELY_REPORTED: N_("rectification falsely reported"),
+}
+
+_REPORT_STATE = {
+    Decision.CLOSE: ReportState.ACCEPTED,
+    Decision.RETURN_FOR_REWORK: ReportState.RETURNED,
+    Decision.REFUSED: ReportState.NON_COMPLIANT,
+    Decision.INADEQUATE: ReportState.NON_COMPLIANT,
+    Decision.FALSELY_REPORTED: ReportState.NON_COMPLIANT,
+}
+_CASE_STATUS = {
+    Decision.CLOSE: CaseStatus.CLOSED,
+    Decision.RETURN_FOR_REWORK: CaseStatus.RETURNED,
+    Decision.REFUSED: CaseStatus.REFUSED,
+    Decision.INADEQUATE: CaseStatus.INADEQUATE,
+    Decision.FALSELY_REPORTED: CaseStatus.FALSELY_REPORTED,
+}
+
+REVIEWERS = (Role.SUPERVISOR,)
+
+
+class AlreadyDecided(DomainError):
+    """Someone decided first; carries who and when."""
+
+
+def decision_name(decision: str) -> Msg:
+    return Msg(DECISION_NAMES[Decision(decision)])
+
+
+def _already(review: Review, tz: tzinfo) -> AlreadyDecided:
+    when = review.decided_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return AlreadyDecided(N_("This report was already decided by {name} at {when}: {decision}."),
+                          name=review.reviewer_name, when=when, decision=decision_name(review.decision))
+
+
+def parse_decision(value: str) -> Decision:
+    try:
+        return Decision(value)
+    except ValueError:
+        raise DomainError(N_("This button is no longer valid.")) from None
+
+
+def default_rework_deadline(today: date, calendar: WorkCalendar) -> tuple[date, bool]:
+    """10 working days from today (Civil Code art. 201: today is not counted); provisional flag."""
+    deadline = compute_deadline(today, DEFAULT_REWORK_PERIOD, calendar)
+    return deadline.due, deadline.provisional
+
+
+@dataclass(frozen=True)
+class Decided:
+    review: Review
+    report: Report
+    case: Case
+
+
+async def report_for_review(db: Database, person: Person | None, report_id: int, tz: tzinfo) -> tuple[Report, Case]:
+    """What a review card or a decision prompt needs; refused unless the report still awaits review."""
+    require_role(person, *REVIEWERS)
+    report = await repo.get_report(db, report_id)
+    if report is None or report.state == ReportState.DRAFT:
+        raise DomainError(N_("This report does not exist."))
+    existing = await repo.review_of(db, report_id)
+    if existing is not None:
+        raise _already(existing, tz)
+    if report.state != ReportState.SUBMITTED:
+        raise DomainError(N_("This report is not awaiting review."))
+    case = await cases_repo.get_case(db, report.case_id)
+    assert case is not None
+    return report, case
+
+
+async def decide(
+    db: Database, person: Person | None, report_id: int, decision: str, *, note: str = "",
+    new_due_on: date | None = None, now: datetime, today: date, calendar: WorkCalendar, tz: tzinfo,
+) -> Decided:
+    """Record a supervisor's decision on a submitted report; the first decision counts."""
+    reviewer = require_role(person, *REVIEWERS)
+    choice = parse_decision(decision)
+    note = note.strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise DomainError(N_("The note is too long ({limit} characters at most)."), limit=MAX_NOTE_CHARS)
+    if choice is Decision.RETURN_FOR_REWORK and not note:
+        raise DomainError(N_("Please give the reason for returning the report."))
+    if choice in NON_COMPLIANCE and not note:
+        raise DomainError(N_("A non-compliance finding needs a note explaining it."))
+    provisional = False
+    if choice is Decision.RETURN_FOR_REWORK:
+        if new_due_on is None:
+            new_due_on, provisional = default_rework_deadline(today, calendar)
+        elif new_due_on <= today:
+            raise DomainError(N_("The new deadline must be after today."))
+        else:
+            provisional = calendar.is_guessed(new_due_on)
+    else:
+        new_due_on = None
+    liaisons = []
+    async with db.transaction() as conn:
+        existing = await repo.review_of(conn, report_id)
+        if existing is not None:
+            raise _already(existing, tz)
+        report = await repo.get_report(conn, report_id)
+        if report is None or report.state == ReportState.DRAFT:
+            raise DomainError(N_("This report does not exist."))
+        if report.state != ReportState.SUBMITTED:
+            raise DomainError(N_("This report is not awaiting review."))
+        case = await cases_repo.get_case(conn, report.case_id)
+        assert case is not None
+        try:
+            review_id = await repo.insert_review(conn, report_id=report_id, reviewer_id=reviewer.id,
+                                                 decision=choice.value, note=note, new_due_on=new_due_on,
+                                                 at=iso(now))
+        except sqlite3.IntegrityError:  # belt and braces: the UNIQUE(report_id) is the real guard
+            raise DomainError(N_("This report was already decided.")) from None
+        await repo.update_report(conn, report_id, {"state": _REPORT_STATE[choice], "updated_at": iso(now)})
+        changes: dict[str, Any] = {"status": _CASE_STATUS[choice], "next_action_at": now, "updated_at": now}
+        before: dict[str, Any] = {"status": case.status}
+        if new_due_on is not None:
+            changes.update(due_on=new_due_on, due_provisional=provisional,
+                           due_rule=f"return_for_rework:{report_id}")
+            before.update(due_on=case.due_on, due_provisional=case.due_provisional, due_rule=case.due_rule)
+        await cases_repo.update_case(conn, case.id, changes)
+        after = {"status": _CASE_STATUS[choice].value, "decision": choice.value, "note": note,
+                 "report_id": report_id, "review_id": review_id}
+        if new_due_on is not None:
+            after.update(due_on=new_due_on.isoformat(), due_provisional=provisional)
+        await audit(conn, actor=actor_of(reviewer), action=f"review.{choice.value}", entity="report",
+                    entity_id=report_id, before={"state": report.state},
+                    after={"state": _REPORT_STATE[choice].value, "decision": choice.value, "note": note}, at=now)
+        await audit(conn, actor=actor_of(reviewer), action=f"case.review.{choice.value}", entity="case",
+                    entity_id=case.id, before=before, after=after, at=now)
+        rows = await conn.execute_fetchall(
+            "SELECT id FROM people WHERE role = 'liaison' AND active = 1 AND department_id = ? ORDER BY id",
+            (case.department_id,),
+        )
+        liaisons = [int(r[0]) for r in rows]
+        await enqueue(conn, [
+            Notification(key=f"review:{review_id}:decided:p{pid}", person_id=pid, kind="review_decided",
+                         payload={"review_id": review_id, "report_id": report_id}, not_before=now, case_id=case.id)
+            for pid in liaisons
+        ], now=now)
+    review = await repo.review_of(db, report_id)
+    report_after = await repo.get_report(db, report_id)
+    case_after = await cases_repo.get_case(db, case.id)
+    assert review is not None and report_after is not None and case_after is not None
+    return Decided(review, report_after, case_after)
+
+
+async def awaiting_review(db: Database, person: Person | None) -> list[tuple[Report, Case]]:
+    """/review: the reports that await a decision, oldest first."""
+    require_role(person, *REVIEWERS, Role.ADMIN)
+    out = []
+    for report in await repo.awaiting_review(db):
+        case = await cases_repo.get_case(db, report.case_id)
+        if case is not None:
+            out.append((report, case))
+    return out
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def review_buttons(report_id: int, t: Translator) -> list[list[tuple[str, str]]]:
+    """The decision buttons of a review card; callback data is re-authorized on every press."""
+    return [
+        [(t._("Accept and close (销号)"), f"rv:close:{report_id}"),
+         (t._("Return for rework"), f"rv:return_for_rework:{report_id}")],
+        [(t._("Refused (拒不整改)"), f"rv:refused:{report_id}"),
+         (t._("Inadequate (整改不到位)"), f"rv:inadequate:{report_id}"),
+         (t._("False report (虚报)"), f"rv:falsely_reported:{report_id}")],
+    ]
+
+
+async def review_card(db: Database, t: Translator, report_id: int) -> Rendered:
+    """The card a supervisor decides from: the report (no content for confidential cases) and buttons."""
+    report = await repo.get_report(db, report_id)
+    if report is None:
+        return Rendered(t._("This report does not exist."))
+    case = await cases_repo.get_case(db, report.case_id)
+    assert case is not None
+    evidence = await repo.evidence_of(db, report_id)
+    when = format_date(report.submitted_on, t)
+    lines = [t._("Rectification report for review: {case}").format(case=case_label(case, t))]
+    if not case.confidential:
+        lines.append(t._("Department: {department}").format(department=case.department_name))
+    lines.append(t._("Deadline: {deadline}").format(deadline=format_deadline(case.due_on, case.due_provisional, t)))
+    timing = t._("on time") if report.on_time else t._("late")
+    lines.append(t._("Submitted by {author} on {date} ({timing})").format(author=report.author_name, date=when,
+                                                                          timing=timing))
+    lines += report_body(case, report, evidence, t, with_content=not case.confidential)
+    if case.confidential:
+        lines.append(t._("This is a confidential case: the report's content and evidence are not sent through "
+                         "the chat. Consult them through official channels."))
+    buttons = review_buttons(report_id, t) if report.state == ReportState.SUBMITTED else []
+    return Rendered("\n".join(lines), buttons)
+
+
+@renderer("review_card")
+async def render_review_card(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    return await review_card(db, t, int(payload["report_id"]))
+
+
+_FILES_ROOT: dict[str, Path] = {}
+
+
+def set_files_root(root: Path) -> None:
+    """The evidence folder (settings.storage.files); renderers get only the database."""
+    _FILES_ROOT["root"] = Path(root)
+
+
+async def evidence_document(db: Database, report_id: int, evidence_id: int, files_root: Path) -> tuple[str, bytes]:
+    from bot.reports import evidence_path
+
+    files = {e.id: e for e in await repo.evidence_of(db, report_id)}
+    ev = files.get(evidence_id)
+    if ev is None:
+        raise DomainError(N_("This evidence file is missing."))
+    return ev.file_name, evidence_path(files_root, ev).read_bytes()
+
+
+@renderer("review_evidence")
+async def render_review_evidence(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    """One evidence file of a report, sent to a supervisor right after the review card."""
+    report_id, evidence_id = int(payload["report_id"]), int(payload["evidence_id"])
+    report = await repo.get_report(db, report_id)
+    case = await cases_repo.get_case(db, report.case_id) if report else None
+    if report is None or case is None or case.confidential:
+        return Rendered(t._("This evidence file is missing."))
+    root = _FILES_ROOT.get("root")
+    try:
+        if root is None:
+            raise DomainError(N_("This evidence file is missing."))
+        document = await evidence_document(db, report_id, evidence_id, root)
+    except (DomainError, OSError):
+        return Rendered(t._("Evidence for {case}: the file is missing on the server.").format(
+            case=case_label(case, t)))
+    return Rendered(t._("Evidence for {case}").format(case=case_label(case, t)), document=document)
+
+
+@renderer("review_decided")
+async def render_review_decided(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    """To the department's liaisons: the bureau's decision on their report."""
+    report = await repo.get_report(db, int(payload["report_id"]))
+    review = await repo.review_of(db, int(payload["report_id"]))
+    if report is None or review is None:
+        return Rendered(t._("This report does not exist."))
+    case = await cases_repo.get_case(db, report.case_id)
+    assert case is not None
+    label = case_label(case, t)
+    decision = Decision(review.decision)
+    if decision is Decision.CLOSE:
+        lines = [t._("Your report on {case} was accepted and the case is closed (销号).").format(case=label)]
+    elif decision is Decision.RETURN_FOR_REWORK:
+        lines = [t._("Your report on {case} was returned for rework.").format(case=label),
+                 t._("New deadline: {deadline}").format(
+                     deadline=format_deadline(review.new_due_on, case.due_provisional, t)),
+                 t._("Send /report to report again.")]
+    else:
+        lines = [t._("The bureau recorded on {case}: {decision}.").format(
+            case=label, decision=t._(DECISION_NAMES[decision]))]
+    if review.note and not case.confidential:
+        lines.insert(1, t._("Note: {note}").format(note=review.note))
+    return Rendered("\n".join(lines))
+
+
+async def supervisors(db: Database) -> list[Person]:
+    return await people_repo.people_with_role(db, Role.SUPERVISOR)
+
+
+# How these events read in a case's history (/case); bot.cases owns the table, we add our wordings.
+for _action, _label in {
+    "case.reported": N_("submitted a rectification report"),
+    "case.review.close": N_("accepted the report and closed the case (销号)"),
+    "case.review.return_for_rework": N_("returned the report for rework with a new deadline"),
+    "case.review.refused": N_("recorded: refused to rectify without good cause (拒不整改)"),
+    "case.review.inadequate": N_("recorded: rectification inadequate (整改不到位)"),
+    "case.review.falsely_reported": N_("recorded: rectification falsely reported (虚报)"),
+}.items():
+    cases_domain.HISTORY_ACTIONS.setdefault(_action, _label)

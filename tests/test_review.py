@@ -1,0 +1,163 @@
+"""The bureau's review (bot/review.py): first decision counts, return with a new deadline, non-compliance."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot import reports, review
+from bot.budget import Suggestion, budget_suggestion
+from bot.errors import DomainError, NotAuthorized
+from bot.i18n import translator_for_locale
+from storage import cases as cases_repo
+from storage import reports as repo
+from tests.test_reports_helpers import CALENDAR, NOW, PDF, TODAY, World, add_case, audit_actions, outbox
+from tests.test_reports_helpers import world as world  # the fixture
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+async def submitted(w: World, case_id: int, author: object = None) -> int:
+    person = author or w.liaison1
+    draft = await reports.start_draft(w.db, person, case_id, now=NOW)  # type: ignore[arg-type]
+    rid = draft.report.id
+    await reports.add_measures(w.db, person, rid, "已完成整改", now=NOW)  # type: ignore[arg-type]
+    await reports.finish_measures(w.db, person, rid, now=NOW)  # type: ignore[arg-type]
+    await reports.set_progress(w.db, person, rid, "done", now=NOW)  # type: ignore[arg-type]
+    await reports.add_evidence(w.db, person, rid, data=PDF, file_name="证明.pdf",  # type: ignore[arg-type]
+                               mime_type=None, telegram_file_id=None, files_root=w.files, now=NOW)
+    await reports.submit_report(w.db, person, rid, now=NOW, today=TODAY)  # type: ignore[arg-type]
+    return rid
+
+
+def kw() -> dict[str, object]:
+    return {"now": NOW, "today": TODAY, "calendar": CALENDAR, "tz": TZ}
+
+
+async def test_return_for_rework_then_second_report_accepted(world: World) -> None:
+    w = world
+    case_id = await add_case(w.db, w.edu)
+    first = await submitted(w, case_id)
+    with pytest.raises(DomainError, match="reason for returning"):
+        await review.decide(w.db, w.sup1, first, "return_for_rework", **kw())  # type: ignore[arg-type]
+    decided = await review.decide(w.db, w.sup1, first, "return_for_rework", note="缺少资金拨付凭证",
+                                  **kw())  # type: ignore[arg-type]
+    # Default: 10 working days, today not counted: 3 → 16 March 2026.
+    assert decided.review.new_due_on == date(2026, 3, 16) == decided.case.due_on
+    assert (decided.case.status, decided.report.state) == ("returned", "returned")
+    assert decided.case.next_action_at == NOW  # the reminder sweep looks again, at the new deadline
+    history = await cases_repo.case_history(w.db, case_id)
+    returned = next(h for h in history if h.action == "case.review.return_for_rework")
+    assert json.loads(returned.before or "{}")["due_on"] == "2026-03-31"  # the old deadline stays in history
+    liaison_notices = [(pid, kind) for _, pid, kind in await outbox(w.db) if kind == "review_decided"]
+    assert sorted(liaison_notices) == sorted([(w.liaison1.id, "review_decided"), (w.liaison2.id, "review_decided")])
+
+    second = await submitted(w, case_id)
+    assert second != first
+    closed = await review.decide(w.db, w.sup2, second, "close", **kw())  # type: ignore[arg-type]
+    assert (closed.case.status, closed.report.state, closed.review.decision) == ("closed", "accepted", "close")
+    decisions = [r.decision for r in await repo.reviews_of_case(w.db, case_id)]
+    assert decisions == ["return_for_rework", "close"]
+    extras = (await cases_repo.ledger_extras(w.db))[case_id]
+    assert extras.review_decision == "close" and extras.reported_on == TODAY
+
+
+async def test_first_decision_counts_and_later_press_is_told_who(world: World) -> None:
+    w = world
+    case_id = await add_case(w.db, w.edu)
+    rid = await submitted(w, case_id)
+    await review.decide(w.db, w.sup1, rid, "close", **kw())  # type: ignore[arg-type]
+    with pytest.raises(review.AlreadyDecided) as info:
+        await review.decide(w.db, w.sup2, rid, "close", **kw())  # type: ignore[arg-type]
+    text = info.value.render(translator_for_locale("zh_CN"))
+    assert "督办甲" in text and "2026-03-02 10:00" in text
+    with pytest.raises(review.AlreadyDecided):
+        await review.report_for_review(w.db, w.sup2, rid, TZ)
+    assert len(await repo.reviews_of_case(w.db, case_id)) == 1
+
+
+async def test_simultaneous_presses_record_exactly_one_decision(world: World) -> None:
+    w = world
+    case_id = await add_case(w.db, w.edu)
+    rid = await submitted(w, case_id)
+    results = await asyncio.gather(
+        review.decide(w.db, w.sup1, rid, "close", **kw()),  # type: ignore[arg-type]
+        review.decide(w.db, w.sup2, rid, "refused", note="拒不整改", **kw()),  # type: ignore[arg-type]
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert sum(isinstance(r, review.AlreadyDecided) for r in results) == 1
+    assert len(await repo.reviews_of_case(w.db, case_id)) == 1
+
+
+async def test_liaison_forging_a_review_changes_nothing(world: World) -> None:
+    w = world
+    case_id = await add_case(w.db, w.edu)
+    rid = await submitted(w, case_id)
+    before = await audit_actions(w.db)
+    for person in (w.liaison1, w.other_liaison, None):
+        with pytest.raises(NotAuthorized):
+            await review.decide(w.db, person, rid, "close", **kw())  # type: ignore[arg-type]
+    with pytest.raises(DomainError):
+        await review.decide(w.db, w.sup1, rid, "approve_everything", **kw())  # type: ignore[arg-type]
+    with pytest.raises(DomainError, match="does not exist"):
+        await review.decide(w.db, w.sup1, 424242, "close", **kw())  # type: ignore[arg-type]
+    assert await audit_actions(w.db) == before
+    assert (await cases_repo.get_case(w.db, case_id)).status == "reported"  # type: ignore[union-attr]
+    assert await repo.review_of(w.db, rid) is None
+
+
+async def test_a_draft_cannot_be_reviewed(world: World) -> None:
+    w = world
+    case_id = await add_case(w.db, w.edu)
+    draft = await reports.start_draft(w.db, w.liaison1, case_id, now=NOW)
+    with pytest.raises(DomainError, match="does not exist"):
+        await review.decide(w.db, w.sup1, draft.report.id, "close", **kw())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("decision", "status", "suggestion"), [
+    ("refused", "refused", Suggestion.REDUCE),
+    ("inadequate", "inadequate", Suggestion.HOLD),
+    ("falsely_reported", "falsely_reported", Suggestion.REDUCE),
+])
+async def test_non_compliance_needs_a_note_and_feeds_the_budget(world: World, decision: str, status: str,
+                                                                 suggestion: Suggestion) -> None:
+    w = world
+    case_id = await add_case(w.db, w.edu, grade="good")
+    rid = await submitted(w, case_id)
+    with pytest.raises(DomainError, match="needs a note"):
+        await review.decide(w.db, w.sup1, rid, decision, **kw())  # type: ignore[arg-type]
+    decided = await review.decide(w.db, w.sup1, rid, decision, note="台账与实际不符", **kw())  # type: ignore[arg-type]
+    assert (decided.case.status, decided.report.state) == (status, "non_compliant")
+    assert decided.case.due_on == date(2026, 3, 31)  # no new deadline for a finding
+    advice = budget_suggestion(decided.case)
+    assert advice is not None and advice.suggestion is suggestion  # non-compliance outranks the grade 良
+    # The unit may still rectify and report again.
+    again = await reports.start_draft(w.db, w.liaison1, case_id, now=NOW)
+    assert again.report.id != rid
+
+
+async def test_return_with_an_explicit_date_and_card_rendering(world: World) -> None:
+    w = world
+    case_id = await add_case(w.db, w.edu)
+    rid = await submitted(w, case_id)
+    t = translator_for_locale("zh_CN")
+    card = await review.review_card(w.db, t, rid)
+    assert "学生营养餐项目" in card.text and "已完成整改" in card.text and "证明.pdf" in card.text
+    assert [d for row in card.buttons for _, d in row] == [
+        f"rv:close:{rid}", f"rv:return_for_rework:{rid}", f"rv:refused:{rid}", f"rv:inadequate:{rid}",
+        f"rv:falsely_reported:{rid}"]
+    with pytest.raises(DomainError, match="after today"):
+        await review.decide(w.db, w.sup1, rid, "return_for_rework", note="补充", new_due_on=TODAY,
+                            **kw())  # type: ignore[arg-type]
+    decided = await review.decide(w.db, w.sup1, rid, "return_for_rework", note="补充",
+                                  new_due_on=date(2026, 4, 10), **kw())  # type: ignore[arg-type]
+    assert decided.case.due_on == date(2026, 4, 10)
+    card = await review.review_card(w.db, t, rid)
+    assert card.buttons == []  # decided: no more buttons
+    notice = await review.render_review_decided(w.db, t, {"report_id": rid})
+    assert "退回" in notice.text or "returned" in notice.text
