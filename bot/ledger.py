@@ -20,6 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.budget import suggestion_label
 from bot.cases import (
     OPEN_STATUSES,
     CaseDraft,
@@ -32,7 +33,7 @@ from bot.cases import (
 )
 from bot.clock import iso
 from bot.errors import DomainError, Msg, RectbotError
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, translator_for_locale
 from bot.people import actor_of, normalize_department_name
 from bot.periods import Period, parse_date
 from bot.workcalendar import WorkCalendar
@@ -450,17 +451,8 @@ def describe_result(t: Translator, result: ImportResult) -> str:
 # --------------------------------------------------------------------------- export
 
 
-def _budget_consequence(status: str, grade: str | None) -> str:
-    """Art. 12 and 24: non-compliance cuts or holds the budget; the grade otherwise decides."""
-    if status in (CaseStatus.REFUSED, CaseStatus.FALSELY_REPORTED):
-        return "核减"
-    if status == CaseStatus.INADEQUATE:
-        return "整改到位后再予安排"
-    if grade in (Grade.EXCELLENT, Grade.GOOD):
-        return "支持"
-    if grade in (Grade.FAIR, Grade.POOR):
-        return "核减"
-    return ""
+# The ledger is the bureau's Chinese spreadsheet: its cells are Chinese whoever exports it.
+LEDGER_T = translator_for_locale("zh_CN")
 
 
 async def ledger_rows(
@@ -497,7 +489,7 @@ async def ledger_rows(
                                 else ("正式" if c.due_on or c.feedback_due_on else "")),
             "status": OVERDUE_LABEL if overdue else STATUS_LABELS.get(CaseStatus(c.status), c.status),
             "reported_on": ex.reported_on if ex else None, "overdue_working_days": overdue,
-            "review_outcome": review, "budget_consequence": _budget_consequence(c.status, c.grade),
+            "review_outcome": review, "budget_consequence": suggestion_label(c, LEDGER_T),
             "liaisons": "、".join(liaisons.get(c.department_id, [])),
         })
     return out
