@@ -45,6 +45,13 @@ def persistence_path(settings: Settings) -> Path:
     return Path(f"{settings.storage.database}.state")
 
 
+def flood_limiter() -> RectbotRateLimiter:
+    """Telegram's limits without bursts: aiolimiter buckets of capacity 1 space sends evenly, at 28/s
+    overall (limit 30/s) and one per 3.2 s per group (limit 20/min); private chats are paced at 1/s."""
+    return RectbotRateLimiter(overall_max_rate=1, overall_time_period=1 / 28, group_max_rate=1,
+                              group_time_period=3.2, max_retries=2)
+
+
 def build_application(settings: Settings, clock: Clock | None = None) -> Application:
     assert settings.telegram.token is not None
     persistence = PicklePersistence(
@@ -58,8 +65,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
         .defaults(Defaults(tzinfo=settings.bureau.tz))
-        .rate_limiter(RectbotRateLimiter(overall_max_rate=25, overall_time_period=1, group_max_rate=18,
-                                         group_time_period=60, max_retries=2))
+        .rate_limiter(flood_limiter())
         .persistence(persistence)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -71,6 +77,10 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     for module in FEATURE_MODULES:
         for handler in module.handlers():
             app.add_handler(handler)
+    # Last of group 0: a liaison's message or report button that no conversation claimed (its state
+    # lost to a crash) still reaches their saved report draft, so nothing typed is lost.
+    for handler in report.draft_fallthrough_handlers():
+        app.add_handler(handler)
     app.add_error_handler(common.on_error)
     return app
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram.ext import AIORateLimiter
@@ -22,11 +22,22 @@ SEND_ENDPOINTS = frozenset({
 
 
 class ChatPacer:
-    """At most one send per `interval` seconds to each chat, first come first served."""
+    """At most one send per `interval` seconds to each chat, first come first served.
 
-    def __init__(self, interval: float = 1.05, clock: Callable[[], float] = time.monotonic) -> None:
+    A fresh process does not know what its predecessor sent just before a crash or restart, so
+    the first send to any chat waits until one interval after start-up.
+    """
+
+    def __init__(
+        self,
+        interval: float = 1.05,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.interval = interval
         self._clock = clock
+        self._sleep = sleep
+        self._first_slot = clock() + interval
         self._next: dict[int, float] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
@@ -40,9 +51,9 @@ class ChatPacer:
         lock = self._locks.setdefault(chat_id, asyncio.Lock())
         async with lock:
             now = self._clock()
-            slot = max(now, self._next.get(chat_id, 0.0))
+            slot = max(now, self._next.get(chat_id, self._first_slot))
             if slot > now:
-                await asyncio.sleep(slot - now)
+                await self._sleep(slot - now)
             self._next[chat_id] = slot + self.interval
             self._prune(now)
 
