@@ -189,28 +189,22 @@ def handlers() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, object]]:
 
 # ----------------------------------------------------------------------------- jobs
 
-def _services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    svc = context.application.bot_data["services"]
-    assert isinstance(svc, Services)
-    return svc
-
-
 async def sweep_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = _services(context)
+    svc = services(context)
     await sweep(svc)
     await enqueue_daily_digests(svc)
     await warn_missing_calendar(svc)
 
 
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = _services(context)
+    svc = services(context)
     await enqueue_daily_digests(svc)
     await warn_missing_calendar(svc)
 
 
 async def start_delivery(context: ContextTypes.DEFAULT_TYPE) -> None:
     app = context.application
-    svc = _services(context)
+    svc = services(context)
     delivery = Delivery(context.bot, svc)
     svc.extras["delivery"] = delivery
     app.create_task(delivery.run(should_stop=lambda: not app.running), name="rectbot-delivery")

@@ -33,7 +33,7 @@ from bot.i18n import N_, Translator
 from bot.people import BUREAU_ROLES, Role, require_role
 from bot.reports import case_label, evidence_path
 from handlers.common import ack, guarded, markup, refuse_error, reply, sender, services, translator
-from handlers.report import Buttons, draft_fallthrough_handlers
+from handlers.report import Buttons
 from storage import reports as reports_repo
 
 log = logging.getLogger(__name__)
@@ -425,8 +425,6 @@ def handlers() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, object]]:
         CommandHandler("review", cmd_review),
         CommandHandler("budget", cmd_budget),
         CommandHandler("spotcheck", cmd_spotcheck),
-        # Last of group 0 (review comes after report in bot.app): a liaison's draft never loses a message.
-        *draft_fallthrough_handlers(),
     ]
 
 
