@@ -95,7 +95,9 @@ STATUS_NAMES = {
 }
 
 # The measures' fixed periods (art. 10) and the bureau's default for everything else.
+# The 1-month feedback clock: the bureau's own deadline after an evaluation ends.
 EVALUATION_FEEDBACK_PERIOD = Period.parse("1m")
+# The 2-month clock: the evaluated unit reports within 2 months of receiving the feedback.
 EVALUATION_REPORT_PERIOD = Period.parse("2m")
 DEFAULT_PERIOD = Period.parse("10wd")
 EXPLICIT_RULE = "explicit"
