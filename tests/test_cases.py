@@ -193,7 +193,7 @@ async def test_confidential_case_never_shows_substance_in_any_message(world: Wor
         for secret in ("某涉密项目", "秘密问题", "秘密建议", "差"):
             assert secret not in text
     card = await RENDERERS["feedback_card"](world.db, ZH, {"case_id": case.id})
-    assert "涉密" in card.text and f"第{case.id}号" in card.text and "正式渠道" in card.text
+    assert "涉密" in card.text and f"整改事项#{case.id}" in card.text and "正式渠道" in card.text
 
 
 async def test_feedback_later_with_send_feedback(world: World) -> None:

@@ -70,8 +70,8 @@ async def test_sections(svc: Services) -> None:
     assert "每日汇总" in summary.text and len(summary.buttons) == 5
     overdue = render_section(ZH, d, "overdue")
     assert "【县卫健局】" in overdue and re.search(r"逾期\s*15\s*个工作日", overdue) and "拒不整改风险" in overdue
-    assert "涉密项目" not in overdue and f"第{ids['secret']}号" in overdue
-    assert overdue.index("【涉密事项】") < overdue.index(f"第{ids['secret']}号")  # not under another department
+    assert "涉密项目" not in overdue and f"整改事项#{ids['secret']}" in overdue
+    assert overdue.index("【涉密事项】") < overdue.index(f"整改事项#{ids['secret']}")  # not under another department
     listing = render_overdue_list(ZH, d)
     assert "新逾期" in listing and "老逾期" in listing
     # the payload survives the outbox round trip

@@ -74,7 +74,7 @@ def test_register_with_new_acknowledge_and_view(sandbox: SandboxServer,
     assert "义务教育补助资金" in summary.content and "收到反馈之日起2个月" in summary.content
     supervisor.press(summary, "确认")
     done = supervisor.wait_for_message(has("已登记"))
-    assert "整改事项第1号" in done.content and "1 名联络员" in done.content
+    assert "整改事项#1" in done.content and "1 名联络员" in done.content
 
     card = liaison.wait_for_message(has("整改反馈"), timeout=20)
     for part in ("义务教育补助资金", "资金拨付滞后", "加快拨付进度", "盐财绩〔2026〕12号", "2个月"):
@@ -92,7 +92,7 @@ def test_register_with_new_acknowledge_and_view(sandbox: SandboxServer,
     assert answered is not None and "2026年3月2日" in (answered.text or "")
 
     liaison.send_command("case", "1")
-    view = liaison.wait_for_message(has("整改事项第1号"))
+    view = liaison.wait_for_message(has("整改事项#1"))
     assert "义务教育补助资金" in view.content and "2026年5月6日（星期三）" in view.content
     assert "办理记录" in view.content and "王督办" in view.content and "张联络" in view.content
 
@@ -138,7 +138,7 @@ def test_new_draft_survives_restart_and_cancel(sandbox: SandboxServer,
     supervisor.wait_for_message(has("已取消"))
     supervisor.press(summary, "确认")  # stale button after /cancel
     supervisor.send_command("case", "1")
-    supervisor.wait_for_message(has("没有第1号"))
+    supervisor.wait_for_message(has("没有整改事项#1"))
     bot.stop()
 
 
@@ -201,7 +201,7 @@ def test_cli_gbk_import_then_feedback_receipt_and_deadline_change_in_chat(
 
     supervisor.send_command("feedback", "1")
     supervisor.wait_for_message(has("1 名联络员"))
-    card = liaison.wait_for_message(has("整改事项第1号"), timeout=20)
+    card = liaison.wait_for_message(has("整改事项#1"), timeout=20)
     assert "涉密" in card.content and "正式渠道" in card.content
     for secret in ("涉密装备采购", "采购程序不规范"):
         assert secret not in card.content

@@ -192,7 +192,7 @@ def test_replies_to_reminders(sandbox: SandboxServer, rectbot: Factory) -> None:
 
     supervisor.send_text("已电话督促，对方承诺下周报送", reply_to=escalation)
     ok = supervisor.wait_for_message(lambda m: "整改进展" in (m.text or ""))
-    assert f"第{case_id}号" in (ok.text or "")
+    assert f"整改事项#{case_id}" in (ok.text or "")
     supervisor.send_document("督办记录.pdf", b"%PDF-1.4 test", "application/pdf", reply_to=escalation)
     supervisor.wait_for_message(lambda m: "督办记录.pdf" in (m.text or ""))
     with db(bot) as conn:
@@ -202,7 +202,7 @@ def test_replies_to_reminders(sandbox: SandboxServer, rectbot: Factory) -> None:
     assert notes == [("已电话督促，对方承诺下周报送", None), ("", "督办记录.pdf")] and audited == 2
 
     liaison.send_text("已完成80%", reply_to=notice)
-    started = liaison.wait_for_message(lambda m: f"#{case_id}" in (m.text or "") or f"第{case_id}号" in (m.text or ""))
+    started = liaison.wait_for_message(lambda m: f"#{case_id}" in (m.text or "") or f"整改事项#{case_id}" in (m.text or ""))
     assert started.text
 
 
