@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ Factory = Callable[..., RectbotProcess]
 def sandbox() -> Iterator[SandboxServer]:
     with SandboxServer() as server:
         yield server
+        if os.environ.get("RECTBOT_E2E_TRANSCRIPT"):  # read what users saw: RECTBOT_E2E_TRANSCRIPT=1 pytest -s
+            for m in server.messages():
+                print(f"--- to {m.chat_id} #{m.message_id}: {m.text or m.caption or ''}  {m.buttons or ''}")
+        assert server.internal_errors == [], server.internal_errors
 
 
 @pytest.fixture
