@@ -679,14 +679,14 @@ def render_case(
     lines.append(t._("Report deadline: {date}").format(date=due_text(t, case)))
     lines.append(t._("Rule: {rule}").format(rule=deadline_rule_text(t, case)))
     if case.due_rule:
-        lines.append(f"  ({rule_detail(t, case.due_rule)})")
+        lines.append("  " + t._("({detail})").format(detail=rule_detail(t, case.due_rule)))
     if history:
         lines.append("")
         lines.append(t._("History:"))
         for entry in history:
             when = entry.at.astimezone(tz)
-            lines.append(f"· {when:%Y-%m-%d %H:%M} {actor_name(t, entry.actor, names)}: "
-                         f"{history_text(t, entry)}")
+            lines.append(t._("· {when} {who}: {what}").format(
+                when=f"{when:%Y-%m-%d %H:%M}", who=actor_name(t, entry.actor, names), what=history_text(t, entry)))
     return "\n".join(lines)
 
 
@@ -728,12 +728,12 @@ def history_text(t: Translator, entry: AuditEntry) -> str:
         for key in ("due_on", "feedback_due_on"):
             if key in after:
                 old, new = _date_or_none(before.get(key)), _date_or_none(after.get(key))
-                text += f": {format_date(old, t)} → " + format_deadline(
-                    new, bool(after.get(key.replace("_on", "_provisional"))), t)
+                text += t._(": {old} → {new}").format(old=format_date(old, t), new=format_deadline(
+                    new, bool(after.get(key.replace("_on", "_provisional"))), t))
         if after.get("reason"):
             text += t._("; reason: {reason}").format(reason=after["reason"])
     elif entry.action == "case.feedback_sent" and after.get("feedback_sent_on"):
-        text += f": {format_date(_date_or_none(after['feedback_sent_on']), t)}"
+        text += t._(": {date}").format(date=format_date(_date_or_none(after["feedback_sent_on"]), t))
     return text
 
 

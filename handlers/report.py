@@ -305,8 +305,8 @@ async def _handle_content(update: Update, context: ContextTypes.DEFAULT_TYPE, dr
     else:
         # Measures (also when text comes at the evidence or summary step: it adds to the measures).
         draft = await reports.add_measures(svc.db, person, rid, text, now=now)
-        note = t._("Noted ({n} characters so far).").format(n=len(draft.report.measures))
-        await reply(update, note + " " + t._("Send more, or press Next."),
+        note = t._("Noted ({n} characters so far). Send more, or press Next.").format(n=len(draft.report.measures))
+        await reply(update, note,
                     reply_markup=markup([[(t._("Next"), f"rp:next:{rid}"), (t._("Cancel"), f"rp:cancel:{rid}")]]))
     return REPORTING
 
