@@ -151,12 +151,12 @@ def render_digest(t: Translator, digest: Digest) -> Rendered:
         items: Sequence[Any] = getattr(digest, s)
         if not items:
             continue
-        lines.append(f"• {_title(t, s)}: {len(items)}")
+        lines.append(t._("• {title}: {count}").format(title=_title(t, s), count=len(items)))
         if s == "overdue":
             risky = sum(1 for i in digest.overdue if i.risk)
             if risky:
                 lines.append("  " + t._("of which {n} with non-compliance risk (拒不整改风险)").format(n=risky))
-        buttons.append([(f"{_title(t, s)} ({len(items)})", f"dg:{s}")])
+        buttons.append([(t._("{title} ({count})").format(title=_title(t, s), count=len(items)), f"dg:{s}")])
     return Rendered("\n".join(lines), buttons)
 
 
@@ -166,7 +166,7 @@ def render_section(t: Translator, digest: Digest, section: str) -> str:
     title = _title(t, section)
     if not items:
         return t._("{title}: none.").format(title=title)
-    lines = [f"{title} ({len(items)})"]
+    lines = [t._("{title} ({count})").format(title=title, count=len(items))]
     if section == "noliaison":
         lines += [f"• {name}" for name in items[:MAX_LIST]]
     elif section in ("overdue", "new"):

@@ -309,7 +309,7 @@ def _due(t: Translator, payload: Mapping[str, Any]) -> str:
 def _reply_hint(t: Translator, payload: Mapping[str, Any]) -> list[str]:
     if payload.get("target") == TARGET_FEEDBACK:
         return []
-    return [t._("Reply to this message with your progress or a document and it is recorded for the case.")]
+    return [t._("Reply to this message (text or files) to report on this case's rectification.")]
 
 
 @renderer(KIND_REMINDER, windowed=True)
