@@ -11,6 +11,7 @@ from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
+    CallbackQueryHandler,
     Defaults,
     PersistenceInput,
     PicklePersistence,
@@ -81,6 +82,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     # lost to a crash) still reaches their saved report draft, so nothing typed is lost.
     for handler in report.draft_fallthrough_handlers():
         app.add_handler(handler)
+    app.add_handler(CallbackQueryHandler(common.stale_button))  # every press gets an answer
     app.add_error_handler(common.on_error)
     return app
 

@@ -131,6 +131,11 @@ async def gate_strangers(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     raise ApplicationHandlerStop
 
 
+async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs when no handler claimed a button press (old keyboard, forged data): say so, change nothing."""
+    await refuse(update, translator(await sender(update, context))._("This button is no longer valid."))
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("unhandled error while processing an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
