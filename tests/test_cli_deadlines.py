@@ -15,23 +15,7 @@ import pytest
 from bot.cli import main
 from storage.calendars import get_year, load_years, save_year
 from storage.db import Database
-
-GOOD_2027 = """
-year = 2027
-source = "国办发明电〔2026〕7号"
-published_on = 2026-11-10
-[[rest]]
-name = "元旦"
-from = 2027-01-01
-to = 2027-01-03
-[[rest]]
-name = "春节"
-from = 2027-02-06
-to = 2027-02-14
-[[workdays]]
-date = 2027-02-20
-name = "春节补班"
-"""
+from tests.calendar_samples import SAMPLE_2027
 
 BAD_2027 = """
 year = 2027
@@ -108,7 +92,7 @@ def test_deadline_provisional_then_loaded(env: Path, tmp_path: Path, capsys: pyt
     _, out, _ = run(capsys, "deadline", "2026-11-28", "2m", "--json")
     assert json.loads(out)["provisional"] is True
 
-    (tmp_path / "y2027.toml").write_text(GOOD_2027, encoding="utf-8")
+    (tmp_path / "y2027.toml").write_text(SAMPLE_2027, encoding="utf-8")
     code, out, err = run(capsys, "calendar", "load", "y2027.toml")
     assert code == 0, err
     _, out, _ = run(capsys, "deadline", "2026-11-28", "2m", "--json")
@@ -144,7 +128,7 @@ def test_deadline_bad_input(env: Path, capsys: pytest.CaptureFixture[str], argv:
 
 def test_calendar_load_show_replace(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "y2027.toml"
-    f.write_text(GOOD_2027, encoding="utf-8")
+    f.write_text(SAMPLE_2027, encoding="utf-8")
     code, out, err = run(capsys, "calendar", "load", str(f))
     assert code == 0, err
     assert "已导入2027年节假日安排" in out and "国办发明电〔2026〕7号" in out
@@ -157,7 +141,7 @@ def test_calendar_load_show_replace(env: Path, tmp_path: Path, capsys: pytest.Ca
     assert "发布日期：2026年11月10日" in out and "由财政局于" in out
     assert "元旦：2027年1月1日（星期五）至2027年1月3日（星期日），共3天" in out
 
-    f.write_text(GOOD_2027.replace("date = 2027-02-20", "date = 2027-02-21"), encoding="utf-8")
+    f.write_text(SAMPLE_2027.replace("date = 2027-02-20", "date = 2027-02-21"), encoding="utf-8")
     code, out, _ = run(capsys, "calendar", "load", str(f))
     assert code == 0 and "已替换此前导入的2027年安排" in out
 
@@ -222,7 +206,7 @@ def test_repository_roundtrip(tmp_path: Path) -> None:
     async def go() -> None:
         db = await Database.open(tmp_path / "r.db")
         try:
-            s = parse_year_toml(GOOD_2027)
+            s = parse_year_toml(SAMPLE_2027)
             assert await save_year(db, s, "person:1") is False
             assert await save_year(db, s, "person:1") is True
             assert await load_years(db) == [s]

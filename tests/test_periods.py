@@ -35,26 +35,11 @@ from bot.periods import (
     parse_date,
 )
 from bot.workcalendar import WorkCalendar, YearSchedule, parse_year_toml
+from tests.calendar_samples import SAMPLE_2027
 
 D = date
 CAL = WorkCalendar()
 
-SAMPLE_2027 = """
-year = 2027
-source = "国办发明电〔2026〕7号"
-published_on = 2026-11-10
-[[rest]]
-name = "元旦"
-from = 2027-01-01
-to = 2027-01-03
-[[rest]]
-name = "春节"
-from = 2027-02-06
-to = 2027-02-14
-[[workdays]]
-date = 2027-02-20
-name = "春节补班"
-"""
 
 
 def dl(start: date, period: str, *, strict: bool = False, cal: WorkCalendar = CAL) -> Deadline:

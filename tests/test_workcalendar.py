@@ -16,26 +16,10 @@ from bot.workcalendar import (
     parse_year_toml,
     provisional_holidays,
 )
+from tests.calendar_samples import SAMPLE_2027
 
 D = date
 CAL = WorkCalendar()
-
-GOOD = """
-year = 2027
-source = "国办发明电〔2026〕7号"
-published_on = 2026-11-10
-[[rest]]
-name = "元旦"
-from = 2027-01-01
-to = 2027-01-03
-[[rest]]
-name = "春节"
-from = 2027-02-06
-to = 2027-02-14
-[[workdays]]   # make-up working days (调休补班)
-date = 2027-02-20
-name = "春节补班"
-"""
 
 
 # ---------------------------------------------------------------- library years
@@ -149,7 +133,7 @@ def test_unknown_year_days():
 
 
 def test_good_file_loads():
-    s = parse_year_toml(GOOD)
+    s = parse_year_toml(SAMPLE_2027)
     assert s.year == 2027 and s.origin == "loaded"
     assert s.source == "国办发明电〔2026〕7号" and s.published_on == D(2026, 11, 10)
     assert list(s.rest_days)[:3] == [D(2027, 1, 1), D(2027, 1, 2), D(2027, 1, 3)]
@@ -162,7 +146,7 @@ def test_good_file_loads():
 
 
 def test_loaded_year_in_calendar():
-    cal = CAL.with_year(parse_year_toml(GOOD))
+    cal = CAL.with_year(parse_year_toml(SAMPLE_2027))
     assert cal.is_known(2027) and not CAL.is_known(2027)  # with_year leaves the original alone
     assert cal.schedule(2027).origin == "loaded"
     assert cal.is_working_day(D(2027, 2, 20))  # make-up Saturday
@@ -193,7 +177,7 @@ to = 2026-03-10
 
 
 def test_late_december_entries_override_previous_year():
-    text = GOOD.replace("from = 2027-01-01\nto = 2027-01-03", "from = 2026-12-31\nto = 2027-01-03")
+    text = SAMPLE_2027.replace("from = 2027-01-01\nto = 2027-01-03", "from = 2026-12-31\nto = 2027-01-03")
     s = parse_year_toml(text)
     assert D(2026, 12, 31) in s.rest_days
     cal = CAL.with_year(s)
@@ -202,11 +186,11 @@ def test_late_december_entries_override_previous_year():
 
 
 def test_json_roundtrip():
-    for s in (parse_year_toml(GOOD), library_schedules()[2026]):
+    for s in (parse_year_toml(SAMPLE_2027), library_schedules()[2026]):
         again = YearSchedule.from_json(s.to_json())
         assert again == s
         assert hash(again) == hash(s)
-    assert "春节" in parse_year_toml(GOOD).to_json()  # stored readable, not \\u escapes
+    assert "春节" in parse_year_toml(SAMPLE_2027).to_json()  # stored readable, not \\u escapes
 
 
 # ---------------------------------------------------------------- refused files

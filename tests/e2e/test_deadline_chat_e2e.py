@@ -6,24 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.sandbox import SandboxServer
+from tests.calendar_samples import SAMPLE_2027
 from tests.e2e.harness import RectbotProcess
-
-YEAR_2027 = """
-year = 2027
-source = "国办发明电〔2026〕99号（测试）"
-published_on = 2026-11-20
-[[rest]]
-name = "元旦"
-from = 2027-01-01
-to = 2027-01-03
-[[rest]]
-name = "春节"
-from = 2027-02-06
-to = 2027-02-13
-[[workdays]]
-date = 2027-01-30
-name = "春节补班"
-"""
 
 
 def test_deadline_in_chat_then_calendar_loaded(
@@ -46,7 +30,7 @@ def test_deadline_in_chat_then_calendar_loaded(
     assert "用法" in (user.wait_for_message().text or "") or "无法识别" in (user.messages()[-1].text or "")
 
     toml = tmp_path / "2027.toml"
-    toml.write_text(YEAR_2027, encoding="utf-8")
+    toml.write_text(SAMPLE_2027, encoding="utf-8")
     bot.cli("calendar", "load", str(toml))
 
     def final_answer() -> str | None:
