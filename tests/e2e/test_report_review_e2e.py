@@ -258,6 +258,46 @@ def test_extension_late_refused_timely_approved_moves_deadline_and_reminders(
     assert history[-2:] == ["extension.request", "extension.approve"]
 
 
+
+def request_extension(liaison: SandboxUser, case_id: int, reason: str, until: str) -> None:
+    liaison.send_command("extend", str(case_id))
+    liaison.wait_for_message(has("理由"))
+    liaison.send_text(reason)
+    liaison.wait_for_message(has("延至"))
+    liaison.send_text(until)
+    liaison.wait_for_message(has("已提交延期申请"))
+
+
+def test_extension_granted_for_another_date_or_refused_with_a_reason(
+    sandbox: SandboxServer, rectbot: Factory
+) -> None:
+    """The two typed decisions: another date than proposed (bad date asked again), and a refusal."""
+    bot, sup1, _sup2, liaison, _other = setup(sandbox, rectbot)
+    other_date = insert_case(bot, "县教育局", "2026-03-04", "校舍维修")
+    refused = insert_case(bot, "县教育局", "2026-03-05", "课后服务补助")
+
+    request_extension(liaison, other_date, "施工单位变更", "4月30日")
+    card = sup1.wait_for_message(has("延期申请", f"#{other_date}"), timeout=20)
+    sup1.press(card, "另定日期")
+    sup1.wait_for_message(has("延至哪一天"))
+    sup1.send_text("过几天吧")
+    sup1.wait_for_message(has("过几天吧"))  # not a date: asked again, nothing decided
+    assert one(bot, "SELECT state FROM extension_requests WHERE case_id = ?", other_date) == "pending"
+    sup1.send_text("4月15日")
+    sup1.wait_for_message(has(f"#{other_date}", "2026年4月15日"))
+    assert one(bot, "SELECT due_on FROM cases WHERE id = ?", other_date) == "2026-04-15"
+    liaison.wait_for_message(has("延期", "2026年4月15日"), timeout=20)
+
+    request_extension(liaison, refused, "资金未到位", "5月8日")
+    card = sup1.wait_for_message(has("延期申请", f"#{refused}"), timeout=20)
+    sup1.press(card, "不同意")
+    sup1.wait_for_message(has("不同意", "理由"))
+    sup1.send_text("理由不充分，请按期完成")
+    sup1.wait_for_message(has(f"#{refused}", "未同意", "2026年3月5日"))
+    assert one(bot, "SELECT state FROM extension_requests WHERE case_id = ?", refused) == "refused"
+    assert one(bot, "SELECT due_on FROM cases WHERE id = ?", refused) == "2026-03-05"
+    assert sandbox.violations.total == 0
+
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
        b"\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
 
