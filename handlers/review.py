@@ -294,49 +294,52 @@ async def cb_ext_words(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return await _guard(update, context, go())
 
 
+def _pending_extension_id(context: ContextTypes.DEFAULT_TYPE) -> int | None:
+    """The extension request this supervisor is deciding in the conversation, if any."""
+    pending = (context.user_data or {}).get("review") or {}
+    return int(pending["extension_id"]) if "extension_id" in pending else None
+
+
+async def _decide_extension(update: Update, context: ContextTypes.DEFAULT_TYPE, extension_id: int,
+                            **decision: Any) -> int:
+    """Record the decision (the domain checks who may decide), tell the people, end the conversation."""
+    svc = services(context)
+    person = await sender(update, context)
+    decided = await extensions.decide_extension(svc.db, person, extension_id, now=svc.now(), today=svc.today(),
+                                                calendar=svc.calendar, **decision)
+    svc.wake_delivery()
+    if context.user_data is not None:
+        context.user_data.pop("review", None)
+    await reply(update, _ext_line(translator(person), decided))
+    return END
+
+
 async def on_ext_date(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     async def go() -> int:
-        svc = services(context)
-        person = await sender(update, context)
-        t = translator(person)
-        message = update.effective_message
-        assert message is not None and context.user_data is not None
-        pending = context.user_data.get("review") or {}
-        if "extension_id" not in pending:
+        extension_id = _pending_extension_id(context)
+        if extension_id is None:
             return END
+        svc = services(context)
+        message = update.effective_message
+        assert message is not None
         try:
             granted = parse_natural_date(message.text or "", svc.today())
         except DateInputError as exc:
-            await reply(update, exc.render(t))
+            await reply(update, exc.render(translator(await sender(update, context))))
             return EXT_DATE
-        decided = await extensions.decide_extension(svc.db, person, int(pending["extension_id"]), approve=True,
-                                                    granted_due_on=granted, now=svc.now(), today=svc.today(),
-                                                    calendar=svc.calendar)
-        svc.wake_delivery()
-        context.user_data.pop("review", None)
-        await reply(update, _ext_line(t, decided))
-        return END
+        return await _decide_extension(update, context, extension_id, approve=True, granted_due_on=granted)
 
     return await _guard(update, context, go())
 
 
 async def on_ext_reason(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     async def go() -> int:
-        svc = services(context)
-        person = await sender(update, context)
-        t = translator(person)
-        message = update.effective_message
-        assert message is not None and context.user_data is not None
-        pending = context.user_data.get("review") or {}
-        if "extension_id" not in pending:
+        extension_id = _pending_extension_id(context)
+        if extension_id is None:
             return END
-        decided = await extensions.decide_extension(svc.db, person, int(pending["extension_id"]), approve=False,
-                                                    note=message.text or "", now=svc.now(), today=svc.today(),
-                                                    calendar=svc.calendar)
-        svc.wake_delivery()
-        context.user_data.pop("review", None)
-        await reply(update, _ext_line(t, decided))
-        return END
+        message = update.effective_message
+        assert message is not None
+        return await _decide_extension(update, context, extension_id, approve=False, note=message.text or "")
 
     return await _guard(update, context, go())
 
