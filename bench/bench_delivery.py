@@ -13,25 +13,31 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from telegram.ext import AIORateLimiter, ExtBot
 
+from bot.bootstrap import history_labels
 from bot.clock import SystemClock, iso
 from bot.delivery import Delivery, DeliveryConfig
+from bot.domain import Kind, Notification
 from bot.i18n import Translator
-from bot.notify import Notification, Rendered, enqueue, renderer
+from bot.notify import Rendered, RendererRegistry
 from bot.sandbox import SandboxServer
 from bot.services import Services
 from bot.settings import Settings
 from storage import outbox as repo
 from storage.db import Database
+from storage.outbox import enqueue
+
+BENCH_KIND = Kind.RECEIPT_RECORDED  # a kind sent at once, worded by the bench's own renderer
 
 
-@renderer("bench_note")
-async def _render(db: Database, t: Translator, payload: object) -> Rendered:
+async def _render(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     return Rendered("⏰ 提醒：本事项的整改落实情况报告即将到期。")
 
 
@@ -39,7 +45,8 @@ async def main(n: int, rate: float, faults: bool) -> None:
     with SandboxServer() as sandbox, tempfile.TemporaryDirectory() as tmp:
         db = await Database.open(Path(tmp) / "bench.db")
         svc = Services(settings=Settings(reminders={"send_window": "00:00-23:59", "working_days_only": False}),
-                       db=db, clock=SystemClock())
+                       db=db, clock=SystemClock(), renderers=RendererRegistry({BENCH_KIND: _render}),
+                       history_labels=history_labels())
         now = svc.now()
         users = [sandbox.create_user() for _ in range(n)]
         async with db.transaction() as conn:
@@ -48,7 +55,7 @@ async def main(n: int, rate: float, faults: bool) -> None:
                 "INSERT INTO people (telegram_id, name, role, department_id, created_at)"
                 " VALUES (?, ?, 'liaison', 1, ?)", [(u.id, f"L{i}", iso(now)) for i, u in enumerate(users)])
             ids = [r[0] for r in await (await conn.execute("SELECT id FROM people ORDER BY id")).fetchall()]
-            await enqueue(conn, [Notification(f"bench:{p}", p, "bench_note", {}, now) for p in ids], now=now)
+            await enqueue(conn, [Notification(f"bench:{p}", p, BENCH_KIND, {}, now) for p in ids], now=now)
         if faults:
             sandbox.inject("sendMessage", "429", times=5, retry_after=1)
             sandbox.inject("sendMessage", "500", times=10)

@@ -18,16 +18,15 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot.bootstrap import open_services
 from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import commands_for
+from bot.domain import Role
 from bot.i18n import translator_for_locale
-from bot.people import Role, bootstrap_admins
 from bot.ratelimit import RectbotRateLimiter
 from bot.services import Services
 from bot.settings import Settings
 from handlers import admin, cases, common, deadlines, onboarding, reminders, report, review
-from storage.calendars import build_calendar
-from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +84,6 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     app.add_handler(CallbackQueryHandler(common.stale_button))  # every press gets an answer
     app.add_error_handler(common.on_error)
     return app
-
-
-async def open_services(settings: Settings, clock: Clock) -> Services:
-    db = await Database.open(settings.storage.database)
-    svc = Services(settings=settings, db=db, clock=clock, calendar=await build_calendar(db))
-    await bootstrap_admins(db, settings.bureau.admins, now=clock.now())
-    return svc
 
 
 async def _post_init(app: Application) -> None:

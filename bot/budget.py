@@ -15,14 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.cases import GRADE_NAMES, STATUS_NAMES, CaseStatus, Grade
+from bot.case_text import GRADE_NAMES, STATUS_NAMES
+from bot.domain import Case, CaseStatus, Grade, Person
 from bot.errors import Msg
 from bot.i18n import N_, Translator
 from bot.people import BUREAU_ROLES, require_role
 from storage import cases as cases_repo
-from storage.cases import Case
 from storage.db import Database
-from storage.people import Person
 
 
 class Suggestion(StrEnum):

@@ -15,86 +15,29 @@ Confidential (涉密) cases never have project, findings, suggestions or grade i
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
-
-import aiosqlite
 
 from bot.clock import iso
-from bot.dates import format_date, format_deadline
+from bot.domain import AuditEntry, Case, CaseStatus, Grade, Kind, NewCase, Notification, Person, Role, Source
 from bot.errors import DomainError, NotAuthorized
-from bot.i18n import N_, Translator
-from bot.notify import Notification, Rendered, enqueue, renderer
-from bot.people import BUREAU_ROLES, Role, actor_of, require_role
-from bot.periods import RULE_DESCRIPTIONS, RULES, Period, compute_deadline
+from bot.i18n import N_
+from bot.people import BUREAU_ROLES, actor_of, require_role
+from bot.periods import RULES, Period, compute_deadline
 from bot.workcalendar import WorkCalendar
 from storage import cases as repo
 from storage import people as people_repo
-from storage.cases import AuditEntry, Case
-from storage.db import Database, audit
-from storage.people import Person
-
-
-class Source(StrEnum):
-    EX_ANTE = "ex_ante"
-    TARGET_REVIEW = "target_review"
-    MONITORING = "monitoring"
-    EVALUATION = "evaluation"
-    SPOT_CHECK = "spot_check"
-    RANKING = "ranking"
-
-
-class Grade(StrEnum):
-    EXCELLENT = "excellent"  # 优
-    GOOD = "good"            # 良
-    FAIR = "fair"            # 中
-    POOR = "poor"            # 差
-
-
-class CaseStatus(StrEnum):
-    PENDING_FEEDBACK = "pending_feedback"   # 待反馈: feedback not yet received by the unit
-    IN_PROGRESS = "in_progress"             # 整改中: the report clock runs
-    REPORTED = "reported"                   # 已报告: a report awaits review
-    CLOSED = "closed"                       # 已销号
-    RETURNED = "returned"                   # 退回补充: rework with a new deadline
-    REFUSED = "refused"                     # 拒不整改
-    INADEQUATE = "inadequate"               # 整改不到位
-    FALSELY_REPORTED = "falsely_reported"   # 虚报
-
+from storage.db import Conn, Database, Tx, audit
+from storage.outbox import enqueue
 
 # Statuses whose report deadline is still running (reminders and overdue escalation apply).
 OPEN_STATUSES = (CaseStatus.IN_PROGRESS, CaseStatus.RETURNED)
 # Statuses in which a deadline still matters to someone (notices about deadline changes go out).
 LIVE_STATUSES = (CaseStatus.PENDING_FEEDBACK, CaseStatus.IN_PROGRESS, CaseStatus.RETURNED, CaseStatus.REPORTED)
 
-SOURCE_NAMES = {
-    Source.EX_ANTE: N_("ex-ante performance assessment"),
-    Source.TARGET_REVIEW: N_("performance target review"),
-    Source.MONITORING: N_("performance monitoring"),
-    Source.EVALUATION: N_("performance evaluation"),
-    Source.SPOT_CHECK: N_("spot check"),
-    Source.RANKING: N_("low assessment ranking"),
-}
-
-GRADE_NAMES = {Grade.EXCELLENT: "优", Grade.GOOD: "良", Grade.FAIR: "中", Grade.POOR: "差"}
-
-STATUS_NAMES = {
-    CaseStatus.PENDING_FEEDBACK: N_("awaiting feedback"),
-    CaseStatus.IN_PROGRESS: N_("rectifying"),
-    CaseStatus.REPORTED: N_("reported"),
-    CaseStatus.CLOSED: N_("closed"),
-    CaseStatus.RETURNED: N_("returned for rework"),
-    CaseStatus.REFUSED: N_("refused to rectify"),
-    CaseStatus.INADEQUATE: N_("rectification inadequate"),
-    CaseStatus.FALSELY_REPORTED: N_("falsely reported"),
-}
-
-# The measures' fixed periods (art. 10) and the bureau's default for everything else.
 # The 1-month feedback clock: the bureau's own deadline after an evaluation ends.
 EVALUATION_FEEDBACK_PERIOD = Period.parse("1m")
 # The 2-month clock: the evaluated unit reports within 2 months of receiving the feedback.
@@ -197,11 +140,7 @@ class CaseDeadlines:
     due_rule: str | None = None
 
     def as_columns(self) -> dict[str, Any]:
-        return {
-            "feedback_due_on": self.feedback_due_on, "feedback_due_provisional": self.feedback_due_provisional,
-            "feedback_due_rule": self.feedback_due_rule, "due_on": self.due_on,
-            "due_provisional": self.due_provisional, "due_rule": self.due_rule,
-        }
+        return dataclasses.asdict(self)
 
 
 def compute_case_deadlines(
@@ -240,25 +179,25 @@ def deadlines_of(case: Case, calendar: WorkCalendar, **overrides: Any) -> CaseDe
 def case_values(
     draft: CaseDraft, *, department_id: int, calendar: WorkCalendar, created_by: str, now: datetime,
     received_by: str | None = None,
-) -> dict[str, Any]:
-    """The cases row for a (normalized) draft: deadlines computed, status from the receipt."""
+) -> NewCase:
+    """The new case for a (normalized) draft: deadlines computed, status from the receipt."""
     deadlines = compute_case_deadlines(
         source=draft.source, evaluation_ended_on=draft.evaluation_ended_on,
         feedback_received_on=draft.feedback_received_on, period=draft.period,
         explicit_due_on=draft.explicit_due_on, calendar=calendar,
     )
     status = CaseStatus.IN_PROGRESS if draft.feedback_received_on else CaseStatus.PENDING_FEEDBACK
-    return {
-        "department_id": department_id, "project": draft.project, "source": draft.source, "grade": draft.grade,
-        "findings": draft.findings, "suggestions": draft.suggestions, "feedback_doc_no": draft.feedback_doc_no,
-        "evaluation_ended_on": draft.evaluation_ended_on, "feedback_sent_on": draft.feedback_sent_on,
-        "feedback_received_on": draft.feedback_received_on, "period": draft.period,
-        "explicit_due_on": draft.explicit_due_on, **deadlines.as_columns(), "confidential": draft.confidential,
-        "status": status.value, "next_action_at": now,
-        "received_by": received_by if draft.feedback_received_on else None,
-        "received_at": now if draft.feedback_received_on else None,
-        "created_by": created_by, "created_at": now, "updated_at": now,
-    }
+    return NewCase(
+        department_id=department_id, project=draft.project, source=Source(draft.source),
+        grade=Grade(draft.grade) if draft.grade else None, findings=draft.findings, suggestions=draft.suggestions,
+        feedback_doc_no=draft.feedback_doc_no, evaluation_ended_on=draft.evaluation_ended_on,
+        feedback_sent_on=draft.feedback_sent_on, feedback_received_on=draft.feedback_received_on,
+        period=draft.period, explicit_due_on=draft.explicit_due_on, **deadlines.as_columns(),
+        confidential=draft.confidential, status=status, next_action_at=now,
+        received_by=received_by if draft.feedback_received_on else None,
+        received_at=now if draft.feedback_received_on else None,
+        created_by=created_by, created_at=now, updated_at=now,
+    )
 
 
 def audit_view(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -288,7 +227,7 @@ def may_view(person: Person, case: Case) -> bool:
     return person.role == Role.LIAISON and person.department_id == case.department_id
 
 
-async def load_case(db: Database | aiosqlite.Connection, case_id: int) -> Case:
+async def load_case(db: Conn, case_id: int) -> Case:
     case = await repo.get_case(db, case_id)
     if case is None:
         raise DomainError(N_("There is no case number {id}."), id=case_id)
@@ -332,7 +271,7 @@ async def register_case(
                              received_by=actor_s)
         case_id = await repo.insert_case(conn, values)
         await audit(conn, actor=actor_s, action="case.register", entity="case", entity_id=case_id,
-                    after=audit_view(values), at=now)
+                    after=audit_view(dataclasses.asdict(values)), at=now)
         sent = 0
         if clean.feedback_sent_on is not None and clean.feedback_received_on is None:
             sent = await _enqueue_cards(conn, case_id, clean.feedback_sent_on, liaisons, now)
@@ -345,10 +284,10 @@ def feedback_key(case_id: int, sent_on: date, person_id: int) -> str:
 
 
 async def _enqueue_cards(
-    conn: aiosqlite.Connection, case_id: int, sent_on: date, liaisons: Sequence[Person], now: datetime
+    conn: Tx, case_id: int, sent_on: date, liaisons: Sequence[Person], now: datetime
 ) -> int:
     return await enqueue(conn, [
-        Notification(feedback_key(case_id, sent_on, p.id), p.id, "feedback_card", {"case_id": case_id}, now,
+        Notification(feedback_key(case_id, sent_on, p.id), p.id, Kind.FEEDBACK_CARD, {"case_id": case_id}, now,
                      case_id)
         for p in liaisons
     ], now=now)
@@ -440,14 +379,14 @@ async def record_receipt(
         liaisons = await people_repo.liaisons_of(db, case.department_id)
         await enqueue(conn, [
             Notification(f"case:{case_id}:receipt:{received_on.isoformat()}:{iso(now)}:p{p.id}", p.id,
-                         "receipt_recorded", {"case_id": case_id}, now, case_id)
+                         Kind.RECEIPT_RECORDED, {"case_id": case_id}, now, case_id)
             for p in liaisons
         ], now=now)
     return Receipt(updated, False)
 
 
 async def _record_receipt(
-    conn: aiosqlite.Connection, calendar: WorkCalendar, case: Case, received_on: date, *, actor: str,
+    conn: Tx, calendar: WorkCalendar, case: Case, received_on: date, *, actor: str,
     action: str, now: datetime,
 ) -> None:
     deadlines = deadlines_of(case, calendar, feedback_received_on=received_on)
@@ -493,7 +432,7 @@ async def change_deadline(
                    "reason": reason}
         await enqueue(conn, [
             Notification(f"case:{case_id}:deadline_changed:{new_due.isoformat()}:{iso(now)}:p{p.id}", p.id,
-                         "deadline_changed", payload, now, case_id)
+                         Kind.DEADLINE_CHANGED, payload, now, case_id)
             for p in liaisons
         ], now=now)
         return await load_case(conn, case_id)
@@ -572,7 +511,7 @@ async def recompute_provisional_deadlines(
                            "new": _iso_or_none(ch.new), "provisional": ch.provisional}
                 await enqueue(conn, [
                     Notification(f"case:{case.id}:recomputed:{ch.field}:{_iso_or_none(ch.new)}:p{p.id}", p.id,
-                                 "deadline_recomputed", payload, now, case.id)
+                                 Kind.DEADLINE_RECOMPUTED, payload, now, case.id)
                     for p in recipients
                 ], now=now)
     return changes
@@ -586,174 +525,6 @@ _FIELD_COLUMNS = {
 
 def _iso_or_none(d: date | None) -> str | None:
     return d.isoformat() if d else None
-
-
-# --------------------------------------------------------------------------- how a case reads
-
-
-def case_label(t: Translator, case_id: int) -> str:
-    return t._("Case No. {id}").format(id=case_id)
-
-
-def source_name(t: Translator, source: str) -> str:
-    try:
-        return t._(SOURCE_NAMES[Source(source)])
-    except ValueError:
-        return source
-
-
-def status_name(t: Translator, status: str) -> str:
-    try:
-        return t._(STATUS_NAMES[CaseStatus(status)])
-    except ValueError:
-        return status
-
-
-def grade_name(grade: str | None) -> str:
-    if not grade:
-        return "—"
-    try:
-        return GRADE_NAMES[Grade(grade)]
-    except ValueError:
-        return grade
-
-
-def deadline_rule_text(t: Translator, case: Case | CaseDraft) -> str:
-    """The rule the report deadline follows, in words (shown on cards and on /case)."""
-    if case.explicit_due_on is not None:
-        return t._("the deadline set by the finance bureau")
-    if case.source == Source.EVALUATION:
-        return t._("report within 2 months of receiving the feedback (art. 10 of the measures)")
-    period = Period.parse(case.period or str(DEFAULT_PERIOD))
-    return t._("report within {period} of receiving the feedback").format(period=period.describe(t))
-
-
-def rule_detail(t: Translator, rule: str | None) -> str:
-    if not rule:
-        return ""
-    if rule == EXPLICIT_RULE:
-        return t._("a date set by the finance bureau")
-    return t._(RULE_DESCRIPTIONS[rule]) if rule in RULE_DESCRIPTIONS else rule
-
-
-def due_text(t: Translator, case: Case) -> str:
-    if case.due_on is None:
-        if case.explicit_due_on is None:
-            return t._("counted from receipt: {rule}").format(rule=deadline_rule_text(t, case))
-        return format_date(case.explicit_due_on, t)
-    return format_deadline(case.due_on, case.due_provisional, t)
-
-
-def case_details(t: Translator, case: Case) -> list[str]:
-    """The lines a case shows in chat; a confidential case shows no substance at all."""
-    lines = [t._("Department: {name}").format(name=case.department_name)]
-    if case.confidential:
-        lines.append(t._("Confidential matter (涉密): the details are sent through official channels only."))
-    else:
-        lines += [
-            t._("Project: {project}").format(project=case.project),
-            t._("Source: {source}").format(source=source_name(t, case.source)),
-            t._("Grade: {grade}").format(grade=grade_name(case.grade)),
-        ]
-        if case.findings:
-            lines.append(t._("Findings: {text}").format(text=case.findings))
-        if case.suggestions:
-            lines.append(t._("Suggestions: {text}").format(text=case.suggestions))
-    if case.feedback_doc_no:
-        lines.append(t._("Feedback document: {doc}").format(doc=case.feedback_doc_no))
-    return lines
-
-
-def render_case(
-    t: Translator, case: Case, history: Sequence[AuditEntry], names: Mapping[int, str], tz: ZoneInfo,
-) -> str:
-    """/case: the case with its deadlines and full history (times in the bureau's timezone)."""
-    lines = [f"{case_label(t, case.id)} · {status_name(t, case.status)}", *case_details(t, case)]
-    if case.evaluation_ended_on:
-        lines.append(t._("Evaluation ended: {date}").format(date=format_date(case.evaluation_ended_on, t)))
-    if case.feedback_due_on:
-        lines.append(t._("Feedback due (bureau): {date}").format(
-            date=format_deadline(case.feedback_due_on, case.feedback_due_provisional, t)))
-    lines.append(t._("Feedback sent: {date}").format(date=format_date(case.feedback_sent_on, t)))
-    lines.append(t._("Feedback received: {date}").format(date=format_date(case.feedback_received_on, t)))
-    lines.append(t._("Report deadline: {date}").format(date=due_text(t, case)))
-    lines.append(t._("Rule: {rule}").format(rule=deadline_rule_text(t, case)))
-    if case.due_rule:
-        lines.append("  " + t._("({detail})").format(detail=rule_detail(t, case.due_rule)))
-    if history:
-        lines.append("")
-        lines.append(t._("History:"))
-        for entry in history:
-            when = entry.at.astimezone(tz)
-            lines.append(t._("· {when} {who}: {what}").format(
-                when=f"{when:%Y-%m-%d %H:%M}", who=actor_name(t, entry.actor, names), what=history_text(t, entry)))
-    return "\n".join(lines)
-
-
-def actor_name(t: Translator, actor: str, names: Mapping[int, str]) -> str:
-    if actor.startswith("person:"):
-        try:
-            return names.get(int(actor.split(":", 1)[1]), actor)
-        except ValueError:
-            return actor
-    return {"cli": t._("command line"), "system": t._("system"), "import": t._("ledger import")}.get(actor, actor)
-
-
-HISTORY_ACTIONS = {
-    "case.register": N_("registered the case"),
-    "case.import": N_("imported the case from the ledger"),
-    "case.feedback_sent": N_("sent the feedback"),
-    "case.feedback_resent": N_("sent the feedback to new liaison officers"),
-    "case.receipt_acknowledged": N_("acknowledged receipt of the feedback"),
-    "case.receipt_recorded": N_("recorded the receipt of the feedback"),
-    "case.deadline_changed": N_("changed the deadline"),
-    "case.deadline_recomputed": N_("deadline recomputed with the new holiday schedule"),
-}
-
-
-def history_text(t: Translator, entry: AuditEntry) -> str:
-    """One history line: the action, and for deadline changes old → new (never case substance)."""
-    label = HISTORY_ACTIONS.get(entry.action)
-    text = t._(label) if label else entry.action
-    before = _json(entry.before)
-    after = _json(entry.after)
-    if entry.action in ("case.receipt_acknowledged", "case.receipt_recorded"):
-        got = _date_or_none(after.get("feedback_received_on"))
-        due = _date_or_none(after.get("due_on"))
-        if got:
-            text += t._(": received {date}").format(date=format_date(got, t))
-        if due:
-            text += t._(", deadline {date}").format(date=format_deadline(due, bool(after.get("due_provisional")), t))
-    elif entry.action in ("case.deadline_changed", "case.deadline_recomputed"):
-        for key in ("due_on", "feedback_due_on"):
-            if key in after:
-                old, new = _date_or_none(before.get(key)), _date_or_none(after.get(key))
-                text += t._(": {old} → {new}").format(old=format_date(old, t), new=format_deadline(
-                    new, bool(after.get(key.replace("_on", "_provisional"))), t))
-        if after.get("reason"):
-            text += t._("; reason: {reason}").format(reason=after["reason"])
-    elif entry.action == "case.feedback_sent" and after.get("feedback_sent_on"):
-        text += t._(": {date}").format(date=format_date(_date_or_none(after["feedback_sent_on"]), t))
-    return text
-
-
-def _json(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _date_or_none(value: Any) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -771,101 +542,6 @@ async def view_case(db: Database, case_id: int, person: Person) -> CaseView:
            and e.actor.split(":", 1)[1].isdigit()]
     return CaseView(case, history, await repo.person_names(db, ids))
 
-
-# --------------------------------------------------------------------------- outbox renderers
-
-
-async def _case_or_none(db: Database, payload: Mapping[str, Any]) -> Case | None:
-    try:
-        return await repo.get_case(db, int(payload["case_id"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-@renderer("feedback_card")
-async def render_feedback_card(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
-    """The feedback card a liaison receives, with the 确认收到 button."""
-    case = await _case_or_none(db, payload)
-    if case is None:
-        return Rendered(t._("This case no longer exists."))
-    button = [[(t._("Confirm receipt"), f"{ACK_PREFIX}{case.id}")]]
-    deadline = (format_date(case.explicit_due_on, t) if case.explicit_due_on else deadline_rule_text(t, case))
-    if case.confidential:
-        text = "\n".join([
-            t._("Feedback: {case}").format(case=case_label(t, case.id)),
-            t._("A confidential matter (涉密) for your department has been sent through official channels. "
-                "Please collect the official document; its contents are not sent here."),
-            t._("Deadline: {deadline}").format(deadline=deadline),
-            "",
-            t._("When your department has received it, tap the button below to start the rectification clock."),
-        ])
-        return Rendered(text, button)
-    lines = [t._("Feedback: {case}").format(case=case_label(t, case.id)), *case_details(t, case),
-             t._("Rule: {rule}").format(rule=deadline_rule_text(t, case))]
-    if case.explicit_due_on:
-        lines.append(t._("Deadline: {deadline}").format(deadline=deadline))
-    lines += ["", t._("Please tap the button below to confirm receipt; the rectification deadline is counted "
-                      "from the day of receipt.")]
-    return Rendered("\n".join(lines), button)
-
-
-@renderer("deadline_changed")
-async def render_deadline_changed(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
-    case_id = payload.get("case_id")
-    old = _date_or_none(payload.get("old"))
-    new = _date_or_none(payload.get("new"))
-    lines = [
-        t._("The deadline of {case} has been changed by the finance bureau.").format(
-            case=case_label(t, int(case_id or 0))),
-        t._("New deadline: {date}").format(date=format_deadline(new, bool(payload.get("provisional")), t)),
-    ]
-    if old:
-        lines.append(t._("Previous deadline: {date}").format(
-            date=format_deadline(old, bool(payload.get("old_provisional")), t)))
-    if payload.get("reason"):
-        lines.append(t._("Reason: {reason}").format(reason=payload["reason"]))
-    return Rendered("\n".join(lines))
-
-
-@renderer("deadline_recomputed")
-async def render_deadline_recomputed(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
-    case_id = int(payload.get("case_id") or 0)
-    old = _date_or_none(payload.get("old"))
-    new = _date_or_none(payload.get("new"))
-    what = (t._("the report deadline") if payload.get("field") == "due_on"
-            else t._("the bureau's feedback deadline"))
-    lines = [
-        t._("The official holiday schedule has been published, so {what} of {case} has been recomputed.").format(
-            what=what, case=case_label(t, case_id)),
-        t._("New deadline: {date}").format(date=format_deadline(new, bool(payload.get("provisional")), t)),
-        t._("Previous (provisional) deadline: {date}").format(date=format_date(old, t)),
-    ]
-    return Rendered("\n".join(lines))
-
-
-@renderer("receipt_recorded")
-async def render_receipt_recorded(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
-    case = await _case_or_none(db, payload)
-    if case is None or case.feedback_received_on is None:
-        return Rendered(t._("This case no longer exists."))
-    return Rendered("\n".join([
-        t._("The finance bureau recorded that your department received the feedback of {case} on {date}.").format(
-            case=case_label(t, case.id), date=format_date(case.feedback_received_on, t)),
-        t._("Report deadline: {date}").format(date=due_text(t, case)),
-    ]))
-
-
-def receipt_answer(t: Translator, receipt: Receipt) -> str:
-    """What the liaison is told after tapping 确认收到 (first or repeated tap)."""
-    case = receipt.case
-    assert case.feedback_received_on is not None
-    if receipt.already:
-        head = t._("Receipt of {case} was already recorded on {date}.").format(
-            case=case_label(t, case.id), date=format_date(case.feedback_received_on, t))
-    else:
-        head = t._("Receipt of {case} recorded on {date}.").format(
-            case=case_label(t, case.id), date=format_date(case.feedback_received_on, t))
-    return "\n".join([head, t._("Report deadline: {date}").format(date=due_text(t, case))])
 
 
 def parse_period_or_none(text: str | None) -> str | None:

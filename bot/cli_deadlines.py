@@ -62,7 +62,7 @@ def _run(settings: Settings, func: Callable[[Database | None], Awaitable[int]], 
 async def _calendar(db: Database | None) -> WorkCalendar:
     if db is None:
         return WorkCalendar()
-    from storage.calendars import build_calendar
+    from bot.schedules import build_calendar
 
     return await build_calendar(db)
 
@@ -111,7 +111,7 @@ def cmd_calendar_load(args: argparse.Namespace, settings: Settings) -> int:
         return fail("\n".join(lines))
 
     async def go(db: Database | None) -> int:
-        from storage.calendars import save_year
+        from bot.schedules import save_year
 
         assert db is not None
         replaced = await save_year(db, schedule, "cli")
@@ -130,7 +130,7 @@ def cmd_calendar_load(args: argparse.Namespace, settings: Settings) -> int:
         # Every stored provisional deadline is recomputed with the new schedule; people whose
         # dates moved are told through the outbox (the running bot delivers it).
         from bot.cases import recompute_provisional_deadlines
-        from storage.calendars import build_calendar
+        from bot.schedules import build_calendar
 
         changes = await recompute_provisional_deadlines(db, await build_calendar(db), datetime.now(UTC))
         moved = sum(1 for c in changes if c.date_changed)
@@ -173,7 +173,7 @@ def cmd_calendar_show(args: argparse.Namespace, settings: Settings) -> int:
             print(T._("Source: {source}").format(source=schedule.source))
             info = None
             if db is not None:
-                from storage.calendars import loaded_info
+                from bot.schedules import loaded_info
 
                 info = await loaded_info(db, year)
             if info:

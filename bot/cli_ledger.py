@@ -10,8 +10,8 @@ from typing import Any
 
 from bot.cli import T, fail, now, with_db
 from bot.ledger import apply_import, describe_plan, describe_result, export_ledger, plan_import, read_table
+from bot.schedules import build_calendar
 from bot.settings import Settings
-from storage.calendars import build_calendar
 from storage.db import Database
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.domain import Role
 from bot.i18n import N_
-from bot.people import Role
 
 ALL = (Role.ADMIN, Role.SUPERVISOR, Role.LIAISON)
 BUREAU = (Role.ADMIN, Role.SUPERVISOR)

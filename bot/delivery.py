@@ -29,22 +29,21 @@ from typing import Any
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
+from bot.domain import Kind, Notification, OutboxRow, Person
 from bot.i18n import N_, Translator, translator_for_locale
-from bot.notify import RENDERERS, WINDOWED_KINDS, Notification, Rendered, enqueue, renderer
+from bot.notify import Rendered
 from bot.services import Services
 from bot.settings import Settings
 from bot.workcalendar import WorkCalendar
 from storage import outbox as repo
 from storage import people as people_repo
 from storage.db import Database, audit
-from storage.outbox import OutboxRow
-from storage.people import Person
+from storage.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
-KIND_NO_REACHABLE_LIAISON = "no_reachable_liaison"
 
 
 # ----------------------------------------------------------------------------- send window
@@ -165,7 +164,7 @@ class Delivery:
         svc = self.services
         now = svc.now()
         window_open = in_send_window(svc.settings, svc.calendar, now)
-        rows = await repo.due_rows(self.db, now, exclude_kinds=() if window_open else WINDOWED_KINDS,
+        rows = await repo.due_rows(self.db, now, exclude_kinds=() if window_open else svc.renderers.windowed_kinds,
                                    limit=self.config.batch)
         stats = DeliveryStats(fetched=len(rows))
         if not rows:
@@ -200,7 +199,7 @@ class Delivery:
         svc = self.services
         now = svc.now()
         window_open = in_send_window(svc.settings, svc.calendar, now)
-        nxt = await repo.next_not_before(self.db, exclude_kinds=() if window_open else WINDOWED_KINDS)
+        nxt = await repo.next_not_before(self.db, exclude_kinds=() if window_open else svc.renderers.windowed_kinds)
         if nxt is None:
             return self.config.idle_poll
         return max(0.0, min(self.config.idle_poll, (nxt - now).total_seconds()))
@@ -247,7 +246,8 @@ class Delivery:
                 await repo.mark_final(conn, row.id, "dropped", "recipient unreachable")
                 stats.dropped += 1
                 return "unreachable"
-            if row.kind not in RENDERERS:
+            render = self.services.renderers.get(row.kind)
+            if render is None:
                 await repo.mark_final(conn, row.id, "failed", f"no renderer for kind {row.kind!r}")
                 stats.failed += 1
                 return "failed"
@@ -259,7 +259,7 @@ class Delivery:
             return "dropped"
         t = translator_for_locale(row.locale)
         try:
-            rendered = await RENDERERS[row.kind](db, t, row.payload)
+            rendered = await render(db, t, row.payload)
         except Exception as exc:  # a renderer bug must not block the queue
             log.exception("delivery: renderer for %s failed (row %s)", row.kind, row.id)
             async with db.transaction() as conn:
@@ -362,8 +362,8 @@ async def mark_unreachable(services: Services, person_id: int, *, reason: str, o
                 supervisors = [p for p in await people_repo.people_with_role(db, "supervisor") if p.reachable]
                 told = await enqueue(conn, [
                     Notification(
-                        key=f"dept:{person.department_id}:{KIND_NO_REACHABLE_LIAISON}:{today}:p{s.id}",
-                        person_id=s.id, kind=KIND_NO_REACHABLE_LIAISON,
+                        key=f"dept:{person.department_id}:{Kind.NO_REACHABLE_LIAISON}:{today}:p{s.id}",
+                        person_id=s.id, kind=Kind.NO_REACHABLE_LIAISON,
                         payload={"department": person.department_name or "", "liaison": person.name},
                         not_before=now,
                     ) for s in supervisors
@@ -386,8 +386,7 @@ async def mark_reachable(services: Services, person: Person) -> bool:
     return True
 
 
-@renderer(KIND_NO_REACHABLE_LIAISON)
-async def _render_no_liaison(db: Database, t: Translator, payload: Any) -> Rendered:
+async def render_no_reachable_liaison(db: Database, t: Translator, payload: Any) -> Rendered:
     return Rendered(t._(N_(
         "⚠️ {department} has no liaison officer the bot can reach any more ({liaison} blocked the bot or "
         "deleted the account). Reminders for its cases cannot be delivered; please arrange a new liaison "

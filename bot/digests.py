@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from bot.cases import case_label
+from bot.case_text import case_label
 from bot.dates import format_deadline
+from bot.domain import Kind, Notification
 from bot.i18n import Translator
-from bot.notify import Notification, Rendered, enqueue, renderer
+from bot.notify import Rendered
 from bot.reminders import TARGET_FEEDBACK, case_standing, local_today
 from bot.services import Services
 from bot.settings import Settings
@@ -24,11 +25,10 @@ from bot.workcalendar import WorkCalendar
 from storage import outbox as outbox_repo
 from storage import reminders as repo
 from storage.db import Database
+from storage.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
-KIND_DIGEST = "digest"
-KIND_CALENDAR_MISSING = "calendar_missing"
 DIGEST_STATE = "digest.last_date"
 CALENDAR_WARNING_STATE = "calendar_warning.last_week"
 SECTIONS = ("new", "overdue", "soon", "review", "provisional", "noliaison")
@@ -194,13 +194,11 @@ def render_overdue_list(t: Translator, digest: Digest) -> str:
     return render_section(t, merged, "overdue")
 
 
-@renderer(KIND_DIGEST, windowed=True)
-async def _render_digest(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+async def render_digest_notification(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     return render_digest(t, Digest.from_payload(payload))
 
 
-@renderer(KIND_CALENDAR_MISSING, windowed=True)
-async def _render_calendar_missing(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+async def render_calendar_missing(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     return Rendered(t._(
         "📅 The official holiday schedule for {year} is not loaded yet. Deadlines in {year} are provisional "
         "(暂定) until it is. When the State Council publishes it, load it with: rectbot calendar load FILE"
@@ -237,7 +235,7 @@ async def enqueue_daily_digests(services: Services, *, force: bool = False) -> i
     payload = digest.to_payload()
     async with db.transaction() as conn:
         count = await enqueue(conn, [
-            Notification(f"digest:{today.isoformat()}:p{p}", p, KIND_DIGEST, payload, now) for p in supervisors
+            Notification(f"digest:{today.isoformat()}:p{p}", p, Kind.DIGEST, payload, now) for p in supervisors
         ], now=now)
         await outbox_repo.set_job_state(conn, DIGEST_STATE, today.isoformat())
     if count:
@@ -267,7 +265,7 @@ async def warn_missing_calendar(services: Services) -> int:
         count = 0
         if last is not None:  # a fresh database records the week first (see enqueue_daily_digests)
             count = await enqueue(conn, [
-                Notification(f"calendar_missing:{week_key}:p{p}", p, KIND_CALENDAR_MISSING, {"year": year}, now)
+                Notification(f"calendar_missing:{week_key}:p{p}", p, Kind.CALENDAR_MISSING, {"year": year}, now)
                 for p in admins
             ], now=now)
         await outbox_repo.set_job_state(conn, CALENDAR_WARNING_STATE, week_key)

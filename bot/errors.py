@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from bot.i18n import Translator
+
+def N_(msgid: str) -> str:
+    """Mark a string for extraction without translating it yet (translated at render time)."""
+    return msgid
+
+
+class Translator(Protocol):
+    """What rendering an error needs of bot.i18n.Translator (kept structural so this module is a leaf)."""
+
+    def gettext(self, msgid: str) -> str: ...
 
 
 class Msg:

@@ -12,23 +12,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bot import cases as cases_domain
+from bot.case_text import case_title
 from bot.cases import OPEN_STATUSES
 from bot.clock import iso
 from bot.dates import format_deadline
+from bot.domain import Case, ExtensionRequest, Kind, Notification, Person, Role
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
-from bot.notify import Notification, Rendered, enqueue, renderer
-from bot.people import Role, actor_of, require_role
-from bot.reports import case_for_liaison, case_label
+from bot.notify import Rendered
+from bot.people import actor_of, require_role
+from bot.reports import case_for_liaison
 from bot.workcalendar import WorkCalendar
 from storage import cases as cases_repo
 from storage import people as people_repo
 from storage import reports as repo
-from storage.cases import Case
 from storage.db import Database, audit
-from storage.people import Person
-from storage.reports import ExtensionRequest
+from storage.outbox import enqueue
 
 MAX_REASON_CHARS = 2000
 DECIDERS = (Role.SUPERVISOR,)
@@ -75,7 +74,7 @@ async def request_extension(
                     after={"request_id": request_id, "reason": reason, "proposed_due_on": proposed_due_on,
                            "due_on": case.due_on}, at=now)
         await enqueue(conn, [
-            Notification(key=f"extension:{request_id}:request:p{s.id}", person_id=s.id, kind="extension_request",
+            Notification(key=f"extension:{request_id}:request:p{s.id}", person_id=s.id, kind=Kind.EXTENSION_REQUEST,
                          payload={"request_id": request_id}, not_before=now, case_id=case.id)
             for s in supervisors
         ], now=now)
@@ -144,15 +143,11 @@ async def decide_extension(
         else:
             await audit(conn, actor=actor_of(decider), action="extension.refuse", entity="case", entity_id=case.id,
                         after={"request_id": request_id, "note": note, "due_on": case.due_on}, at=now)
-        rows = await conn.execute_fetchall(
-            "SELECT id FROM people WHERE role = 'liaison' AND active = 1 AND department_id = ? ORDER BY id",
-            (case.department_id,),
-        )
         await enqueue(conn, [
-            Notification(key=f"extension:{request_id}:decided:p{int(r[0])}", person_id=int(r[0]),
-                         kind="extension_decided", payload={"request_id": request_id}, not_before=now,
+            Notification(key=f"extension:{request_id}:decided:p{pid}", person_id=pid,
+                         kind=Kind.EXTENSION_DECIDED, payload={"request_id": request_id}, not_before=now,
                          case_id=case.id)
-            for r in rows
+            for pid in await people_repo.active_liaison_ids(conn, case.department_id)
         ], now=now)
     decided = await repo.get_extension(db, request_id)
     case_after = await cases_repo.get_case(db, request.case_id)
@@ -174,7 +169,7 @@ async def extension_card(db: Database, t: Translator, request_id: int) -> Render
         return Rendered(t._("This extension request does not exist."))
     case = await cases_repo.get_case(db, request.case_id)
     assert case is not None
-    lines = [t._("Extension request for {case}").format(case=case_label(case, t))]
+    lines = [t._("Extension request for {case}").format(case=case_title(t, case))]
     if not case.confidential:
         lines.append(t._("Department: {department}").format(department=case.department_name))
         lines.append(t._("Reason: {reason}").format(reason=request.reason))
@@ -189,19 +184,17 @@ async def extension_card(db: Database, t: Translator, request_id: int) -> Render
     return Rendered("\n".join(lines), buttons)
 
 
-@renderer("extension_request")
 async def render_extension_request(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     return await extension_card(db, t, int(payload["request_id"]))
 
 
-@renderer("extension_decided")
 async def render_extension_decided(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     request = await repo.get_extension(db, int(payload["request_id"]))
     if request is None:
         return Rendered(t._("This extension request does not exist."))
     case = await cases_repo.get_case(db, request.case_id)
     assert case is not None
-    label = case_label(case, t)
+    label = case_title(t, case)
     if request.state == "approved":
         lines = [t._("The extension for {case} was approved.").format(case=label),
                  t._("New deadline: {deadline}").format(
@@ -216,10 +209,9 @@ async def render_extension_decided(db: Database, t: Translator, payload: Mapping
     return Rendered("\n".join(lines))
 
 
-# How these events read in a case's history (/case); bot.cases owns the table, we add our wordings.
-for _action, _label in {
+# How the audit actions written here read in a case's history (/case); merged in bot/bootstrap.py.
+HISTORY_LABELS: Mapping[str, str] = {
     "extension.request": N_("asked for an extension of the deadline"),
     "extension.approve": N_("approved an extension of the deadline"),
     "extension.refuse": N_("refused an extension of the deadline"),
-}.items():
-    cases_domain.HISTORY_ACTIONS.setdefault(_action, _label)
+}

@@ -15,15 +15,15 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from bot.errors import N_
+
+__all__ = ["DEFAULT_LOCALE", "N_", "SUPPORTED_LOCALES", "WEEKDAYS", "Translator", "normalize_locale",
+           "translator_for_locale"]
+
 DOMAIN = "rectbot"
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DEFAULT_LOCALE = "zh_CN"
 SUPPORTED_LOCALES = ("zh_CN", "en")
-
-
-def N_(msgid: str) -> str:
-    """Mark a string for extraction without translating it yet (translated at render time)."""
-    return msgid
 
 
 def normalize_locale(code: str | None) -> str:

@@ -21,17 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.budget import suggestion_label
-from bot.cases import (
-    OPEN_STATUSES,
-    CaseDraft,
-    CaseStatus,
-    Grade,
-    Source,
-    case_values,
-    compute_case_deadlines,
-    require_bureau,
-)
+from bot.cases import OPEN_STATUSES, CaseDraft, case_values, compute_case_deadlines, require_bureau
 from bot.clock import iso
+from bot.domain import CaseStatus, Grade, Person, Source
 from bot.errors import DomainError, Msg, RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.people import actor_of, normalize_department_name
@@ -40,7 +32,6 @@ from bot.workcalendar import WorkCalendar
 from storage import cases as repo
 from storage import people as people_repo
 from storage.db import Database, audit
-from storage.people import Person
 
 # (key, canonical Chinese header, English alias, required on import)
 IMPORT_COLUMNS: tuple[tuple[str, str, str, bool], ...] = (

@@ -1,69 +1,49 @@
-"""Notifications go through the persistent outbox; this is how any feature asks for one.
+"""What goes out: the channel-neutral message and the table of renderers, one per notification kind.
 
-A notification is stored with a stable key under a UNIQUE constraint (so a repeated sweep or
-a restart cannot enqueue it twice) and rendered only at send time, in the recipient's
-language, by the renderer registered for its kind.
+Features enqueue a `bot.domain.Notification` (storage.outbox.enqueue) inside the transaction
+that makes the change; delivery renders it only at send time, in the recipient's language, with
+the renderer the composition root (bot/bootstrap.py) registered for its kind. The registry is a
+plain table handed to delivery, never filled by decorators at import time, so which renderers
+exist does not depend on which modules happen to have been imported.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from bot.clock import iso
+from bot.domain import Kind
 from bot.i18n import Translator
 from storage.db import Database
 
 
 @dataclass(frozen=True)
-class Notification:
-    key: str                      # stable identity, e.g. "case:12:before_due:3:2026-03-02:p7"
-    person_id: int
-    kind: str                     # selects the renderer
-    payload: Mapping[str, Any]
-    not_before: datetime          # aware; delivery waits until then (and for the send window if the kind needs it)
-    case_id: int | None = None
-
-
-@dataclass(frozen=True)
 class Rendered:
+    """A message for any chat platform: text, buttons as rows of (label, action), an optional file."""
+
     text: str
-    buttons: list[list[tuple[str, str]]] = field(default_factory=list)  # rows of (label, callback_data)
+    buttons: list[list[tuple[str, str]]] = field(default_factory=list)  # rows of (label, action)
     document: tuple[str, bytes] | None = None                            # (file name, content)
 
 
 Renderer = Callable[[Database, Translator, Mapping[str, Any]], Awaitable[Rendered]]
-RENDERERS: dict[str, Renderer] = {}
-# Kinds that wait for reminders.send_window on working days (reminders, overdue notices, digests).
-WINDOWED_KINDS: set[str] = set()
 
 
-def renderer(kind: str, *, windowed: bool = False) -> Callable[[Renderer], Renderer]:
-    """Register how a kind of notification is worded; `windowed` kinds respect the send window."""
+@dataclass(frozen=True)
+class RendererRegistry:
+    """How each kind is worded, and which kinds wait for the send window (reminders, digests)."""
 
-    def register(func: Renderer) -> Renderer:
-        RENDERERS[kind] = func
-        if windowed:
-            WINDOWED_KINDS.add(kind)
-        return func
+    renderers: Mapping[Kind, Renderer]
+    windowed: frozenset[Kind] = frozenset()
 
-    return register
+    def get(self, kind: str) -> Renderer | None:
+        """The renderer of a stored row's kind; None for a kind this version does not know."""
+        try:
+            return self.renderers.get(Kind(kind))
+        except ValueError:
+            return None
 
-
-async def enqueue(conn: aiosqlite.Connection, notifications: Iterable[Notification], *, now: datetime) -> int:
-    """Insert into the outbox inside the caller's transaction; duplicates (same key) are ignored."""
-    inserted = 0
-    for n in notifications:
-        cur = await conn.execute(
-            "INSERT INTO outbox (key, person_id, case_id, kind, payload, not_before, created_at)"
-            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(key) DO NOTHING",
-            (n.key, n.person_id, n.case_id, n.kind, json.dumps(dict(n.payload), ensure_ascii=False, default=str),
-             iso(n.not_before), iso(now)),
-        )
-        inserted += cur.rowcount
-    return inserted
+    @property
+    def windowed_kinds(self) -> frozenset[str]:
+        return frozenset(str(k) for k in self.windowed)

@@ -11,23 +11,13 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from bot.clock import iso
+from bot.domain import Department, Person, Role
 from bot.errors import DomainError, NotAuthorized
 from bot.i18n import N_, SUPPORTED_LOCALES, normalize_locale
 from storage import people as repo
 from storage.db import Database, audit
-from storage.people import Department, Person
-
-__all__ = ["Department", "Person", "Role"]
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    SUPERVISOR = "supervisor"
-    LIAISON = "liaison"
-
 
 ROLE_NAMES = {
     Role.ADMIN: N_("administrator"),

@@ -29,27 +29,23 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot.cases import OPEN_STATUSES, CaseStatus, Source, case_label
+from bot.case_text import case_label
+from bot.cases import OPEN_STATUSES
 from bot.clock import iso
 from bot.dates import format_deadline
+from bot.domain import Case, CaseStatus, Kind, Notification, OutboxRow, Person, Source
 from bot.errors import NotAuthorized
 from bot.i18n import N_, Translator
-from bot.notify import Notification, Rendered, renderer
+from bot.notify import Rendered
 from bot.periods import due_end
 from bot.settings import Settings
 from bot.workcalendar import WorkCalendar
 from storage import cases as cases_repo
 from storage import outbox as outbox_repo
-from storage.cases import Case
 from storage.db import Database, audit
-from storage.outbox import OutboxRow
-from storage.people import Person
 
-KIND_REMINDER = "reminder"      # before the deadline
-KIND_OVERDUE = "overdue"        # 提醒 (art. 12) after the deadline
-KIND_ESCALATION = "escalation"  # 督办: level 1 to supervisors, level 2 to admins
-REMINDER_KINDS = (KIND_REMINDER, KIND_OVERDUE, KIND_ESCALATION)
-SERIES_KINDS = (KIND_REMINDER, KIND_OVERDUE)  # one latest message per recipient and case
+REMINDER_KINDS = (Kind.REMINDER, Kind.OVERDUE, Kind.ESCALATION)
+SERIES_KINDS = (Kind.REMINDER, Kind.OVERDUE)  # one latest message per recipient and case
 
 TARGET_REPORT = "report"      # the unit's rectification report deadline (due_on)
 TARGET_FEEDBACK = "feedback"  # the bureau's own feedback deadline (feedback_due_on)
@@ -61,10 +57,22 @@ class Light(StrEnum):
     GREEN = "green"
     YELLOW = "yellow"   # ≤ 3 working days left
     RED = "red"         # overdue
+    NONE = "none"       # no deadline running yet
 
     @property
     def emoji(self) -> str:
-        return {"green": "🟢", "yellow": "🟡", "red": "🔴"}[self.value]
+        return {"green": "🟢", "yellow": "🟡", "red": "🔴", "none": "⚪"}[self.value]
+
+
+def traffic_light(due: date, today: date, calendar: WorkCalendar) -> tuple[Light, int, int]:
+    """The one traffic light: (light, working days left, working days overdue).
+
+    Red once the due day has passed, yellow with ≤ YELLOW_WORKING_DAYS working days left.
+    """
+    if today > due:
+        return Light.RED, 0, calendar.working_days_between(due, today)
+    left = calendar.working_days_between(today, due)
+    return (Light.YELLOW if left <= YELLOW_WORKING_DAYS else Light.GREEN), left, 0
 
 
 @dataclass(frozen=True)
@@ -145,12 +153,10 @@ def target_of(case: Case) -> Target | None:
 
 
 def standing_of(target: Target, today: date, calendar: WorkCalendar, levels: Sequence[int]) -> Standing:
-    if today > target.due:
-        wd_over = calendar.working_days_between(target.due, today)
+    light, left, wd_over = traffic_light(target.due, today, calendar)
+    if light is Light.RED:
         level = 2 if wd_over >= levels[1] else 1 if wd_over >= levels[0] else 0
-        return Standing(target, today, True, 0, wd_over, level, Light.RED)
-    left = calendar.working_days_between(today, target.due)
-    light = Light.YELLOW if left <= YELLOW_WORKING_DAYS else Light.GREEN
+        return Standing(target, today, True, 0, wd_over, level, light)
     return Standing(target, today, False, left, 0, 0, light)
 
 
@@ -223,34 +229,34 @@ def policy(
         applicable = [n for n in steps if step_day(calendar, due, n) <= today]
         if applicable:
             n = min(applicable)
-            skipped = [f"{KIND_REMINDER}:{m}" for m in applicable if m != n]
+            skipped = [f"{Kind.REMINDER}:{m}" for m in applicable if m != n]
             payload = {**base, "step": n, "days_left": st.working_days_left, "for_day": today.isoformat(),
                        "expires_at": iso(due_end(due, settings.bureau.tz))}
             current += [
-                Notification(key(case.id, KIND_REMINDER, target.name, n, due, p), p, KIND_REMINDER, payload, now,
+                Notification(key(case.id, Kind.REMINDER, target.name, n, due, p), p, Kind.REMINDER, payload, now,
                              case.id)
                 for p in series_to
             ]
     elif st.working_days_overdue >= 1:
         wd = st.working_days_overdue
         s = (wd - 1) // every
-        skipped = [f"{KIND_OVERDUE}:{k}" for k in range(s)]
+        skipped = [f"{Kind.OVERDUE}:{k}" for k in range(s)]
         payload = {**base, "step": s, "working_days_overdue": wd, "for_day": today.isoformat(),
                    "level": st.level}
         current += [
-            Notification(key(case.id, KIND_OVERDUE, target.name, s, due, p), p, KIND_OVERDUE, payload, now, case.id)
+            Notification(key(case.id, Kind.OVERDUE, target.name, s, due, p), p, Kind.OVERDUE, payload, now, case.id)
             for p in series_to
         ]
         esc_payload = {**base, "working_days_overdue": wd, "for_day": today.isoformat()}
         if st.level >= 1 and not feedback:
             current += [
-                Notification(key(case.id, KIND_ESCALATION, target.name, 1, due, p), p, KIND_ESCALATION,
+                Notification(key(case.id, Kind.ESCALATION, target.name, 1, due, p), p, Kind.ESCALATION,
                              {**esc_payload, "level": 1, "step": 1}, now, case.id)
                 for p in recipients.supervisors
             ]
         if st.level >= 2:
             current += [
-                Notification(key(case.id, KIND_ESCALATION, target.name, 2, due, p), p, KIND_ESCALATION,
+                Notification(key(case.id, Kind.ESCALATION, target.name, 2, due, p), p, Kind.ESCALATION,
                              {**esc_payload, "level": 2, "step": 2}, now, case.id)
                 for p in recipients.admins
             ]
@@ -312,7 +318,6 @@ def _reply_hint(t: Translator, payload: Mapping[str, Any]) -> list[str]:
     return [t._("Reply to this message (text or files) to report on this case's rectification.")]
 
 
-@renderer(KIND_REMINDER, windowed=True)
 async def render_reminder(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     case = await _load(db, payload)
     days_left = int(payload.get("days_left", 0))
@@ -338,7 +343,6 @@ async def render_reminder(db: Database, t: Translator, payload: Mapping[str, Any
     return Rendered("\n".join(lines))
 
 
-@renderer(KIND_OVERDUE, windowed=True)
 async def render_overdue(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     case = await _load(db, payload)
     wd = int(payload.get("working_days_overdue", 1))
@@ -358,7 +362,6 @@ async def render_overdue(db: Database, t: Translator, payload: Mapping[str, Any]
     return Rendered("\n".join(lines))
 
 
-@renderer(KIND_ESCALATION, windowed=True)
 async def render_escalation(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     case = await _load(db, payload)
     wd = int(payload.get("working_days_overdue", 1))
@@ -378,7 +381,7 @@ async def render_escalation(db: Database, t: Translator, payload: Mapping[str, A
 
 # ----------------------------------------------------------------------------- replies to reminders
 
-REPLYABLE_KINDS = (KIND_REMINDER, KIND_OVERDUE, KIND_ESCALATION)
+REPLYABLE_KINDS = (Kind.REMINDER, Kind.OVERDUE, Kind.ESCALATION)
 
 
 @dataclass(frozen=True)

@@ -21,32 +21,37 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from bot.cases import OPEN_STATUSES, CaseStatus
+from bot.case_text import case_title
+from bot.cases import OPEN_STATUSES
 from bot.clock import iso
 from bot.dates import format_deadline
+from bot.domain import (
+    Case,
+    CaseStatus,
+    EvidenceFile,
+    Kind,
+    Notification,
+    Person,
+    Progress,
+    Report,
+    ReportState,
+    Role,
+    Step,
+)
 from bot.errors import DomainError, NotAuthorized
 from bot.i18n import N_, Translator
-from bot.notify import Notification, Rendered, enqueue, renderer
-from bot.people import Role, actor_of, require_role
+from bot.notify import Rendered
+from bot.people import actor_of, require_role
+from bot.reminders import Light, traffic_light
 from bot.workcalendar import WorkCalendar
 from storage import cases as cases_repo
 from storage import people as people_repo
 from storage import reports as repo
-from storage.cases import Case
 from storage.db import Database, audit
-from storage.people import Person
-from storage.reports import EvidenceFile, Report
-
-
-class Progress(StrEnum):
-    DONE = "done"          # 已整改
-    PARTLY = "partly"      # 部分整改
-    NOT_YET = "not_yet"    # 未整改
-
+from storage.outbox import enqueue
 
 PROGRESS_NAMES = {
     Progress.DONE: N_("rectified"),
@@ -55,22 +60,8 @@ PROGRESS_NAMES = {
 }
 
 
-class Step(StrEnum):
-    """Where a draft stands; the conversation asks for this next."""
-
-    MEASURES = "measures"
-    PROGRESS = "progress"
-    REASON = "reason"
-    EVIDENCE = "evidence"
-    SUMMARY = "summary"
 
 
-class ReportState(StrEnum):
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    ACCEPTED = "accepted"
-    RETURNED = "returned"
-    NON_COMPLIANT = "non_compliant"
 
 
 # A unit may report while the case runs, after a return, and after a non-compliance finding
@@ -130,48 +121,35 @@ UNSUPPORTED_FILE = N_(
 # --------------------------------------------------------------------------- presentation helpers
 
 
-def case_label(case: Case, t: Translator) -> str:
-    """How a case is named in messages; a confidential case is only its number (art. 6)."""
-    if case.confidential:
-        return t._("Case #{id} (confidential)").format(id=case.id)
-    return t._("Case #{id} {project}").format(id=case.id, project=case.project)
-
-
 @dataclass(frozen=True)
 class DeadlineStatus:
-    light: str                  # green / yellow / red / none
+    light: Light
     working_days_left: int      # working days after today up to and including the due day
     overdue_working_days: int   # working days past the due day (0 unless overdue)
 
 
 def deadline_status(case: Case, today: date, calendar: WorkCalendar) -> DeadlineStatus:
-    """Traffic light: red once the due day has passed, yellow with ≤ 3 working days left."""
+    """The report deadline's traffic light (bot.reminders.traffic_light, as reminders and digests use)."""
     if case.due_on is None:
-        return DeadlineStatus("none", 0, 0)
-    if today > case.due_on:
-        return DeadlineStatus("red", 0, calendar.working_days_between(case.due_on, today))
-    left = calendar.working_days_between(today, case.due_on)
-    return DeadlineStatus("yellow" if left <= 3 else "green", left, 0)
-
-
-LIGHTS = {"green": "🟢", "yellow": "🟡", "red": "🔴", "none": "⚪"}
+        return DeadlineStatus(Light.NONE, 0, 0)
+    return DeadlineStatus(*traffic_light(case.due_on, today, calendar))
 
 
 def describe_deadline(case: Case, today: date, calendar: WorkCalendar, t: Translator) -> str:
     """🟡 2026年3月5日（星期四） · 2 working days left / 🔴 … · 4 working days overdue."""
     status = deadline_status(case, today, calendar)
     when = format_deadline(case.due_on, case.due_provisional, t)
-    if status.light == "red":
+    if status.light is Light.RED:
         extra = t.ngettext("{n} working day overdue", "{n} working days overdue",
                            status.overdue_working_days).format(n=status.overdue_working_days)
-    elif status.light == "none":
-        return f"{LIGHTS['none']} {when}"
+    elif status.light is Light.NONE:
+        return f"{status.light.emoji} {when}"
     elif case.due_on == today:
         extra = t._("last day today")
     else:
         extra = t.ngettext("{n} working day left", "{n} working days left",
                            status.working_days_left).format(n=status.working_days_left)
-    return f"{LIGHTS[status.light]} {when} · {extra}"
+    return f"{status.light.emoji} {when} · {extra}"
 
 
 # --------------------------------------------------------------------------- authorization
@@ -534,15 +512,15 @@ async def submit_report(
                     before={"status": fresh.status},
                     after={"status": CaseStatus.REPORTED.value, "report_id": report.id, "on_time": on_time,
                            "submitted_on": today.isoformat()}, at=now)
-        notes = [Notification(key=f"report:{report.id}:review_card:p{s.id}", person_id=s.id, kind="review_card",
+        notes = [Notification(key=f"report:{report.id}:review_card:p{s.id}", person_id=s.id, kind=Kind.REVIEW_CARD,
                               payload={"report_id": report.id}, not_before=now, case_id=case.id)
                  for s in supervisors]
         if not case.confidential:
             notes += [Notification(key=f"report:{report.id}:evidence:{e.id}:p{s.id}", person_id=s.id,
-                                   kind="review_evidence", payload={"report_id": report.id, "evidence_id": e.id},
+                                   kind=Kind.REVIEW_EVIDENCE, payload={"report_id": report.id, "evidence_id": e.id},
                                    not_before=now, case_id=case.id)
                       for s in supervisors for e in draft.evidence]
-        notes += [Notification(key=f"report:{report.id}:submitted:p{c.id}", person_id=c.id, kind="report_submitted",
+        notes += [Notification(key=f"report:{report.id}:submitted:p{c.id}", person_id=c.id, kind=Kind.REPORT_SUBMITTED,
                                payload={"report_id": report.id}, not_before=now, case_id=case.id)
                   for c in colleagues]
         await enqueue(conn, notes, now=now)
@@ -589,7 +567,6 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-@renderer("report_submitted")
 async def render_report_submitted(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     """To the department's other liaisons: a colleague has reported."""
     report = await repo.get_report(db, int(payload["report_id"]))
@@ -599,5 +576,5 @@ async def render_report_submitted(db: Database, t: Translator, payload: Mapping[
     assert case is not None
     when = report.submitted_on or report.created_at.date()
     return Rendered(t._("{author} submitted the rectification report on {case} on {date}. It now awaits the "
-                        "bureau's review.").format(author=report.author_name, case=case_label(case, t),
+                        "bureau's review.").format(author=report.author_name, case=case_title(t, case),
                                                    date=format_deadline(when, False, t)))

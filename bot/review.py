@@ -10,43 +10,33 @@ reminders follow.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from bot import cases as cases_domain
-from bot.cases import CaseStatus
+from bot.case_text import case_title
 from bot.clock import iso
 from bot.dates import format_date, format_deadline
+from bot.domain import Case, CaseStatus, Decision, Kind, Notification, Person, Report, ReportState, Review, Role
 from bot.errors import DomainError, Msg
 from bot.i18n import N_, Translator
-from bot.notify import Notification, Rendered, enqueue, renderer
-from bot.people import Role, actor_of, require_role
+from bot.notify import Rendered
+from bot.people import actor_of, require_role
 from bot.periods import Period, compute_deadline
-from bot.reports import ReportState, case_label, report_body
+from bot.reports import evidence_path, report_body
 from bot.workcalendar import WorkCalendar
 from storage import cases as cases_repo
 from storage import people as people_repo
 from storage import reports as repo
-from storage.cases import Case
 from storage.db import Database, audit
-from storage.people import Person
-from storage.reports import Report, Review
+from storage.outbox import enqueue
 
 DEFAULT_REWORK_PERIOD = Period.parse("10wd")
 MAX_NOTE_CHARS = 2000
 
 
-class Decision(StrEnum):
-    CLOSE = "close"
-    RETURN_FOR_REWORK = "return_for_rework"
-    REFUSED = "refused"
-    INADEQUATE = "inadequate"
-    FALSELY_REPORTED = "falsely_reported"
 
 
 NON_COMPLIANCE = (Decision.REFUSED, Decision.INADEQUATE, Decision.FALSELY_REPORTED)
@@ -163,12 +153,8 @@ async def decide(
             raise DomainError(N_("This report is not awaiting review."))
         case = await cases_repo.get_case(conn, report.case_id)
         assert case is not None
-        try:
-            review_id = await repo.insert_review(conn, report_id=report_id, reviewer_id=reviewer.id,
-                                                 decision=choice.value, note=note, new_due_on=new_due_on,
-                                                 at=iso(now))
-        except sqlite3.IntegrityError:  # belt and braces: the UNIQUE(report_id) is the real guard
-            raise DomainError(N_("This report was already decided.")) from None
+        review_id = await repo.insert_review(conn, report_id=report_id, reviewer_id=reviewer.id,
+                                             decision=choice, note=note, new_due_on=new_due_on, at=iso(now))
         await repo.update_report(conn, report_id, {"state": _REPORT_STATE[choice], "updated_at": iso(now)})
         changes: dict[str, Any] = {"status": _CASE_STATUS[choice], "next_action_at": now, "updated_at": now}
         before: dict[str, Any] = {"status": case.status}
@@ -186,13 +172,9 @@ async def decide(
                     after={"state": _REPORT_STATE[choice].value, "decision": choice.value, "note": note}, at=now)
         await audit(conn, actor=actor_of(reviewer), action=f"case.review.{choice.value}", entity="case",
                     entity_id=case.id, before=before, after=after, at=now)
-        rows = await conn.execute_fetchall(
-            "SELECT id FROM people WHERE role = 'liaison' AND active = 1 AND department_id = ? ORDER BY id",
-            (case.department_id,),
-        )
-        liaisons = [int(r[0]) for r in rows]
+        liaisons = await people_repo.active_liaison_ids(conn, case.department_id)
         await enqueue(conn, [
-            Notification(key=f"review:{review_id}:decided:p{pid}", person_id=pid, kind="review_decided",
+            Notification(key=f"review:{review_id}:decided:p{pid}", person_id=pid, kind=Kind.REVIEW_DECIDED,
                          payload={"review_id": review_id, "report_id": report_id}, not_before=now, case_id=case.id)
             for pid in liaisons
         ], now=now)
@@ -237,7 +219,7 @@ async def review_card(db: Database, t: Translator, report_id: int) -> Rendered:
     assert case is not None
     evidence = await repo.evidence_of(db, report_id)
     when = format_date(report.submitted_on, t)
-    lines = [t._("Rectification report for review: {case}").format(case=case_label(case, t))]
+    lines = [t._("Rectification report for review: {case}").format(case=case_title(t, case))]
     if not case.confidential:
         lines.append(t._("Department: {department}").format(department=case.department_name))
     lines.append(t._("Deadline: {deadline}").format(deadline=format_deadline(case.due_on, case.due_provisional, t)))
@@ -252,22 +234,11 @@ async def review_card(db: Database, t: Translator, report_id: int) -> Rendered:
     return Rendered("\n".join(lines), buttons)
 
 
-@renderer("review_card")
 async def render_review_card(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     return await review_card(db, t, int(payload["report_id"]))
 
 
-_FILES_ROOT: dict[str, Path] = {}
-
-
-def set_files_root(root: Path) -> None:
-    """The evidence folder (settings.storage.files); renderers get only the database."""
-    _FILES_ROOT["root"] = Path(root)
-
-
 async def evidence_document(db: Database, report_id: int, evidence_id: int, files_root: Path) -> tuple[str, bytes]:
-    from bot.reports import evidence_path
-
     files = {e.id: e for e in await repo.evidence_of(db, report_id)}
     ev = files.get(evidence_id)
     if ev is None:
@@ -275,26 +246,26 @@ async def evidence_document(db: Database, report_id: int, evidence_id: int, file
     return ev.file_name, evidence_path(files_root, ev).read_bytes()
 
 
-@renderer("review_evidence")
-async def render_review_evidence(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
-    """One evidence file of a report, sent to a supervisor right after the review card."""
+async def render_review_evidence(
+    db: Database, t: Translator, payload: Mapping[str, Any], *, files_root: Path,
+) -> Rendered:
+    """One evidence file of a report, sent to a supervisor right after the review card.
+
+    The composition root binds `files_root` (settings.storage.files) when it registers this renderer.
+    """
     report_id, evidence_id = int(payload["report_id"]), int(payload["evidence_id"])
     report = await repo.get_report(db, report_id)
     case = await cases_repo.get_case(db, report.case_id) if report else None
     if report is None or case is None or case.confidential:
         return Rendered(t._("This evidence file is missing."))
-    root = _FILES_ROOT.get("root")
     try:
-        if root is None:
-            raise DomainError(N_("This evidence file is missing."))
-        document = await evidence_document(db, report_id, evidence_id, root)
+        document = await evidence_document(db, report_id, evidence_id, files_root)
     except (DomainError, OSError):
         return Rendered(t._("Evidence for {case}: the file is missing on the server.").format(
-            case=case_label(case, t)))
-    return Rendered(t._("Evidence for {case}").format(case=case_label(case, t)), document=document)
+            case=case_title(t, case)))
+    return Rendered(t._("Evidence for {case}").format(case=case_title(t, case)), document=document)
 
 
-@renderer("review_decided")
 async def render_review_decided(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     """To the department's liaisons: the bureau's decision on their report."""
     report = await repo.get_report(db, int(payload["report_id"]))
@@ -303,7 +274,7 @@ async def render_review_decided(db: Database, t: Translator, payload: Mapping[st
         return Rendered(t._("This report does not exist."))
     case = await cases_repo.get_case(db, report.case_id)
     assert case is not None
-    label = case_label(case, t)
+    label = case_title(t, case)
     decision = Decision(review.decision)
     if decision is Decision.CLOSE:
         lines = [t._("Your report on {case} was accepted and the case is closed (销号).").format(case=label)]
@@ -324,13 +295,12 @@ async def supervisors(db: Database) -> list[Person]:
     return await people_repo.people_with_role(db, Role.SUPERVISOR)
 
 
-# How these events read in a case's history (/case); bot.cases owns the table, we add our wordings.
-for _action, _label in {
+# How the audit actions written here read in a case's history (/case); merged in bot/bootstrap.py.
+HISTORY_LABELS: Mapping[str, str] = {
     "case.reported": N_("submitted a rectification report"),
     "case.review.close": N_("accepted the report and closed the case (销号)"),
     "case.review.return_for_rework": N_("returned the report for rework with a new deadline"),
     "case.review.refused": N_("recorded: refused to rectify without good cause (拒不整改)"),
     "case.review.inadequate": N_("recorded: rectification inadequate (整改不到位)"),
     "case.review.falsely_reported": N_("recorded: rectification falsely reported (虚报)"),
-}.items():
-    cases_domain.HISTORY_ACTIONS.setdefault(_action, _label)
+}

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 from bot.clock import Clock
+from bot.domain import Person
 from bot.i18n import Translator, translator_for_locale
+from bot.notify import RendererRegistry
 from bot.settings import Settings
 from bot.workcalendar import WorkCalendar
 from storage.db import Database
-from storage.people import Person
 
 
 @dataclass
@@ -19,6 +22,8 @@ class Services:
     settings: Settings
     db: Database
     clock: Clock
+    renderers: RendererRegistry            # built by bot/bootstrap.py: one renderer per notification kind
+    history_labels: Mapping[str, str]      # built by bot/bootstrap.py: how audited actions read in /case
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     extras: dict[str, object] = field(default_factory=dict)
     delivery_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -26,6 +31,11 @@ class Services:
     def wake_delivery(self) -> None:
         """Call after enqueueing notifications so the delivery loop sends them now, not at the next sweep."""
         self.delivery_wakeup.set()
+
+    @property
+    def evidence_root(self) -> Path:
+        """Where evidence files are stored (settings.storage.files)."""
+        return Path(self.settings.storage.files)
 
     def now(self) -> datetime:
         return self.clock.now()

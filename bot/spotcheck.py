@@ -13,21 +13,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bot import cases as cases_domain
-from bot.cases import CaseStatus, Source
+from bot.case_text import case_title
 from bot.dates import format_deadline
+from bot.domain import Case, CaseStatus, Kind, NewCase, Notification, Person, Role, Source
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
-from bot.notify import Notification, Rendered, enqueue, renderer
-from bot.people import Role, actor_of, require_role
+from bot.notify import Rendered
+from bot.people import actor_of, require_role
 from bot.periods import Period, compute_deadline
-from bot.reports import case_label
 from bot.workcalendar import WorkCalendar
 from storage import cases as cases_repo
+from storage import people as people_repo
 from storage import reports as repo
-from storage.cases import Case
 from storage.db import Database, audit
-from storage.people import Person
+from storage.outbox import enqueue
 
 DEFAULT_PERIOD = Period.parse("10wd")
 MAX_DRAW = 200
@@ -71,30 +70,25 @@ async def spot_check(
         for origin_id in drawn:
             origin = await cases_repo.get_case(conn, origin_id)
             assert origin is not None
-            case_id = await cases_repo.insert_case(conn, {
-                "department_id": origin.department_id, "project": spot_check_project(origin),
-                "source": Source.SPOT_CHECK.value, "grade": None,
-                "findings": "", "suggestions": "", "feedback_doc_no": "",
-                "feedback_sent_on": today, "feedback_received_on": today, "period": str(period),
-                "due_on": deadline.due, "due_provisional": deadline.provisional, "due_rule": deadline.rule,
-                "confidential": origin.confidential, "status": CaseStatus.IN_PROGRESS.value,
-                "next_action_at": now, "origin_case_id": origin.id, "received_by": "spot_check",
-                "received_at": now, "created_by": actor_of(supervisor), "created_at": now, "updated_at": now,
-            })
+            case_id = await cases_repo.insert_case(conn, NewCase(
+                department_id=origin.department_id, project=spot_check_project(origin),
+                source=Source.SPOT_CHECK, grade=None, findings="", suggestions="", feedback_doc_no="",
+                feedback_sent_on=today, feedback_received_on=today, period=str(period),
+                due_on=deadline.due, due_provisional=deadline.provisional, due_rule=deadline.rule,
+                confidential=origin.confidential, status=CaseStatus.IN_PROGRESS,
+                next_action_at=now, origin_case_id=origin.id, received_by="spot_check",
+                received_at=now, created_by=actor_of(supervisor), created_at=now, updated_at=now,
+            ))
             new_ids.append(case_id)
             await audit(conn, actor=actor_of(supervisor), action="case.spot_check_open", entity="case",
                         entity_id=case_id, after={"origin_case_id": origin.id, "seed": seed,
                                                   "due_on": deadline.due, "due_provisional": deadline.provisional},
                         at=now)
-            rows = await conn.execute_fetchall(
-                "SELECT id FROM people WHERE role = 'liaison' AND active = 1 AND department_id = ? ORDER BY id",
-                (origin.department_id,),
-            )
             await enqueue(conn, [
-                Notification(key=f"case:{case_id}:spot_check_opened:p{int(r[0])}", person_id=int(r[0]),
-                             kind="spot_check_opened", payload={"case_id": case_id}, not_before=now,
+                Notification(key=f"case:{case_id}:spot_check_opened:p{pid}", person_id=pid,
+                             kind=Kind.SPOT_CHECK_OPENED, payload={"case_id": case_id}, not_before=now,
                              case_id=case_id)
-                for r in rows
+                for pid in await people_repo.active_liaison_ids(conn, origin.department_id)
             ], now=now)
         await audit(conn, actor=actor_of(supervisor), action="spotcheck.draw", entity="spot_check", entity_id=None,
                     after={"seed": seed, "n": n, "candidates": candidates, "drawn": drawn, "opened": new_ids,
@@ -103,7 +97,6 @@ async def spot_check(
     return SpotCheckResult(seed, candidates, drawn, [c for c in opened if c is not None])
 
 
-@renderer("spot_check_opened")
 async def render_spot_check_opened(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     """To the department's liaisons: a closed case of theirs will be spot-checked."""
     case = await cases_repo.get_case(db, int(payload["case_id"]))
@@ -111,10 +104,11 @@ async def render_spot_check_opened(db: Database, t: Translator, payload: Mapping
         return Rendered(t._("This case does not exist."))
     lines = [t._("Spot check (抽查复核): the bureau will re-check the rectification of case #{origin}.").format(
         origin=case.origin_case_id)]
-    lines.append(t._("Check case: {case}").format(case=case_label(case, t)))
+    lines.append(t._("Check case: {case}").format(case=case_title(t, case)))
     lines.append(t._("Please report on it by {deadline} with /report.").format(
         deadline=format_deadline(case.due_on, case.due_provisional, t)))
     return Rendered("\n".join(lines), [[(t._("Report"), f"rp:c:{case.id}")]])
 
 
-cases_domain.HISTORY_ACTIONS.setdefault("case.spot_check_open", N_("opened the spot check of a closed case"))
+# How the audit action written here reads in a case's history (/case); merged in bot/bootstrap.py.
+HISTORY_LABELS: Mapping[str, str] = {"case.spot_check_open": N_("opened the spot check of a closed case")}

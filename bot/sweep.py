@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.notify import enqueue
 from bot.reminders import REMINDER_KINDS, Recipients, policy
 from bot.services import Services
 from storage import cases as cases_repo
 from storage import outbox as outbox_repo
 from storage import reminders as repo
+from storage.outbox import enqueue
 
 log = logging.getLogger(__name__)
 

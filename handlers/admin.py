@@ -6,9 +6,10 @@ from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes
 
 from bot import people
+from bot.domain import Role
 from bot.errors import DomainError
 from bot.i18n import N_
-from bot.people import ROLE_NAMES, Role
+from bot.people import ROLE_NAMES
 from handlers.common import guarded, reply, sender, services, translator
 
 

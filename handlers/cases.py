@@ -30,11 +30,12 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot import cases, ledger
-from bot.cases import ACK_PREFIX, CaseDraft, Grade, Source
+from bot import case_text, cases, ledger
+from bot.cases import ACK_PREFIX, CaseDraft
 from bot.commands import ALL as ALL_ROLES
 from bot.commands import BUREAU, Command, register
 from bot.dates import format_date, format_deadline, parse_natural_date
+from bot.domain import Grade, Person, Source
 from bot.errors import DomainError, RectbotError
 from bot.i18n import N_, Translator
 from bot.people import BUREAU_ROLES, require_role
@@ -42,7 +43,6 @@ from bot.periods import Period, PeriodError
 from handlers.common import ack, guarded, markup, reply, sender, services, translator
 from storage import cases as cases_repo
 from storage import people as people_repo
-from storage.people import Person
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ async def got_project(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
 
 async def ask_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     t = translator(await sender(update, context))
-    items = [(cases.source_name(t, s.value), f"new:src:{s.value}") for s in Source]
+    items = [(case_text.source_name(t, s.value), f"new:src:{s.value}") for s in Source]
     rows = [items[i:i + 2] for i in range(0, len(items), 2)]
     await reply(update, t._("Source of the case?"), reply_markup=markup(rows))
     return SOURCE
@@ -209,7 +209,7 @@ async def got_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int 
     draft = _draft(context)
     draft["source"] = source.value
     t = translator(await sender(update, context))
-    await reply(update, t._("Source: {source}").format(source=cases.source_name(t, source.value)))
+    await reply(update, t._("Source: {source}").format(source=case_text.source_name(t, source.value)))
     if draft.get("editing"):
         # The source decides which dates and periods apply: ask them again.
         if source is Source.EVALUATION:
@@ -451,12 +451,12 @@ async def show_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     lines = [t._("Please check the new case:"), t._("Department: {name}").format(name=draft.department_name)]
     if draft.confidential:
         lines.append(t._("Confidential matter (涉密): the details are sent through official channels only."))
-        lines.append(t._("Source: {source}").format(source=cases.source_name(t, draft.source)))
+        lines.append(t._("Source: {source}").format(source=case_text.source_name(t, draft.source)))
     else:
         lines += [
             t._("Project: {project}").format(project=draft.project),
-            t._("Source: {source}").format(source=cases.source_name(t, draft.source)),
-            t._("Grade: {grade}").format(grade=cases.grade_name(draft.grade)),
+            t._("Source: {source}").format(source=case_text.source_name(t, draft.source)),
+            t._("Grade: {grade}").format(grade=case_text.grade_name(draft.grade)),
             t._("Findings: {text}").format(text=draft.findings or "—"),
             t._("Suggestions: {text}").format(text=draft.suggestions or "—"),
         ]
@@ -471,7 +471,7 @@ async def show_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     if deadlines.feedback_due_on:
         lines.append(t._("Feedback due (bureau): {date}").format(
             date=format_deadline(deadlines.feedback_due_on, deadlines.feedback_due_provisional, t)))
-    lines.append(t._("Rule: {rule}").format(rule=cases.deadline_rule_text(t, draft)))
+    lines.append(t._("Rule: {rule}").format(rule=case_text.deadline_rule_text(t, draft)))
     if draft.explicit_due_on:
         lines.append(t._("Report deadline: {date}").format(date=format_date(draft.explicit_due_on, t)))
     else:
@@ -546,7 +546,7 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | N
     case, sent = await cases.register_case(svc.db, svc.calendar, draft_from(data), actor=person, now=svc.now())
     _clear(context)
     await _drop_buttons(update)
-    lines = [t._("Registered: {case}.").format(case=cases.case_label(t, case.id))]
+    lines = [t._("Registered: {case}.").format(case=case_text.case_label(t, case.id))]
     if case.feedback_sent_on is not None:
         liaisons = await people_repo.liaisons_of(svc.db, case.department_id)
         if liaisons:
@@ -649,7 +649,7 @@ async def acknowledge(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     svc = services(context)
     receipt = await cases.acknowledge_receipt(svc.db, svc.calendar, case_id, person=person, now=svc.now(),
                                               today=svc.today())
-    answer = cases.receipt_answer(t, receipt)
+    answer = case_text.receipt_answer(t, receipt)
     await ack(update, answer[:190], alert=receipt.already)
     message = query.message
     if isinstance(message, Message):
@@ -674,7 +674,7 @@ async def feedback_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     svc = services(context)
     t = translator(person)
     result = await cases.send_feedback(svc.db, case_id, actor=person, now=svc.now(), today=svc.today())
-    label = cases.case_label(t, case_id)
+    label = case_text.case_label(t, case_id)
     if result.recipients == 0:
         await reply(update, t._("{department} has no registered liaison officer yet, so nobody can receive the "
                                 "feedback card. Invite one (/invite liaison {department}), then send it with "
@@ -703,7 +703,7 @@ async def received_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     when = parse_natural_date(" ".join(args[1:]), svc.today())
     receipt = await cases.record_receipt(svc.db, svc.calendar, case_id, when, actor=person, now=svc.now(),
                                          today=svc.today())
-    await reply(update, cases.receipt_answer(t, receipt))
+    await reply(update, case_text.receipt_answer(t, receipt))
     if not receipt.already:
         svc.wake_delivery()
 
@@ -723,7 +723,7 @@ async def change_due_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     case = await cases.change_deadline(svc.db, case_id, when, " ".join(args[2:]), actor=person, now=svc.now(),
                                        today=svc.today())
     await reply(update, t._("The deadline of {case} is now {date}; its liaison officers are being told.").format(
-        case=cases.case_label(t, case.id), date=format_deadline(case.due_on, case.due_provisional, t)))
+        case=case_text.case_label(t, case.id), date=format_deadline(case.due_on, case.due_provisional, t)))
     svc.wake_delivery()
 
 
@@ -735,7 +735,7 @@ async def case_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     svc = services(context)
     t = translator(person)
     view = await cases.view_case(svc.db, case_id, person)
-    text = cases.render_case(t, view.case, view.history, view.names, svc.settings.bureau.tz)
+    text = case_text.render_case(t, view.case, view.history, view.names, svc.settings.bureau.tz, svc.history_labels)
     for start in range(0, len(text), 4000):
         await reply(update, text[start:start + 4000])
 

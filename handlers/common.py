@@ -11,11 +11,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot.domain import Person
 from bot.errors import RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.services import Services
 from storage import people as people_repo
-from storage.people import Person
 
 log = logging.getLogger(__name__)
 

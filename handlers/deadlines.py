@@ -12,8 +12,8 @@ from bot.deadline_text import describe_deadline
 from bot.errors import DomainError
 from bot.i18n import N_
 from bot.periods import Period, compute_deadline, parse_date
+from bot.schedules import build_calendar, calendar_signature
 from handlers.common import guarded, reply, sender, services, translator
-from storage.calendars import build_calendar, calendar_signature
 
 register(Command("deadline", N_("Compute a deadline: /deadline 2026-03-05 2m"), ALL))
 

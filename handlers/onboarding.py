@@ -10,10 +10,10 @@ from telegram.ext import BaseHandler, CommandHandler, ContextTypes
 
 from bot import people
 from bot.commands import commands_for
+from bot.domain import Person, Role
 from bot.i18n import N_, Translator
-from bot.people import ROLE_NAMES, Role
+from bot.people import ROLE_NAMES
 from handlers.common import INVITATION_HINT, guarded, reply, sender, services, translator
-from storage.people import Person
 
 ROLE_INTRO = {
     Role.ADMIN: N_("You can manage departments, people, invitations and holiday calendars, and do "

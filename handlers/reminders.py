@@ -41,15 +41,15 @@ from bot.digests import (
     render_section,
     warn_missing_calendar,
 )
+from bot.domain import Person, Role
 from bot.errors import DomainError
 from bot.i18n import N_
 from bot.notify import Rendered
-from bot.people import Role, require_role
+from bot.people import require_role
 from bot.reminders import ReminderReply, record_progress_note, reminder_for_reply
 from bot.services import Services
 from bot.sweep import sweep
 from handlers.common import guarded, reply, sender, services, translator
-from storage.people import Person
 
 log = logging.getLogger(__name__)
 

@@ -26,17 +26,17 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot import case_text, extensions, reports
 from bot import cases as cases_domain
-from bot import extensions, reports
 from bot.commands import Command, register
 from bot.dates import DateInputError, format_date, format_deadline, parse_natural_date
+from bot.domain import Person, Progress, Role, Step
 from bot.errors import DomainError, RectbotError
 from bot.i18n import N_, Translator
-from bot.people import Role, require_role
-from bot.reports import Draft, Progress, Step
+from bot.people import require_role
+from bot.reports import Draft
 from handlers.common import guarded, markup, refuse_error, reply, sender, services, translator
 from storage import reports as reports_repo
-from storage.people import Person
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def cases_listing(person: Person, found: list[Any], svc: Any, t: Translator) -> 
     rows: Buttons = []
     for case in found:
         lines.append("")
-        lines.append(f"{reports.case_label(case, t)} · {cases_domain.status_name(t, case.status)}")
+        lines.append(f"{case_text.case_title(t, case)} · {case_text.status_name(t, case.status)}")
         lines.append("  " + reports.describe_deadline(case, today, calendar, t))
         row = [(t._("Open #{id}").format(id=case.id), f"cs:o:{case.id}")]
         if reports.is_reportable(case):
@@ -103,7 +103,7 @@ async def cb_open_case(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         raise DomainError(N_("This button is no longer valid."))
     t = translator(person)
     view = await cases_domain.view_case(svc.db, case_id, person)
-    text = cases_domain.render_case(t, view.case, view.history, view.names, svc.settings.bureau.tz)
+    text = case_text.render_case(t, view.case, view.history, view.names, svc.settings.bureau.tz, svc.history_labels)
     rows: Buttons = []
     if person.role == Role.LIAISON and reports.is_reportable(view.case):
         rows = [[(t._("Report on #{id}").format(id=case_id), f"rp:c:{case_id}"),
@@ -145,7 +145,7 @@ def prompt_for(draft: Draft, t: Translator) -> tuple[str, Buttons]:
 
 
 def summary_text(draft: Draft, t: Translator) -> str:
-    lines = [t._("Please check your report on {case}:").format(case=reports.case_label(draft.case, t))]
+    lines = [t._("Please check your report on {case}:").format(case=case_text.case_title(t, draft.case))]
     lines += reports.report_body(draft.case, draft.report, draft.evidence, t)
     lines.append(t._("Deadline: {deadline}").format(
         deadline=format_deadline(draft.case.due_on, draft.case.due_provisional, t)))
@@ -161,7 +161,7 @@ async def show_prompt(update: Update, draft: Draft, t: Translator, prefix: str =
 def opening_lines(draft: Draft, t: Translator, svc: Any) -> str:
     lines = [
         (t._("Resuming your draft report on {case}.") if draft.resumed
-         else t._("Report on {case}.")).format(case=reports.case_label(draft.case, t)),
+         else t._("Report on {case}.")).format(case=case_text.case_title(t, draft.case)),
         t._("Deadline: {deadline}").format(deadline=reports.describe_deadline(draft.case, svc.today(),
                                                                                 svc.calendar, t)),
     ]
@@ -219,7 +219,7 @@ async def _cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
         return END
     if len(reportable) == 1:
         return await _start_on_case(update, context, reportable[0].id)
-    rows = [[(reports.case_label(c, t)[:60], f"rp:c:{c.id}")] for c in reportable]
+    rows = [[(case_text.case_title(t, c)[:60], f"rp:c:{c.id}")] for c in reportable]
     await reply(update, t._("Which case are you reporting on?"), reply_markup=markup(rows))
     return END  # the button (rp:c:ID) enters the conversation
 
@@ -397,7 +397,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
             case = await reports.cancel_draft(svc.db, person, rid, now=now)
             await _drop_buttons(query)
             await reply(update, t._("The draft report on {case} was discarded.").format(
-                case=reports.case_label(case, t)))
+                case=case_text.case_title(t, case)))
             return END
         elif action == "submit":
             done = await reports.submit_report(svc.db, person, rid, now=now, today=svc.today())
@@ -406,7 +406,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
             timing = t._("on time") if done.report.on_time else t._("after the deadline")
             await reply(update, t._("Report on {case} submitted on {date} ({timing}). The finance bureau will review "
                                     "it; you will be told the result here.").format(
-                case=reports.case_label(done.case, t), date=format_date(done.report.submitted_on, t),
+                case=case_text.case_title(t, done.case), date=format_date(done.report.submitted_on, t),
                 timing=timing))
             return END
         else:
@@ -450,7 +450,7 @@ async def cmd_extend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         if not open_cases:
             await reply(update, t._("Your department has no case with a running deadline."))
             return END
-        rows = [[(reports.case_label(c, t)[:60], f"ex:c:{c.id}")] for c in open_cases]
+        rows = [[(case_text.case_title(t, c)[:60], f"ex:c:{c.id}")] for c in open_cases]
         await reply(update, t._("Which case needs more time?"), reply_markup=markup(rows))
         return END
 
@@ -478,7 +478,7 @@ async def _extend_case(update: Update, context: ContextTypes.DEFAULT_TYPE, case_
     assert context.user_data is not None
     context.user_data["extend"] = {"case_id": case.id}
     await reply(update, "\n".join([
-        t._("Extension request for {case}.").format(case=reports.case_label(case, t)),
+        t._("Extension request for {case}.").format(case=case_text.case_title(t, case)),
         t._("Current deadline: {deadline}").format(deadline=format_deadline(case.due_on, case.due_provisional, t)),
         t._("Please give the reason for the extension."),
     ]))

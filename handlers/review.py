@@ -26,12 +26,14 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import budget, extensions, review, spotcheck
+from bot.case_text import case_title
 from bot.commands import Command, register
 from bot.dates import DateInputError, format_date, format_deadline, parse_natural_date
+from bot.domain import Role
 from bot.errors import DomainError, RectbotError
 from bot.i18n import N_, Translator
-from bot.people import BUREAU_ROLES, Role, require_role
-from bot.reports import case_label, evidence_path
+from bot.people import BUREAU_ROLES, require_role
+from bot.reports import evidence_path
 from handlers.common import ack, guarded, markup, refuse_error, reply, sender, services, translator
 from handlers.report import Buttons
 from storage import reports as reports_repo
@@ -133,7 +135,7 @@ async def cb_needs_words(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
                       "or corrected).")
         else:
             ask = t._("Recording on {case}: {decision}. Please type a note explaining the finding (required).")
-        await reply(update, ask.format(case=case_label(case, t), decision=t._(review.DECISION_NAMES[decision])))
+        await reply(update, ask.format(case=case_title(t, case), decision=t._(review.DECISION_NAMES[decision])))
         return REVIEW_NOTE
 
     return await _guard(update, context, go())
@@ -213,7 +215,7 @@ async def send_review_card(update: Update, context: ContextTypes.DEFAULT_TYPE, r
             data = evidence_path(svc.settings.storage.files, ev).read_bytes()
         except (OSError, DomainError):
             await reply(update, t._("Evidence for {case}: the file is missing on the server.").format(
-                case=case_label(case, t)))
+                case=case_title(t, case)))
             continue
         await update.effective_chat.send_document(document=data, filename=ev.file_name)
 
@@ -238,7 +240,7 @@ async def cmd_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     rows: Buttons = []
     for report, case in waiting[:50]:
         late = "" if report.on_time else " · " + t._("late")
-        lines.append(f"· {case_label(case, t)} — {report.author_name}, {format_date(report.submitted_on, t)}{late}")
+        lines.append(f"· {case_title(t, case)} — {report.author_name}, {format_date(report.submitted_on, t)}{late}")
         rows.append([(t._("Open #{id}").format(id=case.id), f"rv:open:{report.id}")])
     await reply(update, "\n".join(lines)[:4096], reply_markup=markup(rows))
 
@@ -284,11 +286,11 @@ async def cb_ext_words(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
         context.user_data["review"] = {"extension_id": request_id}
         if query.data.startswith("ex:other:"):
             await reply(update, t._("Which deadline do you grant for {case}? Type a date (e.g. 2026-05-29, 5月29日); "
-                                    "proposed: {date}.").format(case=case_label(case, t),
+                                    "proposed: {date}.").format(case=case_title(t, case),
                                                                date=format_date(request.proposed_due_on, t)))
             return EXT_DATE
         await reply(update, t._("Please type the reason for refusing the extension of {case}.").format(
-            case=case_label(case, t)))
+            case=case_title(t, case)))
         return EXT_REASON
 
     return await _guard(update, context, go())
@@ -430,9 +432,3 @@ def handlers() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, object]]:
         CommandHandler("spotcheck", cmd_spotcheck),
     ]
 
-
-def schedule_jobs(app: Any) -> None:
-    """Renderers run in the delivery loop with only the database: tell them where evidence lives."""
-    svc = app.bot_data.get("services")
-    if svc is not None:
-        review.set_files_root(svc.settings.storage.files)

@@ -1,4 +1,4 @@
-"""Rectification cases (整改事项). The Case row is the contract other modules code against.
+"""Rectification cases (整改事项): rows of `cases` in and out as bot.domain.Case.
 
 Repository functions take either the Database (reads) or the transaction's connection (reads
 and writes inside `async with db.transaction() as conn`). Dates are stored as ISO strings.
@@ -7,53 +7,14 @@ and writes inside `async with db.transaction() as conn`). Dates are stored as IS
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import aiosqlite
 
-from storage.db import Database
-
-
-@dataclass(frozen=True)
-class Case:
-    id: int
-    department_id: int
-    department_name: str
-    project: str
-    source: str                       # bot.cases.Source value
-    grade: str | None                 # bot.cases.Grade value: excellent/good/fair/poor
-    findings: str
-    suggestions: str
-    feedback_doc_no: str
-    evaluation_ended_on: date | None
-    feedback_sent_on: date | None
-    feedback_received_on: date | None  # starts the 2-month clock (evaluation) / the set period
-    period: str | None                 # "2m", "10wd", "15d"
-    explicit_due_on: date | None
-    feedback_due_on: date | None       # the bureau's own 1-month feedback deadline
-    feedback_due_provisional: bool
-    due_on: date | None                # the unit's report deadline
-    due_provisional: bool
-    due_rule: str | None
-    confidential: bool
-    status: str                        # bot.cases.CaseStatus value
-    next_action_at: datetime | None    # when the reminder sweep must look again
-    origin_case_id: int | None
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-    # Added by issue 4 (migration 0002); defaults keep older constructors working.
-    feedback_due_rule: str | None = None   # bot.periods rule of feedback_due_on
-    received_by: str | None = None         # who recorded the receipt: 'person:<id>' or 'import'
-    received_at: datetime | None = None    # when that was recorded (UTC)
-
-    @property
-    def dedupe_key(self) -> tuple[int, str, str, str]:
-        """How the ledger identifies a case: department, project, source, feedback document number."""
-        return (self.department_id, self.project, self.source, self.feedback_doc_no)
-
+from bot.clock import iso
+from bot.domain import AuditEntry, Case, CaseStatus, Decision, Grade, LedgerExtras, NewCase, Source
+from storage.db import Conn, fetchall, fetchone, to_date, to_ts
 
 CASE_COLUMNS = (
     "department_id", "project", "source", "grade", "findings", "suggestions", "feedback_doc_no",
@@ -69,15 +30,6 @@ _TS_FIELDS = frozenset({"next_action_at", "received_at", "created_at", "updated_
 
 CASE_SQL = "SELECT c.*, d.name AS department_name FROM cases c JOIN departments d ON d.id = c.department_id"
 
-Conn = Database | aiosqlite.Connection
-
-
-def _d(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def _ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def to_db(field: str, value: Any) -> Any:
@@ -89,8 +41,6 @@ def to_db(field: str, value: Any) -> Any:
     if field in _BOOL_FIELDS:
         return int(bool(value))
     if field in _TS_FIELDS and isinstance(value, datetime):
-        from bot.clock import iso
-
         return iso(value)
     if isinstance(value, str):
         return str(value)  # StrEnum members are stored as their plain value
@@ -98,60 +48,49 @@ def to_db(field: str, value: Any) -> Any:
 
 
 def case_from_row(row: aiosqlite.Row | Mapping[str, Any]) -> Case:
-    created = _ts(row["created_at"])
-    updated = _ts(row["updated_at"])
+    created = to_ts(row["created_at"])
+    updated = to_ts(row["updated_at"])
     assert created is not None and updated is not None
     return Case(
         id=row["id"], department_id=row["department_id"], department_name=row["department_name"],
-        project=row["project"], source=row["source"], grade=row["grade"], findings=row["findings"],
+        project=row["project"], source=Source(row["source"]), grade=Grade(row["grade"]) if row["grade"] else None,
+        findings=row["findings"],
         suggestions=row["suggestions"], feedback_doc_no=row["feedback_doc_no"],
-        evaluation_ended_on=_d(row["evaluation_ended_on"]), feedback_sent_on=_d(row["feedback_sent_on"]),
-        feedback_received_on=_d(row["feedback_received_on"]), period=row["period"],
-        explicit_due_on=_d(row["explicit_due_on"]), feedback_due_on=_d(row["feedback_due_on"]),
-        feedback_due_provisional=bool(row["feedback_due_provisional"]), due_on=_d(row["due_on"]),
+        evaluation_ended_on=to_date(row["evaluation_ended_on"]), feedback_sent_on=to_date(row["feedback_sent_on"]),
+        feedback_received_on=to_date(row["feedback_received_on"]), period=row["period"],
+        explicit_due_on=to_date(row["explicit_due_on"]), feedback_due_on=to_date(row["feedback_due_on"]),
+        feedback_due_provisional=bool(row["feedback_due_provisional"]), due_on=to_date(row["due_on"]),
         due_provisional=bool(row["due_provisional"]), due_rule=row["due_rule"],
-        confidential=bool(row["confidential"]), status=row["status"],
-        next_action_at=_ts(row["next_action_at"]), origin_case_id=row["origin_case_id"],
+        confidential=bool(row["confidential"]), status=CaseStatus(row["status"]),
+        next_action_at=to_ts(row["next_action_at"]), origin_case_id=row["origin_case_id"],
         created_by=row["created_by"], created_at=created, updated_at=updated,
         feedback_due_rule=row["feedback_due_rule"], received_by=row["received_by"],
-        received_at=_ts(row["received_at"]),
+        received_at=to_ts(row["received_at"]),
     )
 
 
-async def _fetchall(conn: Conn, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-    c = conn.conn if isinstance(conn, Database) else conn
-    async with c.execute(sql, tuple(params)) as cur:
-        return list(await cur.fetchall())
-
-
-async def _fetchone(conn: Conn, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-    c = conn.conn if isinstance(conn, Database) else conn
-    async with c.execute(sql, tuple(params)) as cur:
-        return await cur.fetchone()
-
-
 async def get_case(conn: Conn, case_id: int) -> Case | None:
-    row = await _fetchone(conn, CASE_SQL + " WHERE c.id = ?", (case_id,))
+    row = await fetchone(conn, CASE_SQL + " WHERE c.id = ?", (case_id,))
     return case_from_row(row) if row else None
 
 
 async def list_cases(conn: Conn, *, department_id: int | None = None) -> list[Case]:
     if department_id is None:
-        rows = await _fetchall(conn, CASE_SQL + " ORDER BY c.id")
+        rows = await fetchall(conn, CASE_SQL + " ORDER BY c.id")
     else:
-        rows = await _fetchall(conn, CASE_SQL + " WHERE c.department_id = ? ORDER BY c.id", (department_id,))
+        rows = await fetchall(conn, CASE_SQL + " WHERE c.department_id = ? ORDER BY c.id", (department_id,))
     return [case_from_row(r) for r in rows]
 
 
 async def provisional_cases(conn: Conn) -> list[Case]:
-    rows = await _fetchall(
+    rows = await fetchall(
         conn, CASE_SQL + " WHERE c.due_provisional = 1 OR c.feedback_due_provisional = 1 ORDER BY c.id"
     )
     return [case_from_row(r) for r in rows]
 
 
 async def find_by_key(conn: Conn, department_id: int, project: str, source: str, feedback_doc_no: str) -> Case | None:
-    row = await _fetchone(
+    row = await fetchone(
         conn, CASE_SQL + " WHERE c.department_id = ? AND c.project = ? AND c.source = ? AND c.feedback_doc_no = ?",
         (department_id, project, source, feedback_doc_no),
     )
@@ -160,7 +99,7 @@ async def find_by_key(conn: Conn, department_id: int, project: str, source: str,
 
 async def existing_keys(conn: Conn) -> dict[tuple[str, str, str, str], int]:
     """(department name, project, source, doc no) → case id, for the whole ledger (import dedupe)."""
-    rows = await _fetchall(
+    rows = await fetchall(
         conn, "SELECT c.id, d.name, c.project, c.source, c.feedback_doc_no FROM cases c"
         " JOIN departments d ON d.id = c.department_id",
     )
@@ -169,27 +108,22 @@ async def existing_keys(conn: Conn) -> dict[tuple[str, str, str, str], int]:
 
 async def case_ids_with_departments(conn: Conn) -> dict[int, tuple[str, str]]:
     """case id → (department name, source): lets an import recognise rows of an exported ledger."""
-    rows = await _fetchall(conn, "SELECT c.id, d.name, c.source FROM cases c JOIN departments d"
+    rows = await fetchall(conn, "SELECT c.id, d.name, c.source FROM cases c JOIN departments d"
                                  " ON d.id = c.department_id")
     return {int(r[0]): (r[1], r[2]) for r in rows}
 
 
-async def insert_case(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> int:
-    cols = [c for c in CASE_COLUMNS if c in values]
-    cur = await conn.execute(
-        f"INSERT INTO cases ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-        [to_db(c, values[c]) for c in cols],
-    )
+_INSERT_CASE = f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) VALUES ({', '.join('?' * len(CASE_COLUMNS))})"
+
+
+def _new_case_values(new: NewCase) -> list[Any]:
+    return [to_db(c, getattr(new, c)) for c in CASE_COLUMNS]
+
+
+async def insert_case(conn: aiosqlite.Connection, new: NewCase) -> int:
+    cur = await conn.execute(_INSERT_CASE, _new_case_values(new))
     assert cur.lastrowid is not None
     return cur.lastrowid
-
-
-async def insert_cases(conn: aiosqlite.Connection, rows: list[Mapping[str, Any]]) -> list[int]:
-    """Bulk insert (one statement per row, but no Python round trip per column); returns the ids."""
-    ids = []
-    for values in rows:
-        ids.append(await insert_case(conn, values))
-    return ids
 
 
 async def update_case(conn: aiosqlite.Connection, case_id: int, changes: Mapping[str, Any]) -> None:
@@ -202,35 +136,21 @@ async def update_case(conn: aiosqlite.Connection, case_id: int, changes: Mapping
     )
 
 
-@dataclass(frozen=True)
-class AuditEntry:
-    at: datetime
-    actor: str
-    action: str
-    before: str | None
-    after: str | None
 
 
 async def case_history(conn: Conn, case_id: int) -> list[AuditEntry]:
     """Every audit row about this case, oldest first (the case's full history)."""
-    rows = await _fetchall(
+    rows = await fetchall(
         conn, "SELECT at, actor, action, before, after FROM audit_log WHERE entity = 'case' AND entity_id = ?"
         " ORDER BY id", (case_id,),
     )
     return [AuditEntry(datetime.fromisoformat(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
 
-@dataclass(frozen=True)
-class LedgerExtras:
-    """What the export adds from other tables: last report date and last review decision."""
-
-    reported_on: date | None
-    review_decision: str | None
-    review_note: str | None
 
 
 async def ledger_extras(conn: Conn) -> dict[int, LedgerExtras]:
-    rows = await _fetchall(
+    rows = await fetchall(
         conn,
         """
         SELECT r.case_id,
@@ -242,11 +162,11 @@ async def ledger_extras(conn: Conn) -> dict[int, LedgerExtras]:
         FROM reports r GROUP BY r.case_id
         """,
     )
-    return {int(r[0]): LedgerExtras(_d(r[1]), r[2], r[3]) for r in rows}
+    return {int(r[0]): LedgerExtras(to_date(r[1]), Decision(r[2]) if r[2] else None, r[3]) for r in rows}
 
 
 async def liaison_names_by_department(conn: Conn) -> dict[int, list[str]]:
-    rows = await _fetchall(
+    rows = await fetchall(
         conn, "SELECT department_id, name FROM people WHERE role = 'liaison' AND active = 1 ORDER BY id"
     )
     out: dict[int, list[str]] = {}
@@ -259,23 +179,23 @@ async def person_names(conn: Conn, person_ids: Iterable[int]) -> dict[int, str]:
     ids = sorted(set(person_ids))
     if not ids:
         return {}
-    rows = await _fetchall(conn, f"SELECT id, name FROM people WHERE id IN ({','.join('?' * len(ids))})", ids)
+    rows = await fetchall(conn, f"SELECT id, name FROM people WHERE id IN ({','.join('?' * len(ids))})", ids)
     return {int(r[0]): r[1] for r in rows}
 
 
 async def count_cases(conn: Conn) -> int:
-    row = await _fetchone(conn, "SELECT count(*) FROM cases")
+    row = await fetchone(conn, "SELECT count(*) FROM cases")
     return int(row[0]) if row else 0
 
 
 async def search_departments(conn: Conn, text: str, limit: int = 20) -> list[tuple[int, str]]:
-    rows = await _fetchall(conn, "SELECT id, name FROM departments WHERE name LIKE ? ORDER BY name LIMIT ?",
+    rows = await fetchall(conn, "SELECT id, name FROM departments WHERE name LIKE ? ORDER BY name LIMIT ?",
                            (f"%{text}%", limit))
     return [(int(r[0]), r[1]) for r in rows]
 
 
 async def import_cases(
-    conn: aiosqlite.Connection, rows: Sequence[Mapping[str, Any]], *, actor: str, at: str,
+    conn: aiosqlite.Connection, rows: Sequence[NewCase], *, actor: str, at: str,
 ) -> list[int]:
     """Insert ledger rows that are not there yet (ON CONFLICT on the ledger identity does nothing),
     each with its `case.import` audit row; returns the ids of the rows actually inserted."""
@@ -283,13 +203,11 @@ async def import_cases(
 
     ids: list[int] = []
     audits: list[tuple[Any, ...]] = []
-    for values in rows:
-        cols = [c for c in CASE_COLUMNS if c in values]
-        db_values = [to_db(c, values[c]) for c in cols]
+    for new in rows:
+        cols = CASE_COLUMNS
+        db_values = _new_case_values(new)
         cur = await conn.execute(
-            f"INSERT INTO cases ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-            " ON CONFLICT (department_id, project, source, feedback_doc_no) DO NOTHING",
-            db_values,
+            _INSERT_CASE + " ON CONFLICT (department_id, project, source, feedback_doc_no) DO NOTHING", db_values,
         )
         if cur.rowcount != 1 or cur.lastrowid is None:
             continue

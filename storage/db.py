@@ -11,15 +11,14 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from bot.errors import StartupError
-from bot.i18n import N_
+from bot.errors import N_, StartupError
 
 MIGRATIONS_PACKAGE = "storage.migrations"
 
@@ -161,6 +160,38 @@ class Database:
             return str(row[0]) if row else "no answer"
         finally:
             await dest.close()
+
+
+Tx = aiosqlite.Connection
+"""The connection of an open `db.transaction()`: what repository writes take (the domain names it Tx)."""
+
+Conn = Database | aiosqlite.Connection
+"""Reads accept the Database or a transaction's connection; writes take the connection of the
+caller's `async with db.transaction()`, so several repository calls commit together."""
+
+
+def _raw(conn: Conn) -> aiosqlite.Connection:
+    return conn.conn if isinstance(conn, Database) else conn
+
+
+async def fetchall(conn: Conn, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+    async with _raw(conn).execute(sql, tuple(params)) as cur:
+        return list(await cur.fetchall())
+
+
+async def fetchone(conn: Conn, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+    async with _raw(conn).execute(sql, tuple(params)) as cur:
+        return await cur.fetchone()
+
+
+def to_date(value: str | None) -> date | None:
+    """A stored ISO date (or NULL) as a date."""
+    return date.fromisoformat(value) if value else None
+
+
+def to_ts(value: str | None) -> datetime | None:
+    """A stored ISO timestamp (or NULL) as an aware datetime."""
+    return datetime.fromisoformat(value) if value else None
 
 
 def _split_sql(sql: str) -> list[str]:

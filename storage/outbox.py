@@ -2,44 +2,36 @@
 
 State machine of a row: pending → sending → sent, with sending → pending again (retry, or
 recovery after a crash), and pending/sending → dropped (recipient unreachable, superseded by a
-newer reminder, expired) or → failed (Telegram refused the message for good). Enqueueing is
-bot.notify.enqueue (INSERT … ON CONFLICT(key) DO NOTHING).
+newer reminder, expired) or → failed (the channel refused the message for good). `enqueue` is
+INSERT … ON CONFLICT(key) DO NOTHING, so a repeated sweep or a restart cannot enqueue one twice.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
 from bot.clock import iso
-from storage.db import Database
+from bot.domain import Notification, OutboxRow, OutboxState
+from storage.db import Conn, fetchall
 
-Conn = Database | aiosqlite.Connection
 
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    key: str
-    person_id: int
-    case_id: int | None
-    kind: str
-    payload: Mapping[str, Any]
-    state: str
-    not_before: datetime
-    attempts: int
-    last_error: str | None
-    telegram_message_id: int | None
-    created_at: datetime
-    sent_at: datetime | None
-    telegram_id: int          # the recipient's chat
-    locale: str
-    reachable: bool
+async def enqueue(conn: aiosqlite.Connection, notifications: Iterable[Notification], *, now: datetime) -> int:
+    """Insert inside the caller's transaction; a notification whose key is already there is ignored."""
+    inserted = 0
+    for n in notifications:
+        cur = await conn.execute(
+            "INSERT INTO outbox (key, person_id, case_id, kind, payload, not_before, created_at)"
+            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(key) DO NOTHING",
+            (n.key, n.person_id, n.case_id, n.kind, json.dumps(dict(n.payload), ensure_ascii=False, default=str),
+             iso(n.not_before), iso(now)),
+        )
+        inserted += cur.rowcount
+    return inserted
 
 
 _ROW_SQL = (
@@ -50,18 +42,13 @@ _ROW_SQL = (
 def _row(r: aiosqlite.Row) -> OutboxRow:
     return OutboxRow(
         id=r["id"], key=r["key"], person_id=r["person_id"], case_id=r["case_id"], kind=r["kind"],
-        payload=json.loads(r["payload"] or "{}"), state=r["state"],
+        payload=json.loads(r["payload"] or "{}"), state=OutboxState(r["state"]),
         not_before=datetime.fromisoformat(r["not_before"]), attempts=r["attempts"], last_error=r["last_error"],
         telegram_message_id=r["telegram_message_id"], created_at=datetime.fromisoformat(r["created_at"]),
         sent_at=datetime.fromisoformat(r["sent_at"]) if r["sent_at"] else None,
         telegram_id=r["telegram_id"], locale=r["locale"], reachable=bool(r["reachable"]),
     )
 
-
-async def _fetchall(conn: Conn, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-    c = conn.conn if isinstance(conn, Database) else conn
-    async with c.execute(sql, tuple(params)) as cur:
-        return list(await cur.fetchall())
 
 
 async def due_rows(db: Conn, now: datetime, *, exclude_kinds: Iterable[str] = (), limit: int = 500) -> list[OutboxRow]:
@@ -74,7 +61,7 @@ async def due_rows(db: Conn, now: datetime, *, exclude_kinds: Iterable[str] = ()
         params += excluded
     sql += " ORDER BY o.not_before, o.id LIMIT ?"
     params.append(limit)
-    return [_row(r) for r in await _fetchall(db, sql, params)]
+    return [_row(r) for r in await fetchall(db, sql, params)]
 
 
 async def next_not_before(db: Conn, *, exclude_kinds: Iterable[str] = ()) -> datetime | None:
@@ -83,19 +70,19 @@ async def next_not_before(db: Conn, *, exclude_kinds: Iterable[str] = ()) -> dat
     sql = "SELECT min(not_before) FROM outbox WHERE state = 'pending'"
     if excluded:
         sql += f" AND kind NOT IN ({','.join('?' * len(excluded))})"
-    rows = await _fetchall(db, sql, excluded)
+    rows = await fetchall(db, sql, excluded)
     value = rows[0][0] if rows else None
     return datetime.fromisoformat(value) if value else None
 
 
 async def get_row(db: Conn, outbox_id: int) -> OutboxRow | None:
-    rows = await _fetchall(db, _ROW_SQL + " WHERE o.id = ?", (outbox_id,))
+    rows = await fetchall(db, _ROW_SQL + " WHERE o.id = ?", (outbox_id,))
     return _row(rows[0]) if rows else None
 
 
 async def row_for_message(db: Conn, person_id: int, telegram_message_id: int) -> OutboxRow | None:
     """The notification that produced a message in a person's chat (to recognise replies to reminders)."""
-    rows = await _fetchall(
+    rows = await fetchall(
         db, _ROW_SQL + " WHERE o.person_id = ? AND o.telegram_message_id = ? ORDER BY o.id DESC LIMIT 1",
         (person_id, telegram_message_id),
     )
@@ -111,12 +98,12 @@ async def rows(db: Conn, *, kind: str | None = None, state: str | None = None,
             where.append(f"{column} = ?")
             params.append(value)
     sql = _ROW_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY o.id"
-    return [_row(r) for r in await _fetchall(db, sql, params)]
+    return [_row(r) for r in await fetchall(db, sql, params)]
 
 
 async def keys_for_case(db: Conn, case_id: int) -> frozenset[str]:
     """Every key ever enqueued for a case, whatever became of it (the policy's "already sent")."""
-    found = await _fetchall(db, "SELECT key FROM outbox WHERE case_id = ?", (case_id,))
+    found = await fetchall(db, "SELECT key FROM outbox WHERE case_id = ?", (case_id,))
     return frozenset(r[0] for r in found)
 
 
@@ -188,7 +175,7 @@ async def drop_pending_for_case(
 
 
 async def state_counts(db: Conn) -> dict[str, int]:
-    found = await _fetchall(db, "SELECT state, count(*) FROM outbox GROUP BY state")
+    found = await fetchall(db, "SELECT state, count(*) FROM outbox GROUP BY state")
     return {r[0]: int(r[1]) for r in found}
 
 
@@ -210,14 +197,14 @@ async def insert_note(
 
 
 async def notes_for_case(db: Conn, case_id: int) -> list[dict[str, Any]]:
-    found = await _fetchall(db, "SELECT * FROM case_notes WHERE case_id = ? ORDER BY id", (case_id,))
+    found = await fetchall(db, "SELECT * FROM case_notes WHERE case_id = ? ORDER BY id", (case_id,))
     return [dict(r) for r in found]
 
 
 # ----------------------------------------------------------------------------- job state
 
 async def get_job_state(db: Conn, name: str) -> str | None:
-    found = await _fetchall(db, "SELECT value FROM job_state WHERE name = ?", (name,))
+    found = await fetchall(db, "SELECT value FROM job_state WHERE name = ?", (name,))
     return str(found[0][0]) if found else None
 
 

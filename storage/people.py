@@ -2,45 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import aiosqlite
 
-from storage.db import Database
-
-
-@dataclass(frozen=True)
-class Department:
-    id: int
-    name: str
-
-
-@dataclass(frozen=True)
-class Person:
-    id: int
-    telegram_id: int
-    name: str
-    username: str | None
-    role: str
-    department_id: int | None
-    department_name: str | None
-    locale: str
-    reachable: bool
-    active: bool
-
-
-@dataclass(frozen=True)
-class Invitation:
-    id: int
-    role: str
-    department_id: int | None
-    department_name: str | None
-    created_by: str
-    created_at: str
-    expires_at: str
-    used_at: str | None
-    used_by: int | None
-
+from bot.domain import Department, Invitation, Person, Role
+from storage.db import Conn, Database, fetchall
 
 _PERSON_SQL = """
 SELECT p.id, p.telegram_id, p.name, p.username, p.role, p.department_id, d.name AS department_name,
@@ -52,7 +17,7 @@ FROM people p LEFT JOIN departments d ON d.id = p.department_id
 def _person(row: aiosqlite.Row) -> Person:
     return Person(
         id=row["id"], telegram_id=row["telegram_id"], name=row["name"], username=row["username"],
-        role=row["role"], department_id=row["department_id"], department_name=row["department_name"],
+        role=Role(row["role"]), department_id=row["department_id"], department_name=row["department_name"],
         locale=row["locale"], reachable=bool(row["reachable"]), active=bool(row["active"]),
     )
 
@@ -100,6 +65,15 @@ async def liaisons_of(db: Database, department_id: int) -> list[Person]:
         (department_id,),
     )
     return [_person(r) for r in rows]
+
+
+async def active_liaison_ids(conn: Conn, department_id: int) -> list[int]:
+    """Ids of the department's active liaison officers, reachable or not (the outbox decides)."""
+    rows = await fetchall(
+        conn, "SELECT id FROM people WHERE role = 'liaison' AND active = 1 AND department_id = ? ORDER BY id",
+        (department_id,),
+    )
+    return [int(r[0]) for r in rows]
 
 
 async def all_people(db: Database) -> list[Person]:
@@ -173,7 +147,7 @@ async def invitation_by_hash(conn: aiosqlite.Connection, code_hash: str) -> Invi
     if row is None:
         return None
     return Invitation(
-        id=row["id"], role=row["role"], department_id=row["department_id"],
+        id=row["id"], role=Role(row["role"]), department_id=row["department_id"],
         department_name=row["department_name"], created_by=row["created_by"], created_at=row["created_at"],
         expires_at=row["expires_at"], used_at=row["used_at"], used_by=row["used_by"],
     )

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
 
 from bot.clock import iso
-from storage.cases import CASE_SQL, Case, case_from_row
-from storage.db import Database
-from storage.outbox import Conn, _fetchall
+from bot.domain import Case, PendingReview
+from storage.cases import CASE_SQL, case_from_row
+from storage.db import Conn, Database, fetchall
 
 # Statuses whose deadlines the sweep and the digests look at (open report clock, or the bureau's
 # own feedback clock). Kept here as plain strings so storage does not import the domain.
@@ -19,7 +18,7 @@ WATCHED_STATUSES = ("in_progress", "returned", "pending_feedback")
 
 async def cases_due_for_action(db: Conn, until: datetime, *, limit: int = 500) -> list[Case]:
     """Cases whose next_action_at has come (the indexed column: cost follows due items)."""
-    found = await _fetchall(
+    found = await fetchall(
         db, CASE_SQL + " WHERE c.next_action_at IS NOT NULL AND c.next_action_at <= ?"
         " ORDER BY c.next_action_at, c.id LIMIT ?", (iso(until), limit),
     )
@@ -34,22 +33,14 @@ async def set_next_action(conn: aiosqlite.Connection, case_id: int, at: datetime
 async def watched_cases(db: Conn) -> list[Case]:
     """Cases with a running deadline (report or the bureau's feedback), for digests and /overdue."""
     marks = ",".join("?" * len(WATCHED_STATUSES))
-    found = await _fetchall(db, CASE_SQL + f" WHERE c.status IN ({marks}) ORDER BY c.id", WATCHED_STATUSES)
+    found = await fetchall(db, CASE_SQL + f" WHERE c.status IN ({marks}) ORDER BY c.id", WATCHED_STATUSES)
     return [case_from_row(r) for r in found]
 
 
-@dataclass(frozen=True)
-class PendingReview:
-    report_id: int
-    case_id: int
-    department_name: str
-    project: str
-    confidential: bool
-    submitted_at: str | None
 
 
 async def reports_awaiting_review(db: Conn) -> list[PendingReview]:
-    found = await _fetchall(
+    found = await fetchall(
         db,
         "SELECT r.id, r.case_id, d.name, c.project, c.confidential, r.submitted_at FROM reports r"
         " JOIN cases c ON c.id = r.case_id JOIN departments d ON d.id = c.department_id"
@@ -60,7 +51,7 @@ async def reports_awaiting_review(db: Conn) -> list[PendingReview]:
 
 async def departments_without_reachable_liaison(db: Conn) -> list[tuple[int, str]]:
     """Departments where no active liaison can be reached (none registered, or all blocked the bot)."""
-    found = await _fetchall(
+    found = await fetchall(
         db,
         "SELECT d.id, d.name FROM departments d WHERE NOT EXISTS (SELECT 1 FROM people p"
         " WHERE p.department_id = d.id AND p.role = 'liaison' AND p.active = 1 AND p.reachable = 1)"
@@ -70,14 +61,14 @@ async def departments_without_reachable_liaison(db: Conn) -> list[tuple[int, str
 
 
 async def reachable_people_by_role(db: Database | aiosqlite.Connection, role: str) -> list[int]:
-    found = await _fetchall(
+    found = await fetchall(
         db, "SELECT id FROM people WHERE role = ? AND active = 1 AND reachable = 1 ORDER BY id", (role,),
     )
     return [int(r[0]) for r in found]
 
 
 async def reachable_liaisons(db: Conn, department_id: int) -> list[int]:
-    found = await _fetchall(
+    found = await fetchall(
         db, "SELECT id FROM people WHERE role = 'liaison' AND department_id = ? AND active = 1 AND reachable = 1"
         " ORDER BY id", (department_id,),
     )

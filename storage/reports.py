@@ -6,59 +6,30 @@ caller's `async with db.transaction()`. Dates are ISO strings in the table, `dat
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import aiosqlite
 
-from storage.db import Database
-
-Conn = Database | aiosqlite.Connection
-
-
-def _d(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def _ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _raw(conn: Conn) -> aiosqlite.Connection:
-    return conn.conn if isinstance(conn, Database) else conn
-
-
-async def _fetchall(conn: Conn, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-    async with _raw(conn).execute(sql, tuple(params)) as cur:
-        return list(await cur.fetchall())
-
-
-async def _fetchone(conn: Conn, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-    async with _raw(conn).execute(sql, tuple(params)) as cur:
-        return await cur.fetchone()
-
+from bot.domain import (
+    Decision,
+    EvidenceFile,
+    ExtensionRequest,
+    ExtensionState,
+    Progress,
+    Report,
+    ReportState,
+    Review,
+    Step,
+)
+from bot.errors import N_, DomainError
+from storage.db import Conn, fetchall, fetchone, to_date, to_ts
 
 # --------------------------------------------------------------------------- reports
 
 
-@dataclass(frozen=True)
-class Report:
-    id: int
-    case_id: int
-    author_id: int
-    author_name: str
-    state: str                 # draft / submitted / accepted / returned / non_compliant
-    step: str                  # where a draft stands: measures / progress / reason / evidence / summary
-    measures: str
-    progress: str | None       # done / partly / not_yet
-    reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    submitted_at: datetime | None
-    submitted_on: date | None
-    on_time: bool | None
 
 
 _REPORT_SQL = "SELECT r.*, p.name AS author_name FROM reports r JOIN people p ON p.id = r.author_id"
@@ -67,30 +38,31 @@ REPORT_COLUMNS = frozenset({"state", "step", "measures", "progress", "reason", "
 
 
 def _report(row: aiosqlite.Row) -> Report:
-    created, updated = _ts(row["created_at"]), _ts(row["updated_at"])
+    created, updated = to_ts(row["created_at"]), to_ts(row["updated_at"])
     assert created is not None and updated is not None
     return Report(
         id=row["id"], case_id=row["case_id"], author_id=row["author_id"], author_name=row["author_name"],
-        state=row["state"], step=row["step"], measures=row["measures"], progress=row["progress"],
-        reason=row["reason"], created_at=created, updated_at=updated, submitted_at=_ts(row["submitted_at"]),
-        submitted_on=_d(row["submitted_on"]), on_time=None if row["on_time"] is None else bool(row["on_time"]),
+        state=ReportState(row["state"]), step=Step(row["step"]), measures=row["measures"],
+        progress=Progress(row["progress"]) if row["progress"] else None,
+        reason=row["reason"], created_at=created, updated_at=updated, submitted_at=to_ts(row["submitted_at"]),
+        submitted_on=to_date(row["submitted_on"]), on_time=None if row["on_time"] is None else bool(row["on_time"]),
     )
 
 
 async def get_report(conn: Conn, report_id: int) -> Report | None:
-    row = await _fetchone(conn, _REPORT_SQL + " WHERE r.id = ?", (report_id,))
+    row = await fetchone(conn, _REPORT_SQL + " WHERE r.id = ?", (report_id,))
     return _report(row) if row else None
 
 
 async def draft_of(conn: Conn, case_id: int, author_id: int) -> Report | None:
-    row = await _fetchone(conn, _REPORT_SQL + " WHERE r.case_id = ? AND r.author_id = ? AND r.state = 'draft'",
+    row = await fetchone(conn, _REPORT_SQL + " WHERE r.case_id = ? AND r.author_id = ? AND r.state = 'draft'",
                           (case_id, author_id))
     return _report(row) if row else None
 
 
 async def latest_draft_of(conn: Conn, author_id: int) -> Report | None:
     """The draft this person touched last (what /report resumes)."""
-    row = await _fetchone(
+    row = await fetchone(
         conn, _REPORT_SQL + " WHERE r.author_id = ? AND r.state = 'draft' ORDER BY r.updated_at DESC, r.id DESC"
         " LIMIT 1", (author_id,),
     )
@@ -98,18 +70,18 @@ async def latest_draft_of(conn: Conn, author_id: int) -> Report | None:
 
 
 async def reports_of_case(conn: Conn, case_id: int) -> list[Report]:
-    rows = await _fetchall(conn, _REPORT_SQL + " WHERE r.case_id = ? ORDER BY r.id", (case_id,))
+    rows = await fetchall(conn, _REPORT_SQL + " WHERE r.case_id = ? ORDER BY r.id", (case_id,))
     return [_report(r) for r in rows]
 
 
 async def submitted_report_of_case(conn: Conn, case_id: int) -> Report | None:
-    row = await _fetchone(conn, _REPORT_SQL + " WHERE r.case_id = ? AND r.state = 'submitted' ORDER BY r.id DESC"
+    row = await fetchone(conn, _REPORT_SQL + " WHERE r.case_id = ? AND r.state = 'submitted' ORDER BY r.id DESC"
                           " LIMIT 1", (case_id,))
     return _report(row) if row else None
 
 
 async def awaiting_review(conn: Conn) -> list[Report]:
-    rows = await _fetchall(conn, _REPORT_SQL + " WHERE r.state = 'submitted' ORDER BY r.submitted_at, r.id")
+    rows = await fetchall(conn, _REPORT_SQL + " WHERE r.state = 'submitted' ORDER BY r.submitted_at, r.id")
     return [_report(r) for r in rows]
 
 
@@ -147,21 +119,10 @@ async def delete_draft(conn: aiosqlite.Connection, report_id: int) -> None:
 # --------------------------------------------------------------------------- evidence
 
 
-@dataclass(frozen=True)
-class EvidenceFile:
-    id: int
-    report_id: int
-    file_name: str
-    mime_type: str
-    size: int
-    sha256: str
-    path: str
-    telegram_file_id: str | None
-    created_at: datetime
 
 
 def _evidence(row: aiosqlite.Row) -> EvidenceFile:
-    created = _ts(row["created_at"])
+    created = to_ts(row["created_at"])
     assert created is not None
     return EvidenceFile(
         id=row["id"], report_id=row["report_id"], file_name=row["file_name"], mime_type=row["mime_type"],
@@ -184,7 +145,7 @@ async def insert_evidence(
 
 
 async def evidence_of(conn: Conn, report_id: int) -> list[EvidenceFile]:
-    rows = await _fetchall(conn, "SELECT * FROM evidence_files WHERE report_id = ? ORDER BY id", (report_id,))
+    rows = await fetchall(conn, "SELECT * FROM evidence_files WHERE report_id = ? ORDER BY id", (report_id,))
     return [_evidence(r) for r in rows]
 
 
@@ -196,36 +157,26 @@ async def delete_evidence(conn: aiosqlite.Connection, report_id: int) -> int:
 # --------------------------------------------------------------------------- reviews
 
 
-@dataclass(frozen=True)
-class Review:
-    id: int
-    report_id: int
-    reviewer_id: int
-    reviewer_name: str
-    decision: str        # close / return_for_rework / refused / inadequate / falsely_reported
-    note: str
-    new_due_on: date | None
-    decided_at: datetime
 
 
 _REVIEW_SQL = "SELECT v.*, p.name AS reviewer_name FROM reviews v JOIN people p ON p.id = v.reviewer_id"
 
 
 def _review(row: aiosqlite.Row) -> Review:
-    decided = _ts(row["decided_at"])
+    decided = to_ts(row["decided_at"])
     assert decided is not None
     return Review(id=row["id"], report_id=row["report_id"], reviewer_id=row["reviewer_id"],
-                  reviewer_name=row["reviewer_name"], decision=row["decision"], note=row["note"],
-                  new_due_on=_d(row["new_due_on"]), decided_at=decided)
+                  reviewer_name=row["reviewer_name"], decision=Decision(row["decision"]), note=row["note"],
+                  new_due_on=to_date(row["new_due_on"]), decided_at=decided)
 
 
 async def review_of(conn: Conn, report_id: int) -> Review | None:
-    row = await _fetchone(conn, _REVIEW_SQL + " WHERE v.report_id = ?", (report_id,))
+    row = await fetchone(conn, _REVIEW_SQL + " WHERE v.report_id = ?", (report_id,))
     return _review(row) if row else None
 
 
 async def reviews_of_case(conn: Conn, case_id: int) -> list[Review]:
-    rows = await _fetchall(conn, _REVIEW_SQL + " JOIN reports r ON r.id = v.report_id WHERE r.case_id = ?"
+    rows = await fetchall(conn, _REVIEW_SQL + " JOIN reports r ON r.id = v.report_id WHERE r.case_id = ?"
                                                " ORDER BY v.id", (case_id,))
     return [_review(r) for r in rows]
 
@@ -234,11 +185,15 @@ async def insert_review(
     conn: aiosqlite.Connection, *, report_id: int, reviewer_id: int, decision: str, note: str,
     new_due_on: date | None, at: str,
 ) -> int:
-    """Raises sqlite3.IntegrityError when the report already has its (first and only) decision."""
-    cur = await conn.execute(
-        "INSERT INTO reviews (report_id, reviewer_id, decision, note, new_due_on, decided_at) VALUES (?,?,?,?,?,?)",
-        (report_id, reviewer_id, decision, note, new_due_on.isoformat() if new_due_on else None, at),
-    )
+    """The UNIQUE(report_id) constraint is the real guard of "the first decision counts"."""
+    try:
+        cur = await conn.execute(
+            "INSERT INTO reviews (report_id, reviewer_id, decision, note, new_due_on, decided_at)"
+            " VALUES (?,?,?,?,?,?)",
+            (report_id, reviewer_id, decision, note, new_due_on.isoformat() if new_due_on else None, at),
+        )
+    except sqlite3.IntegrityError:
+        raise DomainError(N_("This report was already decided.")) from None
     assert cur.lastrowid is not None
     return cur.lastrowid
 
@@ -246,55 +201,41 @@ async def insert_review(
 # --------------------------------------------------------------------------- extension requests
 
 
-@dataclass(frozen=True)
-class ExtensionRequest:
-    id: int
-    case_id: int
-    requester_id: int
-    requester_name: str
-    reason: str
-    proposed_due_on: date
-    previous_due_on: date | None
-    state: str                      # pending / approved / refused
-    decided_by: int | None
-    granted_due_on: date | None
-    decision_note: str | None
-    created_at: datetime
-    decided_at: datetime | None
 
 
 _EXT_SQL = "SELECT e.*, p.name AS requester_name FROM extension_requests e JOIN people p ON p.id = e.requester_id"
 
 
 def _extension(row: aiosqlite.Row) -> ExtensionRequest:
-    created, proposed = _ts(row["created_at"]), _d(row["proposed_due_on"])
+    created, proposed = to_ts(row["created_at"]), to_date(row["proposed_due_on"])
     assert created is not None and proposed is not None
     return ExtensionRequest(
         id=row["id"], case_id=row["case_id"], requester_id=row["requester_id"],
         requester_name=row["requester_name"], reason=row["reason"], proposed_due_on=proposed,
-        previous_due_on=_d(row["previous_due_on"]), state=row["state"], decided_by=row["decided_by"],
-        granted_due_on=_d(row["granted_due_on"]), decision_note=row["decision_note"], created_at=created,
-        decided_at=_ts(row["decided_at"]),
+        previous_due_on=to_date(row["previous_due_on"]), state=ExtensionState(row["state"]),
+        decided_by=row["decided_by"],
+        granted_due_on=to_date(row["granted_due_on"]), decision_note=row["decision_note"], created_at=created,
+        decided_at=to_ts(row["decided_at"]),
     )
 
 
 async def get_extension(conn: Conn, request_id: int) -> ExtensionRequest | None:
-    row = await _fetchone(conn, _EXT_SQL + " WHERE e.id = ?", (request_id,))
+    row = await fetchone(conn, _EXT_SQL + " WHERE e.id = ?", (request_id,))
     return _extension(row) if row else None
 
 
 async def pending_extension_of(conn: Conn, case_id: int) -> ExtensionRequest | None:
-    row = await _fetchone(conn, _EXT_SQL + " WHERE e.case_id = ? AND e.state = 'pending'", (case_id,))
+    row = await fetchone(conn, _EXT_SQL + " WHERE e.case_id = ? AND e.state = 'pending'", (case_id,))
     return _extension(row) if row else None
 
 
 async def extensions_of_case(conn: Conn, case_id: int) -> list[ExtensionRequest]:
-    rows = await _fetchall(conn, _EXT_SQL + " WHERE e.case_id = ? ORDER BY e.id", (case_id,))
+    rows = await fetchall(conn, _EXT_SQL + " WHERE e.case_id = ? ORDER BY e.id", (case_id,))
     return [_extension(r) for r in rows]
 
 
 async def pending_extensions(conn: Conn) -> list[ExtensionRequest]:
-    rows = await _fetchall(conn, _EXT_SQL + " WHERE e.state = 'pending' ORDER BY e.id")
+    rows = await fetchall(conn, _EXT_SQL + " WHERE e.state = 'pending' ORDER BY e.id")
     return [_extension(r) for r in rows]
 
 
@@ -330,7 +271,7 @@ async def decide_extension(
 
 async def case_of_message(conn: Conn, person_id: int, telegram_message_id: int) -> int | None:
     """The case a bot message to this person was about (a reminder, a feedback card…), if any."""
-    row = await _fetchone(
+    row = await fetchone(
         conn, "SELECT case_id FROM outbox WHERE person_id = ? AND telegram_message_id = ? AND case_id IS NOT NULL"
         " ORDER BY id DESC LIMIT 1", (person_id, telegram_message_id),
     )
@@ -339,7 +280,7 @@ async def case_of_message(conn: Conn, person_id: int, telegram_message_id: int) 
 
 async def spot_check_candidates(conn: Conn) -> list[int]:
     """Closed cases that are not spot checks themselves and were never drawn, by id."""
-    rows = await _fetchall(
+    rows = await fetchall(
         conn, "SELECT c.id FROM cases c WHERE c.status = 'closed' AND c.source != 'spot_check'"
         " AND NOT EXISTS (SELECT 1 FROM cases s WHERE s.origin_case_id = c.id) ORDER BY c.id",
     )
@@ -353,5 +294,5 @@ async def cases_with_status(conn: Conn, statuses: Iterable[str], *, department_i
     if department_id is not None:
         sql += " AND department_id = ?"
         params.append(department_id)
-    rows = await _fetchall(conn, sql + " ORDER BY due_on IS NULL, due_on, id", params)
+    rows = await fetchall(conn, sql + " ORDER BY due_on IS NULL, due_on, id", params)
     return [int(r[0]) for r in rows]

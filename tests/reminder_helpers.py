@@ -7,9 +7,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.clock import iso
+from bot.domain import Case, CaseStatus, Grade, NewCase, Source
 from storage import cases as cases_repo
 from storage import people as people_repo
-from storage.cases import Case
 from storage.db import Database
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -31,6 +31,8 @@ def make_case(**over: Any) -> Case:
         next_action_at=T0, origin_case_id=None, created_by="cli", created_at=T0, updated_at=T0,
     )
     values.update(over)
+    values.update(source=Source(values["source"]), status=CaseStatus(values["status"]),
+                  grade=Grade(values["grade"]) if values["grade"] else None)
     return Case(**values)
 
 
@@ -57,5 +59,6 @@ async def add_case(db: Database, department_id: int, *, project: str = "项目",
         created_by="cli", created_at=T0, updated_at=T0,
     )
     values.update(over)
+    values.update(source=Source(values["source"]), status=CaseStatus(values["status"]), grade=values.get("grade"))
     async with db.transaction() as conn:
-        return await cases_repo.insert_case(conn, values)
+        return await cases_repo.insert_case(conn, NewCase(**values))

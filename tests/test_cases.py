@@ -17,22 +17,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import cases
-from bot.cases import CaseDraft, CaseStatus
+from bot import case_text, cases
+from bot.bootstrap import build_renderers, history_labels
+from bot.cases import CaseDraft
+from bot.domain import CaseStatus, Kind, Person
 from bot.errors import DomainError, NotAuthorized
 from bot.i18n import translator_for_locale
-from bot.notify import RENDERERS
 from bot.workcalendar import WorkCalendar, YearSchedule
 from storage import cases as repo
 from storage import people as people_repo
 from storage.db import Database
-from storage.people import Person
 
 CAL = WorkCalendar()
 ZH = translator_for_locale("zh_CN")
 EN = translator_for_locale("en")
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Haiyan, Monday 2026-03-02
+
+RENDERERS = build_renderers(Path("files"))
 
 
 @dataclass
@@ -169,7 +171,7 @@ async def test_only_bureau_staff_register(world: World) -> None:
 
 async def test_feedback_card_renders_substance_and_the_ack_button(world: World) -> None:
     case, _ = await cases.register_case(world.db, CAL, evaluation_draft(), actor=world.supervisor, now=NOW)
-    card = await RENDERERS["feedback_card"](world.db, ZH, {"case_id": case.id})
+    card = await RENDERERS.renderers[Kind.FEEDBACK_CARD](world.db, ZH, {"case_id": case.id})
     for part in ("义务教育补助资金", "资金拨付滞后", "加快拨付进度", "盐财绩〔2026〕12号", "中", "2个月"):
         assert part in card.text
     assert card.buttons == [[("确认收到", f"case:ack:{case.id}")]]
@@ -184,15 +186,16 @@ async def test_confidential_case_never_shows_substance_in_any_message(world: Wor
     await cases.change_deadline(world.db, case.id, date(2026, 6, 1), "延期", actor=world.supervisor, now=NOW,
                                 today=date(2026, 3, 2))
     view = await cases.view_case(world.db, case.id, world.supervisor)
-    texts = [cases.receipt_answer(ZH, ack), cases.render_case(ZH, view.case, view.history, view.names, TZ)]
+    texts = [case_text.receipt_answer(ZH, ack),
+             case_text.render_case(ZH, view.case, view.history, view.names, TZ, history_labels())]
     for row in await outbox(world.db):
         for t in (ZH, EN):
-            texts.append((await RENDERERS[str(row["kind"])](world.db, t, row["payload"])).text)  # type: ignore[arg-type]
+            texts.append((await RENDERERS.renderers[Kind(str(row["kind"]))](world.db, t, row["payload"])).text)  # type: ignore[arg-type]
     assert len(texts) > 4
     for text in texts:
         for secret in ("某涉密项目", "秘密问题", "秘密建议", "差"):
             assert secret not in text
-    card = await RENDERERS["feedback_card"](world.db, ZH, {"case_id": case.id})
+    card = await RENDERERS.renderers[Kind.FEEDBACK_CARD](world.db, ZH, {"case_id": case.id})
     assert "涉密" in card.text and f"整改事项#{case.id}" in card.text and "正式渠道" in card.text
 
 
@@ -225,12 +228,12 @@ async def test_acknowledge_starts_the_two_month_clock_and_is_idempotent(world: W
     assert (c.feedback_received_on, c.status, c.due_on, c.due_provisional) == (
         date(2025, 12, 31), CaseStatus.IN_PROGRESS, date(2026, 2, 28), False)
     assert c.received_by == f"person:{world.liaison.id}" and c.next_action_at == later
-    text = cases.receipt_answer(ZH, first)
+    text = case_text.receipt_answer(ZH, first)
     assert "2026年2月28日（星期六）" in text and "暂定" not in text
     second = await cases.acknowledge_receipt(world.db, CAL, case.id, person=world.liaison2, now=NOW,
                                              today=date(2026, 1, 5))
     assert second.already and second.case.feedback_received_on == date(2025, 12, 31)
-    assert "已于2025年12月31日（星期三）" in cases.receipt_answer(ZH, second)
+    assert "已于2025年12月31日（星期三）" in case_text.receipt_answer(ZH, second)
     assert await audits(world.db, case.id) == ["case.register", "case.receipt_acknowledged"]
 
 
@@ -240,7 +243,7 @@ async def test_acknowledge_answers_provisional_deadline_with_zan_ding(world: Wor
     r = await cases.acknowledge_receipt(world.db, CAL, case.id, person=world.liaison, now=NOW,
                                         today=date(2026, 11, 10))
     assert r.case.due_provisional
-    assert "2027年1月11日（星期一）（暂定）" in cases.receipt_answer(ZH, r)
+    assert "2027年1月11日（星期一）（暂定）" in case_text.receipt_answer(ZH, r)
 
 
 async def test_acknowledge_is_authorized_on_every_press(world: World) -> None:
@@ -268,7 +271,7 @@ async def test_supervisor_records_receipt_by_hand_and_liaisons_are_told(world: W
     assert (r.case.due_on, r.case.status) == (date(2026, 3, 16), CaseStatus.IN_PROGRESS)
     notices = [row for row in await outbox(world.db) if row["kind"] == "receipt_recorded"]
     assert {n["person_id"] for n in notices} == {world.liaison.id, world.liaison2.id}
-    text = (await RENDERERS["receipt_recorded"](world.db, ZH, notices[0]["payload"])).text  # type: ignore[arg-type]
+    text = (await RENDERERS.renderers[Kind.RECEIPT_RECORDED](world.db, ZH, notices[0]["payload"])).text  # type: ignore[arg-type]
     assert "2026年3月16日（星期一）" in text
     with pytest.raises(DomainError):  # in the future
         await cases.record_receipt(world.db, CAL, case.id, date(2026, 3, 9), actor=world.supervisor, now=NOW,
@@ -300,7 +303,7 @@ async def test_change_deadline_needs_a_reason_is_audited_and_tells_liaisons(worl
     assert json.loads(last.after or "{}")["reason"] == "单位申请，经局领导同意"
     notices = [r for r in await outbox(world.db) if r["kind"] == "deadline_changed"]
     assert {n["person_id"] for n in notices} == {world.liaison.id, world.liaison2.id}
-    text = (await RENDERERS["deadline_changed"](world.db, ZH, notices[0]["payload"])).text  # type: ignore[arg-type]
+    text = (await RENDERERS.renderers[Kind.DEADLINE_CHANGED](world.db, ZH, notices[0]["payload"])).text  # type: ignore[arg-type]
     assert "2026年6月30日（星期二）" in text and "单位申请" in text
 
 
@@ -343,7 +346,7 @@ async def test_recompute_provisional_deadlines_after_a_year_is_loaded(world: Wor
     notices = (await outbox(world.db))[before_outbox:]
     assert {(n["case_id"], n["person_id"]) for n in notices} == {
         (moved.id, world.liaison.id), (moved.id, world.liaison2.id), (moved.id, world.supervisor.id)}
-    text = (await RENDERERS["deadline_recomputed"](world.db, ZH, notices[0]["payload"])).text  # type: ignore[arg-type]
+    text = (await RENDERERS.renderers[Kind.DEADLINE_RECOMPUTED](world.db, ZH, notices[0]["payload"])).text  # type: ignore[arg-type]
     assert "2027年1月12日（星期二）" in text and "2027年1月11日（星期一）" in text
     # Running it again changes nothing and tells nobody.
     assert await cases.recompute_provisional_deadlines(world.db, CAL.with_year(SCHEDULE_2027), later) == []
@@ -358,7 +361,7 @@ async def test_case_view_for_bureau_and_own_department_only(world: World) -> Non
     await cases.acknowledge_receipt(world.db, CAL, case.id, person=world.liaison, now=NOW, today=date(2026, 3, 2))
     for person in (world.supervisor, world.admin, world.liaison2):
         view = await cases.view_case(world.db, case.id, person)
-        text = cases.render_case(ZH, view.case, view.history, view.names, TZ)
+        text = case_text.render_case(ZH, view.case, view.history, view.names, TZ, history_labels())
         assert "义务教育补助资金" in text and "王督办" in text and "张联络" in text
         assert "2026年5月6日（星期三）" in text  # 03-02 + 2 months = 05-02, in the Labour Day block (05-01..05)
     with pytest.raises(NotAuthorized):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from storage.calendars import get_year, load_years, save_year
+from bot.schedules import get_year, load_years, save_year
 from storage.db import Database
 from tests.calendar_samples import SAMPLE_2027
 

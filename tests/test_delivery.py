@@ -12,17 +12,18 @@ from typing import Any
 import pytest
 from telegram.ext import AIORateLimiter, ExtBot
 
+from bot.bootstrap import build_renderers, history_labels
 from bot.clock import FakeClock, SystemClock, iso
 from bot.delivery import (
-    KIND_NO_REACHABLE_LIAISON,
     Delivery,
     DeliveryConfig,
     in_send_window,
     mark_reachable,
     next_window_opening,
 )
+from bot.domain import Kind, Notification
 from bot.i18n import Translator
-from bot.notify import Notification, Rendered, enqueue, renderer
+from bot.notify import Rendered, RendererRegistry
 from bot.sandbox import SandboxServer
 from bot.services import Services
 from bot.settings import Settings
@@ -30,20 +31,26 @@ from bot.workcalendar import WorkCalendar
 from storage import outbox as repo
 from storage import people as people_repo
 from storage.db import Database
+from storage.outbox import enqueue
 from tests.reminder_helpers import TZ, add_department, add_person
 
-TEST_KIND = "test_delivery_note"
-TEST_WINDOWED = "test_delivery_windowed"
+# Two real kinds, one sent at once and one waiting for the send window, worded by test renderers.
+TEST_KIND = Kind.RECEIPT_RECORDED
+TEST_WINDOWED = Kind.REMINDER
 
 
-@renderer(TEST_KIND)
 async def _render(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     return Rendered(f"note {payload['n']}", [[("ok", "noop")]])
 
 
-@renderer(TEST_WINDOWED, windowed=True)
 async def _render_w(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     return Rendered(f"windowed {payload['n']}")
+
+
+TEST_RENDERERS = RendererRegistry(
+    {**build_renderers(Path("files")).renderers, TEST_KIND: _render, TEST_WINDOWED: _render_w},
+    windowed=frozenset({TEST_WINDOWED}),
+)
 
 
 @dataclass
@@ -94,7 +101,8 @@ def settings(**reminders: Any) -> Settings:
 @pytest.fixture
 async def env(tmp_path: Path, sandbox: SandboxServer) -> AsyncIterator[Env]:
     db = await Database.open(tmp_path / "rectbot.db")
-    svc = Services(settings=settings(), db=db, clock=SystemClock())
+    svc = Services(settings=settings(), db=db, clock=SystemClock(), renderers=TEST_RENDERERS,
+                   history_labels=history_labels())
     bot = ExtBot(sandbox.token, base_url=sandbox.base_url, base_file_url=sandbox.base_file_url,
                  rate_limiter=AIORateLimiter(overall_max_rate=25, overall_time_period=1, max_retries=2))
     async with bot:
@@ -175,7 +183,7 @@ async def test_403_marks_unreachable_drops_rows_and_tells_supervisors(env: Env) 
     await env.run_until_settled()
     notice = env.sandbox.messages(sup_tg)
     assert len(notice) == 1 and "县水利局" in (notice[0].text or "")
-    assert [r.kind for r in await repo.rows(env.db, state="sent")] == [KIND_NO_REACHABLE_LIAISON]
+    assert [r.kind for r in await repo.rows(env.db, state="sent")] == [Kind.NO_REACHABLE_LIAISON]
     # Later rows to an unreachable person are dropped without a request.
     calls = len(env.sandbox.calls("sendMessage"))
     await env.enqueue(b, 9)

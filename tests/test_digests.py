@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.bootstrap import build_renderers, history_labels
 from bot.clock import FakeClock
 from bot.digests import (
-    KIND_CALENDAR_MISSING,
-    KIND_DIGEST,
     Digest,
     build_digest,
     enqueue_daily_digests,
@@ -21,6 +20,7 @@ from bot.digests import (
     render_section,
     warn_missing_calendar,
 )
+from bot.domain import Kind
 from bot.i18n import translator_for_locale
 from bot.services import Services
 from bot.settings import Settings
@@ -34,7 +34,8 @@ ZH = translator_for_locale("zh_CN")
 @pytest.fixture
 async def svc(tmp_path: Path) -> AsyncIterator[Services]:
     db = await Database.open(tmp_path / "rectbot.db")
-    yield Services(settings=Settings(), db=db, clock=FakeClock(local(date(2026, 3, 20), 8, 30)))
+    yield Services(settings=Settings(), db=db, clock=FakeClock(local(date(2026, 3, 20), 8, 30)),
+                   renderers=build_renderers(Path('files')), history_labels=history_labels())
     await db.close()
 
 
@@ -98,7 +99,7 @@ async def test_digest_once_per_working_day_via_outbox(svc: Services) -> None:
     assert await enqueue_daily_digests(svc) == 2         # one per supervisor
     clock.set(local(date(2026, 3, 23), 15))
     assert await enqueue_daily_digests(svc) == 0         # a restart later that day: nothing twice
-    rows = await repo.rows(svc.db, kind=KIND_DIGEST)
+    rows = await repo.rows(svc.db, kind=Kind.DIGEST)
     assert sorted(r.key for r in rows) == ["digest:2026-03-23:p3", "digest:2026-03-23:p4"]
 
 
@@ -116,4 +117,4 @@ async def test_missing_calendar_warning_weekly_from_november(svc: Services) -> N
     assert await warn_missing_calendar(svc) == 0          # same week
     clock.set(local(date(2026, 11, 16), 9))
     assert await warn_missing_calendar(svc) == 1
-    assert len(await repo.rows(svc.db, kind=KIND_CALENDAR_MISSING)) == 2
+    assert len(await repo.rows(svc.db, kind=Kind.CALENDAR_MISSING)) == 2

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot import people
+from bot.domain import Role
 from bot.errors import DomainError, NotAuthorized
-from bot.people import Role
 from storage import people as repo
 from storage.db import Database
 

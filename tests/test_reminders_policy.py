@@ -9,12 +9,9 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from bot.clock import FakeClock
+from bot.domain import Kind, Notification
 from bot.i18n import translator_for_locale
-from bot.notify import Notification
 from bot.reminders import (
-    KIND_ESCALATION,
-    KIND_OVERDUE,
-    KIND_REMINDER,
     Light,
     Recipients,
     case_standing,
@@ -61,20 +58,20 @@ def test_feedback_received_2025_12_31_spring_festival_2026() -> None:
     out = simulate(case, date(2026, 1, 20), date(2026, 3, 12))
     days = {d: sorted({(n.kind, n.payload["step"]) for n in ns}) for d, ns in out.items()}
     assert days == {
-        date(2026, 2, 9): [(KIND_REMINDER, 10)],    # 10 working days before, counting 2月14日 (make-up Saturday)
-        date(2026, 2, 25): [(KIND_REMINDER, 3)],    # the Spring Festival break 2月15-23日 is skipped
-        date(2026, 2, 27): [(KIND_REMINDER, 1)],
-        date(2026, 2, 28): [(KIND_REMINDER, 0)],    # the deadline itself, a working Saturday
-        date(2026, 3, 2): [(KIND_ESCALATION, 1), (KIND_OVERDUE, 0)],   # first working day after it
-        date(2026, 3, 5): [(KIND_OVERDUE, 1)],
-        date(2026, 3, 10): [(KIND_OVERDUE, 2)],
+        date(2026, 2, 9): [(Kind.REMINDER, 10)],    # 10 working days before, counting 2月14日 (make-up Saturday)
+        date(2026, 2, 25): [(Kind.REMINDER, 3)],    # the Spring Festival break 2月15-23日 is skipped
+        date(2026, 2, 27): [(Kind.REMINDER, 1)],
+        date(2026, 2, 28): [(Kind.REMINDER, 0)],    # the deadline itself, a working Saturday
+        date(2026, 3, 2): [(Kind.ESCALATION, 1), (Kind.OVERDUE, 0)],   # first working day after it
+        date(2026, 3, 5): [(Kind.OVERDUE, 1)],
+        date(2026, 3, 10): [(Kind.OVERDUE, 2)],
     }
     for d in days:
         assert CAL.is_working_day(d), f"a message on rest day {d}"
     # each reminder goes to each liaison, the escalation to the supervisor only
     assert sorted(n.person_id for n in out[date(2026, 2, 9)]) == [11, 12]
     assert sorted((n.kind, n.person_id) for n in out[date(2026, 3, 2)]) == [
-        (KIND_ESCALATION, 21), (KIND_OVERDUE, 11), (KIND_OVERDUE, 12)]
+        (Kind.ESCALATION, 21), (Kind.OVERDUE, 11), (Kind.OVERDUE, 12)]
     assert out[date(2026, 2, 25)][0].payload["days_left"] == 3
     assert out[date(2026, 3, 10)][0].payload["working_days_overdue"] == 7
 
@@ -91,7 +88,7 @@ async def test_last_day_message_says_until_midnight_and_rest_days_are_silent() -
 def test_overdue_notice_every_three_working_days() -> None:
     case = make_case(due_on=date(2026, 3, 2))  # a Monday
     out = simulate(case, date(2026, 3, 1), date(2026, 4, 10))
-    overdue_days = sorted(d for d, ns in out.items() if any(n.kind == KIND_OVERDUE for n in ns))
+    overdue_days = sorted(d for d, ns in out.items() if any(n.kind == Kind.OVERDUE for n in ns))
     expected, wd = [], 1
     while True:
         d = CAL.add_working_days(date(2026, 3, 2), wd)
@@ -110,7 +107,7 @@ def test_overdue_notice_every_three_working_days() -> None:
 def test_escalation_level_two_goes_to_admins_after_ten_working_days() -> None:
     case = make_case(due_on=date(2026, 3, 2))
     out = simulate(case, date(2026, 3, 1), date(2026, 3, 31))
-    esc = sorted((d, n.payload["level"], n.person_id) for d, ns in out.items() for n in ns if n.kind == KIND_ESCALATION)
+    esc = sorted((d, n.payload["level"], n.person_id) for d, ns in out.items() for n in ns if n.kind == Kind.ESCALATION)
     assert esc == [(date(2026, 3, 3), 1, 21), (CAL.add_working_days(date(2026, 3, 2), 10), 2, 31)]
 
 
@@ -118,10 +115,10 @@ async def test_provisional_deadline_is_marked_in_every_reminder() -> None:
     case = make_case(due_on=date(2026, 3, 2), due_provisional=True)
     out = simulate(case, date(2026, 2, 1), date(2026, 3, 20))
     notes = [n for ns in out.values() for n in ns]
-    assert {n.kind for n in notes} == {KIND_REMINDER, KIND_OVERDUE, KIND_ESCALATION}
+    assert {n.kind for n in notes} == {Kind.REMINDER, Kind.OVERDUE, Kind.ESCALATION}
     for n in notes:
         assert n.payload["provisional"] is True
-        render = {KIND_REMINDER: render_reminder, KIND_OVERDUE: render_overdue}.get(n.kind)
+        render = {Kind.REMINDER: render_reminder, Kind.OVERDUE: render_overdue}.get(n.kind)
         if render is None:
             from bot.reminders import render_escalation as render
         for locale in ("zh_CN", "en"):
@@ -135,17 +132,17 @@ def test_downtime_coalesces_missed_steps_into_one_message() -> None:
     result = policy(case, calendar=CAL, now=local(date(2026, 2, 27)), sent=frozenset(), settings=SETTINGS,
                     recipients=WHO)
     assert [(n.kind, n.payload["step"], n.person_id) for n in result.due] == [
-        (KIND_REMINDER, 1, 11), (KIND_REMINDER, 1, 12)]
+        (Kind.REMINDER, 1, 11), (Kind.REMINDER, 1, 12)]
     assert result.skipped_steps == ["reminder:10", "reminder:3"]
     # Down until long after the deadline: one overdue notice per liaison (the latest step), one escalation each.
     late = policy(case, calendar=CAL, now=local(date(2026, 3, 20)), sent=frozenset(), settings=SETTINGS,
                   recipients=WHO)
-    kinds = sorted((n.kind, n.payload.get("level", 0) if n.kind == KIND_ESCALATION else n.payload["step"],
+    kinds = sorted((n.kind, n.payload.get("level", 0) if n.kind == Kind.ESCALATION else n.payload["step"],
                     n.person_id) for n in late.due)
     wd = CAL.working_days_between(date(2026, 2, 28), date(2026, 3, 20))
     assert wd >= 10
-    assert kinds == sorted([(KIND_OVERDUE, (wd - 1) // 3, 11), (KIND_OVERDUE, (wd - 1) // 3, 12),
-                            (KIND_ESCALATION, 1, 21), (KIND_ESCALATION, 2, 31)])
+    assert kinds == sorted([(Kind.OVERDUE, (wd - 1) // 3, 11), (Kind.OVERDUE, (wd - 1) // 3, 12),
+                            (Kind.ESCALATION, 1, 21), (Kind.ESCALATION, 2, 31)])
     # Running it again changes nothing: the keys are already there.
     again = policy(case, calendar=CAL, now=local(date(2026, 3, 20), 11), sent=frozenset(n.key for n in late.due),
                    settings=SETTINGS, recipients=WHO)
@@ -179,7 +176,7 @@ def test_bureau_feedback_deadline_reminds_supervisors_and_escalates_to_admins() 
                      evaluation_ended_on=date(2026, 2, 2), feedback_due_on=date(2026, 3, 2))
     out = simulate(case, date(2026, 2, 1), date(2026, 3, 31))
     people = {(n.kind, n.person_id) for ns in out.values() for n in ns}
-    assert people == {(KIND_REMINDER, 21), (KIND_OVERDUE, 21), (KIND_ESCALATION, 31)}
+    assert people == {(Kind.REMINDER, 21), (Kind.OVERDUE, 21), (Kind.ESCALATION, 31)}
     assert all(n.payload["target"] == "feedback" for ns in out.values() for n in ns)
     # Feedback sent: the bureau's clock stops.
     sent = replace(case, feedback_sent_on=date(2026, 3, 3))
@@ -212,8 +209,8 @@ async def test_confidential_case_shows_number_and_deadline_only(locale: str) -> 
     out = simulate(case, date(2026, 2, 1), date(2026, 3, 3))
     t = translator_for_locale(locale)
     for n in (ns[0] for ns in out.values()):
-        render = render_reminder if n.kind == KIND_REMINDER else render_overdue
-        if n.kind == KIND_ESCALATION:
+        render = render_reminder if n.kind == Kind.REMINDER else render_overdue
+        if n.kind == Kind.ESCALATION:
             from bot.reminders import render_escalation as render
         text = (await render(_NoDb(case), t, n.payload)).text
         assert "42" in text and ("2026" in text)

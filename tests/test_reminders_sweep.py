@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.bootstrap import build_renderers, history_labels
 from bot.clock import FakeClock
+from bot.domain import Kind
 from bot.errors import NotAuthorized
-from bot.reminders import KIND_ESCALATION, KIND_OVERDUE, KIND_REMINDER, ReminderReply, record_progress_note
+from bot.reminders import ReminderReply, record_progress_note
 from bot.services import Services
 from bot.settings import Settings
 from bot.sweep import sweep
@@ -24,7 +26,8 @@ from tests.reminder_helpers import TZ, add_case, add_department, add_person, loc
 @pytest.fixture
 async def svc(tmp_path: Path) -> AsyncIterator[Services]:
     db = await Database.open(tmp_path / "rectbot.db")
-    yield Services(settings=Settings(), db=db, clock=FakeClock(local(date(2026, 2, 9), 0, 10)))
+    yield Services(settings=Settings(), db=db, clock=FakeClock(local(date(2026, 2, 9), 0, 10)),
+                   renderers=build_renderers(Path('files')), history_labels=history_labels())
     await db.close()
 
 
@@ -48,7 +51,7 @@ async def test_sweep_enqueues_once_and_reschedules(svc: Services) -> None:
     assert stats.enqueued == 2
     rows = await repo.rows(svc.db)
     assert sorted((r.kind, r.person_id, r.payload["step"]) for r in rows) == [
-        (KIND_REMINDER, liaisons[0], 10), (KIND_REMINDER, liaisons[1], 10)]
+        (Kind.REMINDER, liaisons[0], 10), (Kind.REMINDER, liaisons[1], 10)]
     case = await cases_repo.get_case(svc.db, rows[0].case_id or 0)
     assert case is not None and case.next_action_at == datetime(2026, 2, 25, tzinfo=TZ)
     assert svc.delivery_wakeup.is_set()
@@ -83,7 +86,7 @@ async def test_overdue_case_at_start_up_one_notice_each_and_escalations(svc: Ser
     await sweep(svc)
     rows = await repo.rows(svc.db)
     assert sorted((r.kind, r.person_id) for r in rows) == sorted(
-        [(KIND_OVERDUE, liaisons[0]), (KIND_OVERDUE, liaisons[1]), (KIND_ESCALATION, sup), (KIND_ESCALATION, admin)])
+        [(Kind.OVERDUE, liaisons[0]), (Kind.OVERDUE, liaisons[1]), (Kind.ESCALATION, sup), (Kind.ESCALATION, admin)])
 
 
 async def test_closed_case_loses_its_pending_reminders_and_its_next_action(svc: Services) -> None:

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import pytest
 
 from bot import reports
+from bot.domain import Step
 from bot.errors import DomainError, NotAuthorized
 from bot.i18n import translator_for_locale
-from bot.reports import Step
 from storage import cases as cases_repo
 from storage import reports as repo
 from storage.db import Database
@@ -199,7 +199,7 @@ def test_deadline_status_traffic_light() -> None:
     from tests.test_reports_helpers import NOW as now
 
     def case(due: date | None) -> object:
-        from storage.cases import Case
+        from bot.domain import Case
 
         return Case(id=1, department_id=1, department_name="d", project="p", source="evaluation", grade=None,
                     findings="", suggestions="", feedback_doc_no="", evaluation_ended_on=None, feedback_sent_on=None,

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from bot.domain import CaseStatus, Grade, NewCase, Person, Source
 from bot.workcalendar import WorkCalendar
 from storage import cases as cases_repo
 from storage import people as people_repo
 from storage.db import Database
-from storage.people import Person
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 2026-03-02, 10:00 in Shanghai
 TODAY = date(2026, 3, 2)
@@ -50,12 +50,13 @@ async def add_case(db: Database, department_id: int, *, project: str = "学生�
                    due_on: date | None = date(2026, 3, 31), grade: str | None = None, confidential: bool = False,
                    **extra: Any) -> int:
     async with db.transaction() as conn:
-        return await cases_repo.insert_case(conn, {
-            "department_id": department_id, "project": project, "source": "evaluation", "grade": grade,
-            "findings": "资金拨付滞后", "suggestions": "加快拨付", "feedback_doc_no": extra.pop("doc", ""),
-            "due_on": due_on, "due_provisional": False, "due_rule": "months", "confidential": confidential,
-            "status": status, "created_by": "cli", "created_at": NOW, "updated_at": NOW, **extra,
-        })
+        return await cases_repo.insert_case(conn, NewCase(
+            department_id=department_id, project=project, source=Source.EVALUATION,
+            grade=Grade(grade) if grade else None, findings="资金拨付滞后", suggestions="加快拨付",
+            feedback_doc_no=extra.pop("doc", ""), due_on=due_on, due_provisional=False, due_rule="months",
+            confidential=confidential, status=CaseStatus(status), created_by="cli", created_at=NOW, updated_at=NOW,
+            **extra,
+        ))
 
 
 @pytest.fixture

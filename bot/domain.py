@@ -1,0 +1,376 @@
+"""The entities and their statuses: what every layer talks about, owned by none of them.
+
+storage/ builds these from rows and handlers/ receive them from the domain services; this
+module imports nothing of rectbot's, of Telegram or of SQLite, so any layer may depend on it.
+Names follow the glossary in docs/ARCHITECTURE.md (整改事项 = Case, 联络员 = liaison, …).
+Statuses are StrEnums: they compare equal to the plain values stored in the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+# ----------------------------------------------------------------------------- enums
+
+
+class Role(StrEnum):
+    ADMIN = "admin"            # 管理员
+    SUPERVISOR = "supervisor"  # 财政局督办人员
+    LIAISON = "liaison"        # 联络员
+
+
+class Source(StrEnum):
+    """Where a case comes from (the measures' articles 7–12 and 29)."""
+
+    EX_ANTE = "ex_ante"
+    TARGET_REVIEW = "target_review"
+    MONITORING = "monitoring"
+    EVALUATION = "evaluation"
+    SPOT_CHECK = "spot_check"
+    RANKING = "ranking"
+
+
+class Grade(StrEnum):
+    EXCELLENT = "excellent"  # 优
+    GOOD = "good"            # 良
+    FAIR = "fair"            # 中
+    POOR = "poor"            # 差
+
+
+class CaseStatus(StrEnum):
+    PENDING_FEEDBACK = "pending_feedback"   # 待反馈: feedback not yet received by the unit
+    IN_PROGRESS = "in_progress"             # 整改中: the report clock runs
+    REPORTED = "reported"                   # 已报告: a report awaits review
+    CLOSED = "closed"                       # 已销号
+    RETURNED = "returned"                   # 退回补充: rework with a new deadline
+    REFUSED = "refused"                     # 拒不整改
+    INADEQUATE = "inadequate"               # 整改不到位
+    FALSELY_REPORTED = "falsely_reported"   # 虚报
+
+
+class Progress(StrEnum):
+    """What a report says of the rectification."""
+
+    DONE = "done"          # 已整改
+    PARTLY = "partly"      # 部分整改
+    NOT_YET = "not_yet"    # 未整改
+
+
+class Step(StrEnum):
+    """Where a report draft stands; the conversation asks for this next."""
+
+    MEASURES = "measures"
+    PROGRESS = "progress"
+    REASON = "reason"
+    EVIDENCE = "evidence"
+    SUMMARY = "summary"
+
+
+class ReportState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+    NON_COMPLIANT = "non_compliant"
+
+
+class Decision(StrEnum):
+    """A supervisor's review of a report (the first decision counts)."""
+
+    CLOSE = "close"                          # 销号
+    RETURN_FOR_REWORK = "return_for_rework"  # 退回补充
+    REFUSED = "refused"                      # 拒不整改
+    INADEQUATE = "inadequate"                # 整改不到位
+    FALSELY_REPORTED = "falsely_reported"    # 虚报
+
+
+class ExtensionState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"   # claimed right before the request; a crash leaves it for recovery
+    SENT = "sent"
+    DROPPED = "dropped"   # deliberately not sent (recipient unreachable, expired)
+    FAILED = "failed"     # refused for good by the channel
+
+
+class Kind(StrEnum):
+    """Every kind of notification the outbox carries; each needs exactly one renderer.
+
+    mypy makes every enqueued Notification name one of these, and a test checks that the
+    composition root registers a renderer for each, so no kind can be enqueued unrenderable.
+    """
+
+    FEEDBACK_CARD = "feedback_card"
+    DEADLINE_CHANGED = "deadline_changed"
+    DEADLINE_RECOMPUTED = "deadline_recomputed"
+    RECEIPT_RECORDED = "receipt_recorded"
+    REPORT_SUBMITTED = "report_submitted"
+    REVIEW_CARD = "review_card"
+    REVIEW_EVIDENCE = "review_evidence"
+    REVIEW_DECIDED = "review_decided"
+    EXTENSION_REQUEST = "extension_request"
+    EXTENSION_DECIDED = "extension_decided"
+    SPOT_CHECK_OPENED = "spot_check_opened"
+    REMINDER = "reminder"          # before the deadline
+    OVERDUE = "overdue"            # 提醒 (art. 12) after the deadline
+    ESCALATION = "escalation"      # 督办: level 1 to supervisors, level 2 to admins
+    DIGEST = "digest"
+    CALENDAR_MISSING = "calendar_missing"
+    NO_REACHABLE_LIAISON = "no_reachable_liaison"
+
+
+# ----------------------------------------------------------------------------- people
+
+
+@dataclass(frozen=True)
+class Department:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    telegram_id: int
+    name: str
+    username: str | None
+    role: Role
+    department_id: int | None
+    department_name: str | None
+    locale: str
+    reachable: bool
+    active: bool
+
+
+@dataclass(frozen=True)
+class Invitation:
+    id: int
+    role: Role
+    department_id: int | None
+    department_name: str | None
+    created_by: str
+    created_at: str
+    expires_at: str
+    used_at: str | None
+    used_by: int | None
+
+
+# ----------------------------------------------------------------------------- cases
+
+
+@dataclass(frozen=True)
+class Case:
+    id: int
+    department_id: int
+    department_name: str
+    project: str
+    source: Source
+    grade: Grade | None
+    findings: str
+    suggestions: str
+    feedback_doc_no: str
+    evaluation_ended_on: date | None
+    feedback_sent_on: date | None
+    feedback_received_on: date | None  # starts the 2-month clock (evaluation) / the set period
+    period: str | None                 # "2m", "10wd", "15d"
+    explicit_due_on: date | None
+    feedback_due_on: date | None       # the bureau's own 1-month feedback deadline
+    feedback_due_provisional: bool
+    due_on: date | None                # the unit's report deadline
+    due_provisional: bool
+    due_rule: str | None
+    confidential: bool
+    status: CaseStatus
+    next_action_at: datetime | None    # when the reminder sweep must look again
+    origin_case_id: int | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    feedback_due_rule: str | None = None   # bot.periods rule of feedback_due_on
+    received_by: str | None = None         # who recorded the receipt: 'person:<id>' or 'import'
+    received_at: datetime | None = None    # when that was recorded (UTC)
+
+    @property
+    def dedupe_key(self) -> tuple[int, str, str, str]:
+        """How the ledger identifies a case: department, project, source, feedback document number."""
+        return (self.department_id, self.project, self.source, self.feedback_doc_no)
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """A case about to be inserted: every stored field but the id (the department's name comes from its row)."""
+
+    department_id: int
+    project: str
+    source: Source
+    grade: Grade | None
+    findings: str
+    suggestions: str
+    feedback_doc_no: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    status: CaseStatus
+    evaluation_ended_on: date | None = None
+    feedback_sent_on: date | None = None
+    feedback_received_on: date | None = None
+    period: str | None = None
+    explicit_due_on: date | None = None
+    feedback_due_on: date | None = None
+    feedback_due_provisional: bool = False
+    feedback_due_rule: str | None = None
+    due_on: date | None = None
+    due_provisional: bool = False
+    due_rule: str | None = None
+    confidential: bool = False
+    next_action_at: datetime | None = None
+    origin_case_id: int | None = None
+    received_by: str | None = None
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True)
+class LedgerExtras:
+    """What the export adds from other tables: last report date and last review decision."""
+
+    reported_on: date | None
+    review_decision: Decision | None
+    review_note: str | None
+
+
+# ----------------------------------------------------------------------------- reports and reviews
+
+
+@dataclass(frozen=True)
+class Report:
+    id: int
+    case_id: int
+    author_id: int
+    author_name: str
+    state: ReportState
+    step: Step                 # where a draft stands
+    measures: str
+    progress: Progress | None
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    submitted_on: date | None
+    on_time: bool | None
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    id: int
+    report_id: int
+    file_name: str
+    mime_type: str
+    size: int
+    sha256: str
+    path: str
+    telegram_file_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Review:
+    id: int
+    report_id: int
+    reviewer_id: int
+    reviewer_name: str
+    decision: Decision
+    note: str
+    new_due_on: date | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
+class ExtensionRequest:
+    id: int
+    case_id: int
+    requester_id: int
+    requester_name: str
+    reason: str
+    proposed_due_on: date
+    previous_due_on: date | None
+    state: ExtensionState
+    decided_by: int | None
+    granted_due_on: date | None
+    decision_note: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PendingReview:
+    """A submitted report as the digest lists it."""
+
+    report_id: int
+    case_id: int
+    department_name: str
+    project: str
+    confidential: bool
+    submitted_at: str | None
+
+
+# ----------------------------------------------------------------------------- notifications
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A message someone must get, stored in the outbox and rendered only when it is sent."""
+
+    key: str                      # stable identity, e.g. "case:12:before_due:3:2026-03-02:p7"
+    person_id: int
+    kind: Kind                    # selects the renderer
+    payload: Mapping[str, Any]
+    not_before: datetime          # aware; delivery waits until then (and for the send window if the kind needs it)
+    case_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    key: str
+    person_id: int
+    case_id: int | None
+    kind: str                     # a Kind value; a row of an unknown kind (an older version's) is kept as text
+    payload: Mapping[str, Any]
+    state: OutboxState
+    not_before: datetime
+    attempts: int
+    last_error: str | None
+    telegram_message_id: int | None
+    created_at: datetime
+    sent_at: datetime | None
+    telegram_id: int              # the recipient's chat
+    locale: str
+    reachable: bool
+
+
+@dataclass(frozen=True)
+class StoredYear:
+    """A holiday schedule the bureau loaded (the schedule itself as bot.workcalendar's JSON)."""
+
+    year: int
+    schedule_json: str
+    loaded_at: str
+    loaded_by: str | None
