@@ -1,4 +1,4 @@
-"""CLI: compute a deadline, load and show holiday schedules.
+"""Sub-commands that compute a deadline, load and show holiday schedules.
 
     rectbot deadline START PERIOD [--strict] [--json]
     rectbot calendar load FILE.toml
@@ -16,9 +16,8 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from bot.cli import Parser, T, fail
+from bot.cli.common import Parser, SubParsers, T, fail
 from bot.deadline_text import deadline_json, describe_deadline, describe_schedule, format_date, format_day
 from bot.periods import (
     DateInputError,
@@ -214,7 +213,8 @@ def _year(text: str) -> int:
         raise argparse.ArgumentTypeError(T._("not a year: {text}").format(text=text)) from None
 
 
-def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
+def add_commands(sub: SubParsers) -> None:
+    """Register deadline and calendar (with load, show, list) on the top-level sub-parsers."""
     dl = sub.add_parser("deadline", help="compute a deadline (Civil Code arts. 200-204)")
     dl.add_argument("start", help="start date, e.g. 2026-03-05 or 2026年3月5日 (not counted)")
     dl.add_argument("period", help="period, e.g. 2m, 15d, 10wd, 2个月, 10个工作日")
@@ -231,5 +231,3 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     show.add_argument("year", type=_year)
     show.set_defaults(func=cmd_calendar_show)
     cal_sub.add_parser("list", help="years with a schedule").set_defaults(func=cmd_calendar_list)
-
-

@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import date
 from pathlib import Path
-from typing import Any
 
-from bot.cli import T, fail, now, with_db
+from bot.cli.common import SubParsers, T, fail, now, with_db
 from bot.ledger import apply_import, describe_plan, describe_result, export_ledger, plan_import, read_table
 from bot.schedules import build_calendar
 from bot.settings import Settings
 from storage.db import Database
 
 
-def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
+def add_commands(sub: SubParsers) -> None:
+    """Register import and export on the top-level sub-parsers."""
     imp = sub.add_parser("import", help="import the rectification ledger (整改台账) from .xlsx or .csv")
     imp.add_argument("file", type=Path)
     imp.add_argument("--skip-invalid", action="store_true",
@@ -26,7 +27,7 @@ def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     exp.set_defaults(func=cmd_export)
 
 
-def _today(settings: Settings) -> Any:
+def _today(settings: Settings) -> date:
     return now().astimezone(settings.bureau.tz).date()
 
 
