@@ -55,7 +55,7 @@ def build_renderers(files_root: Path) -> RendererRegistry:
 def history_labels() -> Mapping[str, str]:
     """How every audited case action reads in /case: each module's own table, merged once."""
     return {**case_text.HISTORY_LABELS, **review.HISTORY_LABELS, **extensions.HISTORY_LABELS,
-            **spotcheck.HISTORY_LABELS}
+            **spotcheck.HISTORY_LABELS, **reminders.HISTORY_LABELS}
 
 
 async def open_services(settings: Settings, clock: Clock) -> Services:

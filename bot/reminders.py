@@ -429,3 +429,7 @@ async def record_progress_note(db: Database, person: Person, reply: ReminderRepl
                     entity_id=case.id, after={"note_id": note_id, "text": reply.text[:500],
                                               "file_name": reply.file_name}, at=now)
     return note_id
+
+
+# How the audit action written here reads in a case's history (/case); merged in bot/bootstrap.py.
+HISTORY_LABELS: Mapping[str, str] = {"case.progress_note": N_("added a progress note (a reply to a reminder)")}
