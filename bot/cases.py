@@ -541,11 +541,3 @@ async def view_case(db: Database, case_id: int, person: Person) -> CaseView:
     ids = [int(e.actor.split(":", 1)[1]) for e in history if e.actor.startswith("person:")
            and e.actor.split(":", 1)[1].isdigit()]
     return CaseView(case, history, await repo.person_names(db, ids))
-
-
-
-def parse_period_or_none(text: str | None) -> str | None:
-    """A canonical period string ("10wd") or None for empty input; PeriodError on garbage."""
-    if text is None or not text.strip():
-        return None
-    return str(Period.parse(text))

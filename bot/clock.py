@@ -55,7 +55,3 @@ def monotonic() -> float:
 def iso(dt: datetime) -> str:
     """How timestamps are stored: UTC, ISO 8601, second precision."""
     return dt.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)

@@ -71,19 +71,6 @@ async def add_department(db: Database, name: str, *, actor: Person | None, now: 
     return dept
 
 
-async def ensure_department(conn_db: Database, name: str, *, actor: str, now: datetime) -> Department:
-    """Find or create a department by exact (normalized) name; used by imports."""
-    clean = normalize_department_name(name)
-    found = await repo.department_by_name(conn_db, clean)
-    if found:
-        return found
-    async with conn_db.transaction() as conn:
-        dept = await repo.insert_department(conn, clean, iso(now))
-        await audit(conn, actor=actor, action="department.add", entity="department", entity_id=dept.id,
-                    after={"name": clean}, at=now)
-    return dept
-
-
 async def find_department(db: Database, name: str) -> Department:
     """Exact match, or a refusal that suggests the closest existing names."""
     clean = normalize_department_name(name)

@@ -76,11 +76,6 @@ async def active_liaison_ids(conn: Conn, department_id: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-async def all_people(db: Database) -> list[Person]:
-    rows = await db.fetchall(_PERSON_SQL + " WHERE p.active = 1 ORDER BY p.id")
-    return [_person(r) for r in rows]
-
-
 async def upsert_person(
     conn: aiosqlite.Connection,
     *,
@@ -160,8 +155,3 @@ async def mark_invitation_used(conn: aiosqlite.Connection, invitation_id: int, p
         (at, person_id, invitation_id),
     )
     return cur.rowcount == 1
-
-
-async def count_invitations(db: Database) -> int:
-    row = await db.fetchone("SELECT count(*) FROM invitations")
-    return int(row[0]) if row else 0

@@ -69,11 +69,6 @@ async def latest_draft_of(conn: Conn, author_id: int) -> Report | None:
     return _report(row) if row else None
 
 
-async def reports_of_case(conn: Conn, case_id: int) -> list[Report]:
-    rows = await fetchall(conn, _REPORT_SQL + " WHERE r.case_id = ? ORDER BY r.id", (case_id,))
-    return [_report(r) for r in rows]
-
-
 async def submitted_report_of_case(conn: Conn, case_id: int) -> Report | None:
     row = await fetchone(conn, _REPORT_SQL + " WHERE r.case_id = ? AND r.state = 'submitted' ORDER BY r.id DESC"
                           " LIMIT 1", (case_id,))
@@ -231,11 +226,6 @@ async def pending_extension_of(conn: Conn, case_id: int) -> ExtensionRequest | N
 
 async def extensions_of_case(conn: Conn, case_id: int) -> list[ExtensionRequest]:
     rows = await fetchall(conn, _EXT_SQL + " WHERE e.case_id = ? ORDER BY e.id", (case_id,))
-    return [_extension(r) for r in rows]
-
-
-async def pending_extensions(conn: Conn) -> list[ExtensionRequest]:
-    rows = await fetchall(conn, _EXT_SQL + " WHERE e.state = 'pending' ORDER BY e.id")
     return [_extension(r) for r in rows]
 
 
