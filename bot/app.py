@@ -22,9 +22,9 @@ from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import commands_for
 from bot.i18n import translator_for_locale
 from bot.people import Role, bootstrap_admins
-from bot.ratelimit import RectbotRateLimiter
 from bot.services import Services
 from bot.settings import Settings
+from bot.telegram_channel import RectbotRateLimiter
 from handlers import admin, cases, common, deadlines, onboarding, reminders, report, review
 from storage.calendars import build_calendar
 from storage.db import Database
