@@ -30,6 +30,7 @@ from bot.notify import Rendered, RendererRegistry
 from bot.sandbox import SandboxServer
 from bot.services import Services
 from bot.settings import Settings
+from bot.telegram_channel import TelegramChannel
 from storage import outbox as repo
 from storage.db import Database
 from storage.outbox import enqueue
@@ -62,7 +63,7 @@ async def main(n: int, rate: float, faults: bool) -> None:
         bot = ExtBot(sandbox.token, base_url=sandbox.base_url,
                      rate_limiter=AIORateLimiter(overall_max_rate=25, overall_time_period=1, max_retries=2))
         async with bot:
-            delivery = Delivery(bot, svc, DeliveryConfig(overall_rate=rate, base_backoff=0.5))
+            delivery = Delivery(TelegramChannel(bot), svc, DeliveryConfig(overall_rate=rate, base_backoff=0.5))
             t0 = time.monotonic()
             while (await repo.state_counts(db)).get("pending"):
                 await delivery.drain()

@@ -23,9 +23,9 @@ from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import commands_for
 from bot.domain import Role
 from bot.i18n import translator_for_locale
-from bot.ratelimit import RectbotRateLimiter
 from bot.services import Services
 from bot.settings import Settings
+from bot.telegram_channel import flood_limiter
 from handlers import admin, cases, common, deadlines, onboarding, reminders, report, review
 
 log = logging.getLogger(__name__)
@@ -43,13 +43,6 @@ def make_clock(settings: Settings) -> Clock:
 def persistence_path(settings: Settings) -> Path:
     """Conversation state lives beside the database (the drafts themselves are in SQLite)."""
     return Path(f"{settings.storage.database}.state")
-
-
-def flood_limiter() -> RectbotRateLimiter:
-    """Telegram's limits without bursts: aiolimiter buckets of capacity 1 space sends evenly, at 28/s
-    overall (limit 30/s) and one per 3.2 s per group (limit 20/min); private chats are paced at 1/s."""
-    return RectbotRateLimiter(overall_max_rate=1, overall_time_period=1 / 28, group_max_rate=1,
-                              group_time_period=3.2, max_retries=2)
 
 
 def build_application(settings: Settings, clock: Clock | None = None) -> Application:

@@ -1,17 +1,22 @@
-"""Drains the outbox through the Telegram Bot: send window, pacing, retries, unreachable people.
+"""Drains the outbox through a `bot.channel.Channel`: send window, pacing, retries, unreachable people.
+
+Nothing here knows which chat platform carries the messages: rows are rendered to a neutral
+`Rendered` and handed to the channel (Telegram: `bot/telegram_channel.py`), whose errors arrive
+as the port's outcomes (RetryLater, Unreachable, Rejected, Transient).
 
 Why it is built this way:
 * A row is claimed (pending → sending) in its own transaction right before the request and
   recorded (→ sent, with the message id) right after, so a crash in between leaves a `sending`
   row that `recover()` puts back: at most one duplicate per notification, never a loss.
-* Telegram allows 1 message/s per private chat and ~30/s per bot. PTB's AIORateLimiter (set in
-  bot/app.py) only meters the whole bot and groups, so this module paces itself: one message per
-  chat at least `per_chat_interval` after the previous one *completed*, and an overall slot
-  every 1/`overall_rate` s. RetryAfter pauses everything for the time Telegram asks.
-* 5xx, timeouts and network errors go back to pending with exponential backoff (attempts are
-  counted, the row is never given up). 403 means the person blocked the bot or is gone: they
-  are marked unreachable (audited), their pending rows are dropped with the reason, and when
-  their department thereby loses its last reachable liaison the supervisors are told.
+* Chat platforms limit messages per chat and per bot (Telegram: 1/s per private chat, ~30/s per
+  bot), and a client-side limiter may meter only the whole bot, so this module paces itself:
+  one message per chat at least `per_chat_interval` after the previous one *completed*, and an
+  overall slot every 1/`overall_rate` s. RetryLater pauses everything for the time asked.
+* Transient errors (5xx, timeouts, network) go back to pending with exponential backoff
+  (attempts are counted, the row is never given up). Unreachable (Telegram: 403) means the
+  person blocked the bot or is gone: they are marked unreachable (audited), their pending rows
+  are dropped with the reason, and when their department thereby loses its last reachable
+  liaison the supervisors are told. Rejected rows fail for good with the reason logged.
 """
 
 from __future__ import annotations
@@ -26,9 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-
+from bot.channel import Channel, Rejected, RetryLater, Transient, Unreachable
 from bot.domain import Kind, Notification, OutboxRow, Person
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.notify import Rendered
@@ -42,8 +45,6 @@ from storage.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
 
 
 # ----------------------------------------------------------------------------- send window
@@ -132,13 +133,13 @@ class Delivery:
 
     def __init__(
         self,
-        bot: Bot,
+        channel: Channel,
         services: Services,
         config: DeliveryConfig | None = None,
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.bot = bot
+        self.channel = channel
         self.services = services
         self.config = config or DeliveryConfig()
         self._mono = monotonic
@@ -268,30 +269,26 @@ class Delivery:
             return "failed"
         await self.pacer.wait()
         try:
-            message_id = await self._send(row.telegram_id, rendered)
-        except RetryAfter as exc:
-            raw = getattr(exc, "_retry_after", None)  # a timedelta in PTB 22 (the public int is deprecated)
-            seconds = raw.total_seconds() if isinstance(raw, timedelta) else float(getattr(exc, "retry_after", 1))
+            message_id = await self.channel.send(row.telegram_id, rendered)
+        except RetryLater as exc:
+            seconds = exc.seconds
             self.pacer.pause(seconds)
             stats.rate_limited += 1
             await self._retry(row, f"RetryAfter {seconds}s", stats, after=seconds)
             return "retry"
-        except Forbidden as exc:
-            await mark_unreachable(self.services, row.person_id, reason=exc.message, outbox_id=row.id)
+        except Unreachable as exc:
+            await mark_unreachable(self.services, row.person_id, reason=exc.reason, outbox_id=row.id)
             stats.dropped += 1
             return "unreachable"
-        except BadRequest as exc:
-            if "chat not found" in exc.message.lower():
-                await mark_unreachable(self.services, row.person_id, reason=exc.message, outbox_id=row.id)
-                stats.dropped += 1
-                return "unreachable"
+        except Rejected as exc:
             async with db.transaction() as conn:
-                await repo.mark_final(conn, row.id, "failed", f"BadRequest: {exc.message}")
+                # "BadRequest:" is the wording failed rows have always carried (a refused request).
+                await repo.mark_final(conn, row.id, "failed", f"BadRequest: {exc.reason}")
             stats.failed += 1
-            log.error("delivery: Telegram refused outbox row %s for good: %s", row.id, exc.message)
+            log.error("delivery: %s refused outbox row %s for good: %s", self.channel.name, row.id, exc.reason)
             return "failed"
-        except (TimedOut, NetworkError, TelegramError) as exc:
-            await self._retry(row, f"{type(exc).__name__}: {exc}", stats)
+        except Transient as exc:
+            await self._retry(row, exc.reason, stats)
             return "retry"
         finally:
             self._chat_done(row.telegram_id)
@@ -309,36 +306,13 @@ class Delivery:
         stats.retried += 1
         log.info("delivery: row %s will be retried in %.1fs (attempt %d): %s", row.id, after, attempts, error)
 
-    async def _send(self, chat_id: int, rendered: Rendered) -> int:
-        markup = None
-        if rendered.buttons:
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rendered.buttons]
-            )
-        if rendered.document is not None:
-            name, content = rendered.document
-            msg = await self.bot.send_document(
-                chat_id, document=InputFile(content, filename=name), caption=_clip(rendered.text, MAX_CAPTION),
-                reply_markup=markup,
-            )
-        else:
-            msg = await self.bot.send_message(chat_id, _clip(rendered.text, MAX_TEXT), reply_markup=markup)
-        return msg.message_id
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
 
 # ----------------------------------------------------------------------------- reachability
 
-async def department_has_reachable_liaison(db: Database, department_id: int) -> bool:
-    return any(p.reachable for p in await people_repo.liaisons_of(db, department_id))
-
-
 async def mark_unreachable(services: Services, person_id: int, *, reason: str, outbox_id: int | None = None) -> None:
-    """403 from Telegram: stop sending to this person and, if their department just lost its last
-    reachable liaison, tell the supervisors (once per department and day)."""
+    """The person cannot be reached (the channel said so, or they blocked the bot): stop sending to
+    them and, if their department just lost its last reachable liaison, tell the supervisors (once
+    per department and day)."""
     db = services.db
     now = services.now()
     person = await people_repo.person_by_id(db, person_id)

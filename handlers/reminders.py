@@ -49,6 +49,7 @@ from bot.people import require_role
 from bot.reminders import ReminderReply, record_progress_note, reminder_for_reply
 from bot.services import Services
 from bot.sweep import sweep
+from bot.telegram_channel import TelegramChannel
 from handlers.common import guarded, reply, sender, services, translator
 
 log = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def start_delivery(context: ContextTypes.DEFAULT_TYPE) -> None:
     app = context.application
     svc = services(context)
-    delivery = Delivery(context.bot, svc)
+    delivery = Delivery(TelegramChannel(context.bot), svc)
     svc.extras["delivery"] = delivery
     app.create_task(delivery.run(should_stop=lambda: not app.running), name="rectbot-delivery")
 

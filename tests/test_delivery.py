@@ -27,6 +27,7 @@ from bot.notify import Rendered, RendererRegistry
 from bot.sandbox import SandboxServer
 from bot.services import Services
 from bot.settings import Settings
+from bot.telegram_channel import TelegramChannel
 from bot.workcalendar import WorkCalendar
 from storage import outbox as repo
 from storage import people as people_repo
@@ -106,7 +107,7 @@ async def env(tmp_path: Path, sandbox: SandboxServer) -> AsyncIterator[Env]:
     bot = ExtBot(sandbox.token, base_url=sandbox.base_url, base_file_url=sandbox.base_file_url,
                  rate_limiter=AIORateLimiter(overall_max_rate=25, overall_time_period=1, max_retries=2))
     async with bot:
-        yield Env(sandbox, svc, Delivery(bot, svc, DeliveryConfig(base_backoff=0.05, max_backoff=0.2)))
+        yield Env(sandbox, svc, Delivery(TelegramChannel(bot), svc, DeliveryConfig(base_backoff=0.05, max_backoff=0.2)))
     await db.close()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from bot.ratelimit import ChatPacer
+from bot.telegram_channel import ChatPacer
 
 
 class FakeTime:

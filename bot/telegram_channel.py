@@ -1,0 +1,168 @@
+"""The Telegram implementation of `bot.channel.Channel`: sending, files, flood limits, error mapping.
+
+Everything Telegram-specific about what the bot sends lives here, so `bot/delivery.py` stays
+platform-neutral:
+* `TelegramChannel` turns a `Rendered` into sendMessage / sendDocument (inline keyboard from the
+  (label, action) rows, action → callback_data), clips to Telegram's size limits, and maps PTB's
+  errors onto the port's outcomes (RetryAfter → RetryLater, Forbidden or "chat not found" →
+  Unreachable, other BadRequest → Rejected, timeouts/5xx/network → Transient).
+* `RectbotRateLimiter` / `flood_limiter()` keep every request inside Telegram's flood limits.
+  PTB's AIORateLimiter enforces the bot-wide (30/s) and per-group (20/min) limits but not
+  Telegram's "about one message per second per private chat"; the subclass adds that pacing for
+  the sending endpoints, so interactive replies and outbox delivery alike stay inside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter
+
+from bot.channel import ChannelError, Rejected, RetryLater, Transient, Unreachable
+from bot.notify import Rendered
+
+MAX_TEXT = 4096     # characters in a message (Bot API sendMessage)
+MAX_CAPTION = 1024  # characters in a document's caption
+
+# ----------------------------------------------------------------------------- sending
+
+
+class TelegramChannel:
+    """Sends through a PTB Bot (whose rate limiter, see `flood_limiter`, keeps the flood limits)."""
+
+    name = "Telegram"
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: int, message: Rendered) -> int:
+        """Text as a message, or the document with the text as its caption; the Telegram message id."""
+        markup = keyboard(message.buttons)
+        try:
+            if message.document is not None:
+                name, content = message.document
+                sent = await self.bot.send_document(
+                    chat_id, document=InputFile(content, filename=name), caption=clip(message.text, MAX_CAPTION),
+                    reply_markup=markup,
+                )
+            else:
+                sent = await self.bot.send_message(chat_id, clip(message.text, MAX_TEXT), reply_markup=markup)
+        except TelegramError as exc:
+            raise channel_error(exc) from exc
+        return sent.message_id
+
+
+def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    """Inline buttons from (label, action) rows; a press sends the action back as callback_data."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=action) for label, action in row]
+                                 for row in rows])
+
+
+def clip(text: str, limit: int) -> str:
+    """Longer text would be refused outright; losing the tail beats losing the message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def channel_error(exc: TelegramError) -> ChannelError:
+    """What a PTB error means for delivery (order matters: BadRequest and TimedOut are NetworkErrors)."""
+    if isinstance(exc, RetryAfter):
+        return RetryLater(retry_after_seconds(exc))
+    if isinstance(exc, Forbidden):  # blocked by the user, deactivated, kicked
+        return Unreachable(exc.message)
+    if isinstance(exc, BadRequest):
+        if "chat not found" in exc.message.lower():  # the account is gone
+            return Unreachable(exc.message)
+        return Rejected(exc.message)
+    return Transient(f"{type(exc).__name__}: {exc}")  # TimedOut, NetworkError (5xx, connection), the rest
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """The seconds Telegram asks for, read without tripping PTB 22's deprecated int attribute."""
+    raw = getattr(exc, "_retry_after", None)  # a timedelta in PTB 22 (the public int is deprecated)
+    return raw.total_seconds() if isinstance(raw, timedelta) else float(getattr(exc, "retry_after", 1))
+
+
+# ----------------------------------------------------------------------------- flood limits
+
+SEND_ENDPOINTS = frozenset({
+    "sendMessage", "sendDocument", "sendPhoto", "sendVideo", "sendAudio", "sendVoice", "sendAnimation",
+    "sendSticker", "sendMediaGroup", "sendLocation", "sendContact", "copyMessage", "forwardMessage",
+})
+
+
+class ChatPacer:
+    """At most one send per `interval` seconds to each chat, first come first served.
+
+    A fresh process does not know what its predecessor sent just before a crash or restart, so
+    the first send to any chat waits until one interval after start-up.
+    """
+
+    def __init__(
+        self,
+        interval: float = 1.05,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._first_slot = clock() + interval
+        self._next: dict[int, float] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def _prune(self, now: float) -> None:
+        if len(self._next) > 4096:
+            for chat, at in list(self._next.items()):
+                if at < now and not self._locks[chat].locked():
+                    del self._next[chat], self._locks[chat]
+
+    async def wait(self, chat_id: int) -> None:
+        lock = self._locks.setdefault(chat_id, asyncio.Lock())
+        async with lock:
+            now = self._clock()
+            slot = max(now, self._next.get(chat_id, self._first_slot))
+            if slot > now:
+                await self._sleep(slot - now)
+            self._next[chat_id] = slot + self.interval
+            self._prune(now)
+
+
+class RectbotRateLimiter(AIORateLimiter):
+    """AIORateLimiter plus the per-private-chat pacing it lacks (one send per `chat_interval`)."""
+
+    def __init__(self, *, chat_interval: float = 1.05, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pacer = ChatPacer(chat_interval)
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        if endpoint in SEND_ENDPOINTS:
+            chat_id: Any = data.get("chat_id")
+            with contextlib.suppress(TypeError, ValueError):
+                chat_id = int(chat_id)
+            if isinstance(chat_id, int) and chat_id > 0:  # groups are covered by the group limiter
+                await self.pacer.wait(chat_id)
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
+def flood_limiter() -> RectbotRateLimiter:
+    """Telegram's limits without bursts: aiolimiter buckets of capacity 1 space sends evenly, at 28/s
+    overall (limit 30/s) and one per 3.2 s per group (limit 20/min); private chats are paced at 1/s."""
+    return RectbotRateLimiter(overall_max_rate=1, overall_time_period=1 / 28, group_max_rate=1,
+                              group_time_period=3.2, max_retries=2)
