@@ -167,45 +167,7 @@ class Invitation:
 # ----------------------------------------------------------------------------- cases
 
 
-@dataclass(frozen=True)
-class Case:
-    id: int
-    department_id: int
-    department_name: str
-    project: str
-    source: Source
-    grade: Grade | None
-    findings: str
-    suggestions: str
-    feedback_doc_no: str
-    evaluation_ended_on: date | None
-    feedback_sent_on: date | None
-    feedback_received_on: date | None  # starts the 2-month clock (evaluation) / the set period
-    period: str | None                 # "2m", "10wd", "15d"
-    explicit_due_on: date | None
-    feedback_due_on: date | None       # the bureau's own 1-month feedback deadline
-    feedback_due_provisional: bool
-    due_on: date | None                # the unit's report deadline
-    due_provisional: bool
-    due_rule: str | None
-    confidential: bool
-    status: CaseStatus
-    next_action_at: datetime | None    # when the reminder sweep must look again
-    origin_case_id: int | None
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-    feedback_due_rule: str | None = None   # bot.periods rule of feedback_due_on
-    received_by: str | None = None         # who recorded the receipt: 'person:<id>' or 'import'
-    received_at: datetime | None = None    # when that was recorded (UTC)
-
-    @property
-    def dedupe_key(self) -> tuple[int, str, str, str]:
-        """How the ledger identifies a case: department, project, source, feedback document number."""
-        return (self.department_id, self.project, self.source, self.feedback_doc_no)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NewCase:
     """A case about to be inserted: every stored field but the id (the department's name comes from its row)."""
 
@@ -236,6 +198,24 @@ class NewCase:
     origin_case_id: int | None = None
     received_by: str | None = None
     received_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Case(NewCase):
+    """A stored case (整改事项): what it was registered with, plus its number and its department's name.
+
+    feedback_received_on starts the 2-month clock (evaluation) or the bureau's set period; due_on is the
+    unit's report deadline, feedback_due_on the bureau's own 1-month feedback deadline; next_action_at is
+    when the reminder sweep must look at the case again.
+    """
+
+    id: int
+    department_name: str
+
+    @property
+    def dedupe_key(self) -> tuple[int, str, str, str]:
+        """How the ledger identifies a case: department, project, source, feedback document number."""
+        return (self.department_id, self.project, self.source, self.feedback_doc_no)
 
 
 @dataclass(frozen=True)
