@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -110,7 +111,7 @@ _CN_DIGITS = {
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 
 # suffix -> (unit, multiplier); longest suffixes are tried first
-_SUFFIXES: dict[str, tuple[Unit, int]] = {
+_SUFFIXES: Mapping[str, tuple[Unit, int]] = {
     "m": (Unit.MONTHS, 1),
     "mo": (Unit.MONTHS, 1),
     "mon": (Unit.MONTHS, 1),

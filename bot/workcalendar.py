@@ -50,7 +50,7 @@ PREVIOUS_YEAR_GRACE_DAYS = 7
 # .toSolarDate()) and lunar-python 1.4.8 (Lunar.fromYmd(y, m, d).getSolar()), which agree on
 # every entry; neither is a dependency of this project.  Outside this table the guess uses
 # only the fixed-date holidays (and 清明 from the solar-term formula, 1900-2100).
-LUNAR_FESTIVALS: dict[int, tuple[date, date, date]] = {
+LUNAR_FESTIVALS: Mapping[int, tuple[date, date, date]] = {
     2027: (date(2027, 2, 6), date(2027, 6, 9), date(2027, 9, 15)),
     2028: (date(2028, 1, 26), date(2028, 5, 28), date(2028, 10, 3)),
     2029: (date(2029, 2, 13), date(2029, 6, 16), date(2029, 9, 22)),
