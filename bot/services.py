@@ -36,3 +36,15 @@ class Services:
 
     def translator(self, person: Person | None) -> Translator:
         return translator_for_locale(person.locale if person else None)
+
+
+async def refresh_calendar(svc: Services) -> bool:
+    """Pick up holiday years loaded with `rectbot calendar load` while the bot runs; True when rebuilt."""
+    from storage.calendars import build_calendar, calendar_signature  # local: imports are being reorganised
+
+    signature = await calendar_signature(svc.db)
+    if svc.extras.get("calendar_signature") == signature:
+        return False
+    svc.calendar = await build_calendar(svc.db)
+    svc.extras["calendar_signature"] = signature
+    return True
