@@ -145,6 +145,8 @@ def render_digest(t: Translator, digest: Digest) -> Rendered:
     day = format_deadline(date.fromisoformat(digest.day), False, t)
     if digest.empty:
         return Rendered(t._("📋 Daily digest {day}: nothing needs attention today.").format(day=day))
+    from bot.callbacks import DIGEST  # local: this module's imports are being reorganised elsewhere
+
     lines = [t._("📋 Daily digest {day}").format(day=day)]
     buttons: list[list[tuple[str, str]]] = []
     for s in SECTIONS:
@@ -156,7 +158,7 @@ def render_digest(t: Translator, digest: Digest) -> Rendered:
             risky = sum(1 for i in digest.overdue if i.risk)
             if risky:
                 lines.append("  " + t._("of which {n} with non-compliance risk (拒不整改风险)").format(n=risky))
-        buttons.append([(t._("{title} ({count})").format(title=_title(t, s), count=len(items)), f"dg:{s}")])
+        buttons.append([(t._("{title} ({count})").format(title=_title(t, s), count=len(items)), DIGEST.build(s))])
     return Rendered("\n".join(lines), buttons)
 
 

@@ -164,8 +164,11 @@ async def decide_extension(
 
 
 def extension_buttons(request_id: int, t: Translator) -> list[list[tuple[str, str]]]:
-    return [[(t._("Approve"), f"ex:approve:{request_id}"), (t._("Another date"), f"ex:other:{request_id}"),
-             (t._("Refuse"), f"ex:refuse:{request_id}")]]
+    from bot.callbacks import EXTENSION  # local: this module's imports are being reorganised elsewhere
+
+    return [[(t._("Approve"), EXTENSION.build("approve", request_id)),
+             (t._("Another date"), EXTENSION.build("other", request_id)),
+             (t._("Refuse"), EXTENSION.build("refuse", request_id))]]
 
 
 async def extension_card(db: Database, t: Translator, request_id: int) -> Rendered:

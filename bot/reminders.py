@@ -372,7 +372,9 @@ async def render_escalation(db: Database, t: Translator, payload: Mapping[str, A
     lines = [title, *case_heading(t, case, payload.get("case_id")), what.format(due=_due(t, payload)),
              t.ngettext("Overdue by {n} working day.", "Overdue by {n} working days.", wd).format(n=wd)]
     lines += _provisional_line(t, payload)
-    buttons = [[(t._("Overdue list"), "dg:overdue")]]
+    from bot.callbacks import DIGEST  # local: this module's imports are being reorganised elsewhere
+
+    buttons = [[(t._("Overdue list"), DIGEST.build("overdue"))]]
     return Rendered("\n".join(lines), buttons)
 
 

@@ -114,7 +114,9 @@ async def render_spot_check_opened(db: Database, t: Translator, payload: Mapping
     lines.append(t._("Check case: {case}").format(case=case_label(case, t)))
     lines.append(t._("Please report on it by {deadline} with /report.").format(
         deadline=format_deadline(case.due_on, case.due_provisional, t)))
-    return Rendered("\n".join(lines), [[(t._("Report"), f"rp:c:{case.id}")]])
+    from bot.callbacks import REPORT  # local: this module's imports are being reorganised elsewhere
+
+    return Rendered("\n".join(lines), [[(t._("Report"), REPORT.build("c", case.id))]])
 
 
 cases_domain.HISTORY_ACTIONS.setdefault("case.spot_check_open", N_("opened the spot check of a closed case"))
