@@ -11,7 +11,9 @@ from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
+    BaseHandler,
     CallbackQueryHandler,
+    ContextTypes,
     Defaults,
     PersistenceInput,
     PicklePersistence,
@@ -25,7 +27,8 @@ from bot.people import Role, bootstrap_admins
 from bot.ratelimit import RectbotRateLimiter
 from bot.services import Services
 from bot.settings import Settings
-from handlers import admin, cases, common, deadlines, onboarding, reminders, report, review
+from handlers import admin, cases, common, deadlines, ledger, new_case, onboarding, reminders, report, review
+from handlers.common import RectbotContext
 from storage.calendars import build_calendar
 from storage.db import Database
 
@@ -68,21 +71,37 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         .defaults(Defaults(tzinfo=settings.bureau.tz))
         .rate_limiter(flood_limiter())
         .persistence(persistence)
+        .context_types(ContextTypes(context=RectbotContext))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
     )
     app.bot_data["settings"] = settings
     app.bot_data["clock"] = clock or make_clock(settings)
+    # Group -1 runs first for every update: the gate loads the sender into the context (PTB builds one
+    # context per update and hands it to every group) and stops strangers there.
     app.add_handler(TypeHandler(Update, common.gate_strangers), group=-1)
-    for module in FEATURE_MODULES:
-        for handler in module.handlers():
-            app.add_handler(handler)
-    # Last of group 0: a liaison's message or report button that no conversation claimed (its state
-    # lost to a crash) still reaches their saved report draft, so nothing typed is lost.
-    for handler in report.draft_fallthrough_handlers():
-        app.add_handler(handler)
-    app.add_handler(CallbackQueryHandler(common.stale_button))  # every press gets an answer
+    # Group 0, in the order PTB tries them: the first handler that matches an update takes it. Order
+    # matters where handlers overlap: the conversations come first, so a message typed during /new, a
+    # report or a review decision reaches its step; a spreadsheet reaches the ledger import only after
+    # them (ledger_upload hands a non-bureau sender's file on to the report draft); the report-draft
+    # fall-through is last but one, so a liaison's message or report button that no conversation
+    # claimed (its state lost to a crash) still reaches their saved draft; and the catch-all after
+    # everything answers every button press nothing else took ("This button is no longer valid.").
+    group0: list[BaseHandler[Update, RectbotContext, object]] = [
+        *onboarding.handlers(),
+        *admin.handlers(),
+        *deadlines.handlers(),
+        *new_case.handlers(),  # the /new conversation, then its own answer for stale new: buttons
+        *cases.handlers(),
+        *report.handlers(),  # the report and /extend conversation, /cases
+        *review.handlers(),  # the review conversation, one-tap decisions, /review /budget /spotcheck
+        *reminders.handlers(),  # includes replies to reminders (progress notes)
+        *ledger.handlers(),
+        *report.draft_fallthrough_handlers(),
+        CallbackQueryHandler(common.stale_button),
+    ]
+    app.add_handlers(group0, group=0)
     app.add_error_handler(common.on_error)
     return app
 

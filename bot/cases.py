@@ -102,9 +102,6 @@ EVALUATION_REPORT_PERIOD = Period.parse("2m")
 DEFAULT_PERIOD = Period.parse("10wd")
 EXPLICIT_RULE = "explicit"
 
-# Callback data of the 确认收到 button (authorized again on every press).
-ACK_PREFIX = "case:ack:"
-
 MAX_PROJECT = 200
 MAX_TEXT = 3000
 MAX_DOC_NO = 100
@@ -788,7 +785,9 @@ async def render_feedback_card(db: Database, t: Translator, payload: Mapping[str
     case = await _case_or_none(db, payload)
     if case is None:
         return Rendered(t._("This case no longer exists."))
-    button = [[(t._("Confirm receipt"), f"{ACK_PREFIX}{case.id}")]]
+    from bot.callbacks import RECEIPT  # local: this module's imports are being reorganised elsewhere
+
+    button = [[(t._("Confirm receipt"), RECEIPT.build("ack", case.id))]]
     deadline = (format_date(case.explicit_due_on, t) if case.explicit_due_on else deadline_rule_text(t, case))
     if case.confidential:
         text = "\n".join([
