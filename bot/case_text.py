@@ -14,7 +14,8 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.cases import ACK_PREFIX, DEFAULT_PERIOD, EXPLICIT_RULE, CaseDraft, Receipt
+from bot.callbacks import RECEIPT
+from bot.cases import DEFAULT_PERIOD, EXPLICIT_RULE, CaseDraft, Receipt
 from bot.dates import format_date, format_deadline
 from bot.domain import AuditEntry, Case, CaseStatus, Grade, Source
 from bot.i18n import N_, Translator
@@ -242,7 +243,7 @@ async def render_feedback_card(db: Database, t: Translator, payload: Mapping[str
     case = await _case_or_none(db, payload)
     if case is None:
         return Rendered(t._("This case no longer exists."))
-    button = [[(t._("Confirm receipt"), f"{ACK_PREFIX}{case.id}")]]
+    button = [[(t._("Confirm receipt"), RECEIPT.build("ack", case.id))]]
     deadline = (format_date(case.explicit_due_on, t) if case.explicit_due_on else deadline_rule_text(t, case))
     if case.confidential:
         text = "\n".join([

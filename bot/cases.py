@@ -45,9 +45,6 @@ EVALUATION_REPORT_PERIOD = Period.parse("2m")
 DEFAULT_PERIOD = Period.parse("10wd")
 EXPLICIT_RULE = "explicit"
 
-# Callback data of the 确认收到 button (authorized again on every press).
-ACK_PREFIX = "case:ack:"
-
 MAX_PROJECT = 200
 MAX_TEXT = 3000
 MAX_DOC_NO = 100

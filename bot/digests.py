@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from bot.callbacks import DIGEST
 from bot.case_text import case_label
 from bot.dates import format_deadline
 from bot.domain import Kind, Notification
@@ -156,7 +157,7 @@ def render_digest(t: Translator, digest: Digest) -> Rendered:
             risky = sum(1 for i in digest.overdue if i.risk)
             if risky:
                 lines.append("  " + t._("of which {n} with non-compliance risk (拒不整改风险)").format(n=risky))
-        buttons.append([(t._("{title} ({count})").format(title=_title(t, s), count=len(items)), f"dg:{s}")])
+        buttons.append([(t._("{title} ({count})").format(title=_title(t, s), count=len(items)), DIGEST.build(s))])
     return Rendered("\n".join(lines), buttons)
 
 

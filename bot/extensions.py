@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from bot.callbacks import EXTENSION
 from bot.case_text import case_title
 from bot.cases import OPEN_STATUSES
 from bot.clock import iso
@@ -159,8 +160,9 @@ async def decide_extension(
 
 
 def extension_buttons(request_id: int, t: Translator) -> list[list[tuple[str, str]]]:
-    return [[(t._("Approve"), f"ex:approve:{request_id}"), (t._("Another date"), f"ex:other:{request_id}"),
-             (t._("Refuse"), f"ex:refuse:{request_id}")]]
+    return [[(t._("Approve"), EXTENSION.build("approve", request_id)),
+             (t._("Another date"), EXTENSION.build("other", request_id)),
+             (t._("Refuse"), EXTENSION.build("refuse", request_id))]]
 
 
 async def extension_card(db: Database, t: Translator, request_id: int) -> Rendered:

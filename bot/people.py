@@ -199,3 +199,29 @@ async def bootstrap_admins(db: Database, admin_ids: list[int], *, now: datetime)
             )
             await audit(conn, actor="system", action="person.bootstrap_admin", entity="person",
                         entity_id=person_id, after={"telegram_id": telegram_id}, at=now)
+
+
+# --------------------------------------------------------------------------- look-ups for the chat handlers
+
+
+async def person_by_telegram_id(db: Database, telegram_id: int) -> Person | None:
+    """The registered, active person behind a Telegram account (the stranger gate's one look-up)."""
+    return await repo.person_by_telegram_id(db, telegram_id)
+
+
+async def list_departments(db: Database) -> list[Department]:
+    return await repo.list_departments(db)
+
+
+async def department_by_id(db: Database, department_id: int) -> Department | None:
+    return await repo.department_by_id(db, department_id)
+
+
+async def search_departments(db: Database, text: str) -> list[tuple[int, str]]:
+    """(id, name) of the departments whose name contains the text, by name."""
+    return await repo.search_departments(db, text)
+
+
+async def liaisons_of(db: Database, department_id: int) -> list[Person]:
+    """The department's active liaison officers (who receive its feedback cards)."""
+    return await repo.liaisons_of(db, department_id)

@@ -29,6 +29,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
+from bot.callbacks import DIGEST
 from bot.case_text import case_label
 from bot.cases import OPEN_STATUSES
 from bot.clock import iso
@@ -375,7 +376,7 @@ async def render_escalation(db: Database, t: Translator, payload: Mapping[str, A
     lines = [title, *case_heading(t, case, payload.get("case_id")), what.format(due=_due(t, payload)),
              t.ngettext("Overdue by {n} working day.", "Overdue by {n} working days.", wd).format(n=wd)]
     lines += _provisional_line(t, payload)
-    buttons = [[(t._("Overdue list"), "dg:overdue")]]
+    buttons = [[(t._("Overdue list"), DIGEST.build("overdue"))]]
     return Rendered("\n".join(lines), buttons)
 
 

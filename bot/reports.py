@@ -578,3 +578,8 @@ async def render_report_submitted(db: Database, t: Translator, payload: Mapping[
     return Rendered(t._("{author} submitted the rectification report on {case} on {date}. It now awaits the "
                         "bureau's review.").format(author=report.author_name, case=case_title(t, case),
                                                    date=format_deadline(when, False, t)))
+
+
+async def case_of_reply(db: Database, person: Person, replied_message_id: int) -> int | None:
+    """The case a bot message this person replied to was about (a reminder, a feedback card…), if any."""
+    return await repo.case_of_message(db, person.id, replied_message_id)

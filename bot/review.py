@@ -16,6 +16,7 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from bot.callbacks import REVIEW
 from bot.case_text import case_title
 from bot.clock import iso
 from bot.dates import format_date, format_deadline
@@ -202,11 +203,11 @@ async def awaiting_review(db: Database, person: Person | None) -> list[tuple[Rep
 def review_buttons(report_id: int, t: Translator) -> list[list[tuple[str, str]]]:
     """The decision buttons of a review card; callback data is re-authorized on every press."""
     return [
-        [(t._("Accept and close (销号)"), f"rv:close:{report_id}"),
-         (t._("Return for rework"), f"rv:return_for_rework:{report_id}")],
-        [(t._("Refused (拒不整改)"), f"rv:refused:{report_id}"),
-         (t._("Inadequate (整改不到位)"), f"rv:inadequate:{report_id}"),
-         (t._("False report (虚报)"), f"rv:falsely_reported:{report_id}")],
+        [(t._("Accept and close (销号)"), REVIEW.build("close", report_id)),
+         (t._("Return for rework"), REVIEW.build("return_for_rework", report_id))],
+        [(t._("Refused (拒不整改)"), REVIEW.build("refused", report_id)),
+         (t._("Inadequate (整改不到位)"), REVIEW.build("inadequate", report_id)),
+         (t._("False report (虚报)"), REVIEW.build("falsely_reported", report_id))],
     ]
 
 
@@ -304,3 +305,8 @@ HISTORY_LABELS: Mapping[str, str] = {
     "case.review.inadequate": N_("recorded: rectification inadequate (整改不到位)"),
     "case.review.falsely_reported": N_("recorded: rectification falsely reported (虚报)"),
 }
+
+
+async def evidence_ids(db: Database, report_id: int) -> list[int]:
+    """The report's evidence files in the order they were sent (see evidence_document)."""
+    return [e.id for e in await repo.evidence_of(db, report_id)]

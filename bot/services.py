@@ -25,7 +25,7 @@ class Services:
     renderers: RendererRegistry            # built by bot/bootstrap.py: one renderer per notification kind
     history_labels: Mapping[str, str]      # built by bot/bootstrap.py: how audited actions read in /case
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
-    extras: dict[str, object] = field(default_factory=dict)
+    calendar_signature: str = ""         # of the stored years the calendar was built from (bot.jobs)
     delivery_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake_delivery(self) -> None:
@@ -46,3 +46,4 @@ class Services:
 
     def translator(self, person: Person | None) -> Translator:
         return translator_for_locale(person.locale if person else None)
+

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from bot.callbacks import REPORT
 from bot.case_text import case_title
 from bot.dates import format_deadline
 from bot.domain import Case, CaseStatus, Kind, NewCase, Notification, Person, Role, Source
@@ -107,7 +108,7 @@ async def render_spot_check_opened(db: Database, t: Translator, payload: Mapping
     lines.append(t._("Check case: {case}").format(case=case_title(t, case)))
     lines.append(t._("Please report on it by {deadline} with /report.").format(
         deadline=format_deadline(case.due_on, case.due_provisional, t)))
-    return Rendered("\n".join(lines), [[(t._("Report"), f"rp:c:{case.id}")]])
+    return Rendered("\n".join(lines), [[(t._("Report"), REPORT.build("c", case.id))]])
 
 
 # How the audit action written here reads in a case's history (/case); merged in bot/bootstrap.py.

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CommandHandler, ContextTypes
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot import people
 from bot.domain import Role
 from bot.errors import DomainError
 from bot.i18n import N_
 from bot.people import ROLE_NAMES
-from handlers.common import guarded, reply, sender, services, translator
+from handlers.common import RectbotContext, guarded, reply, translator
 
 
 @guarded
-async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def invite(update: Update, context: RectbotContext) -> None:
     """/invite liaison 县教育局 | /invite supervisor | /invite admin"""
-    svc = services(context)
-    person = await sender(update, context)
+    svc = context.services
+    person = context.person
     people.require_role(person, Role.ADMIN, Role.SUPERVISOR)
     args = context.args or []
     if not args:
@@ -35,14 +35,14 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         who = t._("{department} {role}").format(department=issued.department.name, role=who)
     expires = issued.expires_at.astimezone(svc.settings.bureau.tz).strftime("%Y-%m-%d %H:%M")
     username = context.bot.username
-    await reply(update, "\n".join([
+    await reply(update, context, "\n".join([
         t._("Invitation for: {who}").format(who=who),
         t._("Valid until {expires}, for one person only.").format(expires=expires),
         t._("Forward the next message to that person; they register by sending it to me:"),
     ]))
     link = f"https://t.me/{username}?start={issued.code}" if username else ""
-    await reply(update, f"/start {issued.code}" + (f"\n{link}" if link else ""))
+    await reply(update, context, f"/start {issued.code}" + (f"\n{link}" if link else ""))
 
 
-def handlers() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, object]]:
+def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
     return [CommandHandler("invite", invite)]

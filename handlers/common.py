@@ -1,25 +1,32 @@
-"""Shared plumbing for the Telegram-facing modules: who is speaking, replying, errors."""
+"""Shared plumbing for the Telegram-facing modules: the per-update context, replying, refusals.
+
+PTB builds one context object per update and hands the same object to every handler group, so the
+stranger gate (group -1) loads the sender once into ``RectbotContext.person`` and every handler
+reads it from there; the same object remembers whether the button press was answered already.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
+from bot import people
+from bot.delivery import mark_reachable
 from bot.domain import Person
 from bot.errors import RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.services import Services
-from storage import people as people_repo
+from bot.telegram_channel import keyboard
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[Any]]
 H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 
 INVITATION_HINT = N_(
@@ -27,119 +34,138 @@ INVITATION_HINT = N_(
     "staff and department liaison officers.\n\nTo register, ask the finance bureau's performance "
     "management office (绩效管理科) for an invitation code, then send:\n/start CODE"
 )
+STALE_BUTTON = N_("This button is no longer valid.")
+ANSWER_LIMIT = 190  # characters Telegram shows in a callback answer (the API allows 200)
 
 
-def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    svc = context.application.bot_data["services"]
-    assert isinstance(svc, Services)
-    return svc
+class RectbotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The context of one update: who sent it (loaded once, by the gate) and the services."""
 
+    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any], chat_id: int | None = None,
+                 user_id: int | None = None) -> None:
+        super().__init__(application, chat_id=chat_id, user_id=user_id)
+        self.person: Person | None = None  # set by gate_strangers; None for strangers, jobs and errors
+        self.answered = False  # Telegram takes one answer per button press: the first one wins
 
-async def sender(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Person | None:
-    user = update.effective_user
-    if user is None:
-        return None
-    return await people_repo.person_by_telegram_id(services(context).db, user.id)
+    @property
+    def services(self) -> Services:
+        svc = self.application.bot_data["services"]
+        assert isinstance(svc, Services)
+        return svc
 
 
 def translator(person: Person | None) -> Translator:
     return translator_for_locale(person.locale if person else None)
 
 
-# Telegram accepts one answer per button press, and several steps may want to answer it (a toast,
-# a refusal alert); the first one wins. Bounded, oldest forgotten first.
-_ANSWERED: dict[str, None] = {}
-
-
-async def ack(update: Update, text: str | None = None, *, alert: bool = False) -> None:
-    """Answer a button press exactly once."""
+async def ack(update: Update, context: RectbotContext, text: str | None = None, *, alert: bool = False) -> None:
+    """Answer a button press exactly once (later answers of the same press are dropped)."""
     query = update.callback_query
-    if query is None or query.id in _ANSWERED:
+    if query is None or context.answered:
         return
-    _ANSWERED[query.id] = None
-    while len(_ANSWERED) > 2000:
-        _ANSWERED.pop(next(iter(_ANSWERED)))
+    context.answered = True
     try:
-        await query.answer(text[:190] if text else None, show_alert=alert)
+        await query.answer(text[:ANSWER_LIMIT] if text else None, show_alert=alert)
     except TelegramError:
         log.debug("could not answer the callback query", exc_info=True)
 
 
-async def reply(update: Update, text: str, **kwargs: Any) -> None:
+async def reply(update: Update, context: RectbotContext, text: str, **kwargs: Any) -> None:
     """Send to the chat the update came from (a button press is answered first, once)."""
-    await ack(update)
+    await ack(update, context)
     chat = update.effective_chat
     if chat is not None:
         await chat.send_message(text, **kwargs)
 
 
-async def refuse(update: Update, text: str) -> None:
+async def refuse(update: Update, context: RectbotContext, text: str) -> None:
     """A refusal: an alert on a still-unanswered button press when it fits, else a message."""
-    query = update.callback_query
-    if query is not None and query.id not in _ANSWERED:
-        await ack(update, text, alert=True)
-        if len(text) <= 190:
+    if update.callback_query is not None and not context.answered:
+        await ack(update, context, text, alert=True)
+        if len(text) <= ANSWER_LIMIT:
             return
     if update.effective_chat is not None:
         await update.effective_chat.send_message(text)
 
 
 def markup(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
-    """Inline keyboard from rows of (label, callback_data); None when there are no buttons."""
-    if not rows:
-        return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
-                                 for row in rows])
+    """Inline keyboard from rows of (label, callback_data); None when there are no buttons.
+
+    The same builder the outbox's Telegram adapter uses, so replies and notifications look alike.
+    """
+    return keyboard(rows)
 
 
-async def refuse_error(update: Update, context: ContextTypes.DEFAULT_TYPE, exc: RectbotError) -> None:
-    """A domain refusal, worded in the sender's language."""
-    await refuse(update, exc.render(translator(await sender(update, context))))
+@overload
+def guarded(func: H, /) -> H: ...
 
 
-def guarded(func: H) -> H:
-    """Turn a RectbotError raised by the domain into a polite reply in the sender's language."""
-
-    @functools.wraps(func)
-    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Any:
-        try:
-            return await func(update, context)
-        except RectbotError as exc:
-            await refuse_error(update, context, exc)
-            return None
-
-    return wrapper  # type: ignore[return-value]
+@overload
+def guarded(*, on_refusal: int, forget: str | None = None) -> Callable[[H], H]: ...
 
 
-async def gate_strangers(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Runs before every handler: unknown people get the invitation hint and nothing else."""
-    if update.effective_user is None:
+def guarded(func: H | None = None, /, *, on_refusal: int | None = None, forget: str | None = None) -> Any:
+    """Turn a RectbotError raised by the domain into a polite refusal in the sender's language.
+
+    ``@guarded`` returns None after a refusal (a conversation stays where it was);
+    ``@guarded(on_refusal=END, forget="review")`` ends the conversation and drops its pending state.
+    """
+
+    def decorate(f: H) -> H:
+        @functools.wraps(f)
+        async def wrapper(update: Update, context: RectbotContext, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await f(update, context, *args, **kwargs)
+            except RectbotError as exc:
+                await refuse(update, context, exc.render(translator(context.person)))
+                if forget is not None and context.user_data is not None:
+                    context.user_data.pop(forget, None)
+                return on_refusal
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(func) if func is not None else decorate
+
+
+async def gate_strangers(update: Update, context: RectbotContext) -> None:
+    """Group -1, before every handler: load the sender once; unknown people get the invitation hint only."""
+    user = update.effective_user
+    if user is None:
         raise ApplicationHandlerStop
+    svc = context.services
+    context.person = person = await people.person_by_telegram_id(svc.db, user.id)
     message = update.effective_message
     if message is not None and update.callback_query is None and (message.text or "").startswith("/start"):
         return  # /start CODE is how strangers become people
-    person = await sender(update, context)
     if person is not None:
         if not person.reachable and (update.message is not None or update.callback_query is not None):
             # issue 5: someone who writes to the bot again can be reached again
-            from bot.delivery import mark_reachable
-
-            await mark_reachable(services(context), person)
+            await mark_reachable(svc, person)
+            context.person = dataclasses.replace(person, reachable=True)
         return
-    t = translator(None)
-    await refuse(update, t._(INVITATION_HINT).format(bureau=services(context).settings.bureau.name))
+    await refuse(update, context, translator(None)._(INVITATION_HINT).format(bureau=svc.settings.bureau.name))
     raise ApplicationHandlerStop
 
 
-async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stale_button(update: Update, context: RectbotContext) -> None:
     """Runs when no handler claimed a button press (old keyboard, forged data): say so, change nothing."""
-    await refuse(update, translator(await sender(update, context))._("This button is no longer valid."))
+    await refuse(update, context, translator(context.person)._(STALE_BUTTON))
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: RectbotContext) -> None:
+    """Log, and say sorry in the sender's language.
+
+    PTB gives the error handler a fresh context (not the update's), so the sender is looked up here.
+    """
     log.error("unhandled error while processing an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
-        t = translator(await sender(update, context))
+        user = update.effective_user
+        try:
+            person = await people.person_by_telegram_id(context.services.db, user.id) if user else None
+        except Exception:
+            person = None
+            log.warning("could not look up the sender after an error", exc_info=True)
+        t = translator(person)
         try:
             await update.effective_chat.send_message(
                 t._("Sorry, something went wrong on our side. Please try again later.")

@@ -1,28 +1,21 @@
-"""Deadlines in chat: /deadline START PERIOD, and keeping the bot's holiday calendar current."""
+"""Deadlines in chat: /deadline START PERIOD."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from telegram import Update
-from telegram.ext import Application, BaseHandler, CommandHandler, ContextTypes
+from telegram.ext import BaseHandler, CommandHandler
 
-from bot.commands import ALL, Command, register
 from bot.deadline_text import describe_deadline
 from bot.errors import DomainError
 from bot.i18n import N_
 from bot.periods import Period, compute_deadline, parse_date
-from bot.schedules import build_calendar, calendar_signature
-from handlers.common import guarded, reply, sender, services, translator
-
-register(Command("deadline", N_("Compute a deadline: /deadline 2026-03-05 2m"), ALL))
+from handlers.common import RectbotContext, guarded, reply, translator
 
 
 @guarded
-async def deadline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def deadline(update: Update, context: RectbotContext) -> None:
     """/deadline 2026-03-05 2m — also 2026年3月5日 2个月, or a --strict suffix."""
-    person = await sender(update, context)
-    t = translator(person)
+    t = translator(context.person)
     args = list(context.args or [])
     strict = "--strict" in args or "严格" in args
     args = [a for a in args if a not in ("--strict", "严格")]
@@ -30,26 +23,11 @@ async def deadline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise DomainError(N_("Usage: /deadline START PERIOD, for example /deadline 2026-03-05 2m "
                              "or /deadline 2026年3月5日 10个工作日"))
     start, period = parse_date(args[0]), Period.parse(args[1])
-    svc = services(context)
+    svc = context.services
     dl = compute_deadline(start, period, svc.calendar, strict=strict)
-    await reply(update, "\n".join(describe_deadline(dl, svc.calendar, t, strict=strict,
-                                                    timezone=svc.settings.bureau.timezone)))
+    await reply(update, context, "\n".join(describe_deadline(dl, svc.calendar, t, strict=strict,
+                                                             timezone=svc.settings.bureau.timezone)))
 
 
-async def refresh_calendar(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Pick up years loaded with `rectbot calendar load` while the bot runs."""
-    svc = services(context)
-    signature = await calendar_signature(svc.db)
-    if svc.extras.get("calendar_signature") != signature:
-        svc.calendar = await build_calendar(svc.db)
-        svc.extras["calendar_signature"] = signature
-
-
-def schedule_jobs(app: Application) -> None:
-    assert app.job_queue is not None
-    interval = timedelta(seconds=min(60, app.bot_data["settings"].reminders.sweep_seconds))
-    app.job_queue.run_repeating(refresh_calendar, interval=interval, first=interval, name="refresh-calendar")
-
-
-def handlers() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, object]]:
+def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
     return [CommandHandler("deadline", deadline)]

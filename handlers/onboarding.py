@@ -6,14 +6,14 @@ import contextlib
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CommandHandler, ContextTypes
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot import people
 from bot.commands import commands_for
 from bot.domain import Person, Role
 from bot.i18n import N_, Translator
 from bot.people import ROLE_NAMES
-from handlers.common import INVITATION_HINT, guarded, reply, sender, services, translator
+from handlers.common import INVITATION_HINT, RectbotContext, guarded, reply, translator
 
 ROLE_INTRO = {
     Role.ADMIN: N_("You can manage departments, people, invitations and holiday calendars, and do "
@@ -39,7 +39,7 @@ def help_text(t: Translator, person: Person | None) -> str:
     return "\n".join(lines)
 
 
-async def sync_chat_commands(context: ContextTypes.DEFAULT_TYPE, person: Person) -> None:
+async def sync_chat_commands(context: RectbotContext, person: Person) -> None:
     """Show each person the command menu of their role, in their language."""
     t = translator(person)
     commands = [BotCommand(c.name, t._(c.description)) for c in commands_for(person.role)]
@@ -48,27 +48,28 @@ async def sync_chat_commands(context: ContextTypes.DEFAULT_TYPE, person: Person)
 
 
 @guarded
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
+async def start(update: Update, context: RectbotContext) -> None:
+    svc = context.services
     user = update.effective_user
     assert user is not None
     code = " ".join(context.args or []).strip()
     if not code:
-        person = await sender(update, context)
+        person = context.person
         if person is None:
             t = translator(None)
-            await reply(update, t._(INVITATION_HINT).format(bureau=svc.settings.bureau.name))
+            await reply(update, context, t._(INVITATION_HINT).format(bureau=svc.settings.bureau.name))
             return
         t = translator(person)
-        await reply(update, t._("Welcome back, {name}. You are registered as {role}.").format(
+        await reply(update, context, t._("Welcome back, {name}. You are registered as {role}.").format(
             name=person.name, role=role_label(t, person)) + "\n\n" + help_text(t, person))
         return
     person = await people.redeem_invitation(
         svc.db, code=code, telegram_id=user.id, name=user.full_name, username=user.username,
         locale=None, now=svc.now(),
     )
+    context.person = person
     t = translator(person)
-    await reply(update, "\n\n".join([
+    await reply(update, context, "\n\n".join([
         t._("Welcome, {name}! You are now registered as {role}.").format(
             name=person.name, role=role_label(t, person)),
         t._(ROLE_INTRO[Role(person.role)]),
@@ -78,14 +79,14 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @guarded
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    person = await sender(update, context)
-    await reply(update, help_text(translator(person), person))
+async def help_command(update: Update, context: RectbotContext) -> None:
+    person = context.person
+    await reply(update, context, help_text(translator(person), person))
 
 
 @guarded
-async def whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    person = await sender(update, context)
+async def whoami(update: Update, context: RectbotContext) -> None:
+    person = context.person
     assert person is not None  # the gate lets only registered people through
     t = translator(person)
     lines = [
@@ -96,21 +97,23 @@ async def whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lines.append(t._("Department: {department}").format(department=person.department_name))
     lines.append(t._("Language: {language}").format(language=t._("Chinese") if person.locale == "zh_CN"
                                                        else t._("English")))
-    await reply(update, "\n".join(lines))
+    await reply(update, context, "\n".join(lines))
 
 
 @guarded
-async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    person = await sender(update, context)
+async def lang(update: Update, context: RectbotContext) -> None:
+    person = context.person
     assert person is not None
     choice = " ".join(context.args or [])
-    updated = await people.set_language(services(context).db, person, choice, now=services(context).now())
+    updated = await people.set_language(context.services.db, person, choice, now=context.services.now())
+    context.person = updated
     t = translator(updated)
-    await reply(update, t._("Language set to English.") if updated.locale == "en" else t._("Language set to Chinese."))
+    await reply(update, context,
+                t._("Language set to English.") if updated.locale == "en" else t._("Language set to Chinese."))
     await sync_chat_commands(context, updated)
 
 
-def handlers() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, object]]:
+def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
     return [
         CommandHandler("start", start),
         CommandHandler("help", help_command),

@@ -7,124 +7,91 @@ as a prompt trigger, and the delivery loop started once the application runs. Al
 SQLite: the scheduler only wakes things up.
 
 Replies to a reminder: the report conversation (handlers.report, issue 6) intercepts a liaison's
-reply and starts a report; every other reply reaches `reminder_reply` here, which hands it to ONE
-function, `reply_handler` (default: store it as a progress note on the case and confirm). A
-feature can take that over with `take_over_reminder_replies(func)`,
-func(update, context, person, reply: ReminderReply).
+reply and starts a report; every other reply reaches `reminder_reply` here, which stores it as a
+progress note on the case and confirms.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import (
-    Application,
     BaseHandler,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     filters,
 )
 
-from bot.commands import BUREAU, Command, register
-from bot.delivery import Delivery, mark_reachable, mark_unreachable
+from bot.callbacks import DIGEST
+from bot.delivery import mark_reachable, mark_unreachable
 from bot.digests import (
-    SECTIONS,
     build_digest,
-    enqueue_daily_digests,
     render_digest,
     render_overdue_list,
     render_section,
-    warn_missing_calendar,
 )
-from bot.domain import Person, Role
+from bot.domain import Role
 from bot.errors import DomainError
-from bot.i18n import N_
-from bot.notify import Rendered
 from bot.people import require_role
 from bot.reminders import ReminderReply, record_progress_note, reminder_for_reply
-from bot.services import Services
-from bot.sweep import sweep
-from bot.telegram_channel import TelegramChannel
-from handlers.common import guarded, reply, sender, services, translator
+from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, reply, translator
 
 log = logging.getLogger(__name__)
 
-register(Command("overdue", N_("Overdue cases, by department"), BUREAU))
-register(Command("digest", N_("Today's digest now"), BUREAU))
 
-ReplyHandler = Callable[[Update, ContextTypes.DEFAULT_TYPE, Person, ReminderReply], Awaitable[None]]
-
-
-async def store_progress_note(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, person: Person, reply_: ReminderReply
-) -> None:
-    """Default reply handler: the reply becomes a progress note on the case, and is confirmed."""
-    svc = services(context)
+@guarded
+async def store_progress_note(update: Update, context: RectbotContext, reply_: ReminderReply) -> None:
+    """The reply becomes a progress note on the case, and is confirmed."""
+    svc = context.services
+    person = context.person
+    assert person is not None
     await record_progress_note(svc.db, person, reply_, now=svc.now())
     t = translator(person)
     what = t._("the document {name}").format(name=reply_.file_name) if reply_.file_name else t._("your message")
-    await reply(update, t._(
+    await reply(update, context, t._(
         "✅ Recorded {what} as a progress note on case No. {id}. The finance bureau can see it with the case. "
         "(This is not yet a formal rectification report.)"
     ).format(what=what, id=reply_.case_id))
 
 
-reply_handler: ReplyHandler = store_progress_note
-
-
-def take_over_reminder_replies(func: ReplyHandler) -> None:
-    """The report feature calls this at import time to handle replies to reminders itself."""
-    global reply_handler
-    reply_handler = func
-
-
-def _markup(rendered: Rendered) -> InlineKeyboardMarkup | None:
-    if not rendered.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rendered.buttons]
-    )
-
-
 @guarded
-async def overdue_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    person = require_role(await sender(update, context), Role.SUPERVISOR, Role.ADMIN)
-    svc = services(context)
+async def overdue_command(update: Update, context: RectbotContext) -> None:
+    person = require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
+    svc = context.services
     digest = await build_digest(svc.db, svc.calendar, svc.settings, svc.now())
-    await reply(update, render_overdue_list(translator(person), digest))
+    await reply(update, context, render_overdue_list(translator(person), digest))
 
 
 @guarded
-async def digest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    person = require_role(await sender(update, context), Role.SUPERVISOR, Role.ADMIN)
-    svc = services(context)
+async def digest_command(update: Update, context: RectbotContext) -> None:
+    person = require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
+    svc = context.services
     digest = await build_digest(svc.db, svc.calendar, svc.settings, svc.now())
     rendered = render_digest(translator(person), digest)
-    await reply(update, rendered.text, reply_markup=_markup(rendered))
+    await reply(update, context, rendered.text, reply_markup=markup(rendered.buttons))
 
 
 @guarded
-async def digest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def digest_button(update: Update, context: RectbotContext) -> None:
     """dg:<section>: the current list (authorized again; forged or unknown data changes nothing)."""
     query = update.callback_query
     assert query is not None
-    person = require_role(await sender(update, context), Role.SUPERVISOR, Role.ADMIN)
-    section = (query.data or "").removeprefix("dg:")
+    person = require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
+    pressed = DIGEST.parse(query.data)
     t = translator(person)
-    if section not in SECTIONS:
-        raise DomainError(N_("This button is no longer valid."))
-    svc = services(context)
+    if pressed is None:
+        raise DomainError(STALE_BUTTON)
+    section = pressed.action
+    svc = context.services
     digest = await build_digest(svc.db, svc.calendar, svc.settings, svc.now())
     text = render_overdue_list(t, digest) if section == "overdue" else render_section(t, digest, section)
-    await reply(update, text)
+    await reply(update, context, text)
 
 
-async def reminder_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reminder_reply(update: Update, context: RectbotContext) -> None:
     """A text or document sent in reply to one of this person's reminders (or escalation notices).
 
     handlers.report intercepts liaisons' replies to start a report and delegates every other reply
@@ -133,10 +100,10 @@ async def reminder_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     message = update.effective_message
     if message is None or message.reply_to_message is None:
         return
-    person = await sender(update, context)
+    person = context.person
     if person is None:
         return
-    svc = services(context)
+    svc = context.services
     row = await reminder_for_reply(svc.db, person, message.reply_to_message.message_id)
     if row is None or row.case_id is None:
         return  # a reply to something else: not ours
@@ -147,30 +114,18 @@ async def reminder_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         file_name=doc.file_name if doc else None, mime_type=doc.mime_type if doc else None,
         file_size=doc.file_size if doc else None, telegram_file_id=doc.file_id if doc else None,
     )
-    await guarded(_call_reply_handler(reply_, person))(update, context)
+    await store_progress_note(update, context, reply_)
 
 
-on_reply = reminder_reply
-
-
-def _call_reply_handler(
-    reply_: ReminderReply, person: Person
-) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
-    async def call(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await reply_handler(update, context, person, reply_)
-
-    return call
-
-
-async def chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def chat_member(update: Update, context: RectbotContext) -> None:
     """The person blocked (kicked) or unblocked the bot in their private chat."""
     change = update.my_chat_member
     if change is None or change.chat.type != "private":
         return
-    person = await sender(update, context)
+    person = context.person
     if person is None:
         return
-    svc = services(context)
+    svc = context.services
     status = change.new_chat_member.status
     if status in ("kicked", "left"):
         await mark_unreachable(svc, person.id, reason=f"chat member status {status}")
@@ -178,47 +133,11 @@ async def chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await mark_reachable(svc, person)
 
 
-def handlers() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, object]]:
+def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
     return [
         CommandHandler("overdue", overdue_command),
         CommandHandler("digest", digest_command),
-        CallbackQueryHandler(digest_button, pattern=r"^dg:"),
+        CallbackQueryHandler(digest_button, pattern=DIGEST.pattern()),
         MessageHandler(filters.REPLY & (filters.TEXT | filters.Document.ALL) & ~filters.COMMAND, reminder_reply),
         ChatMemberHandler(chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
     ]
-
-
-# ----------------------------------------------------------------------------- jobs
-
-async def sweep_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    await sweep(svc)
-    await enqueue_daily_digests(svc)
-    await warn_missing_calendar(svc)
-
-
-async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    await enqueue_daily_digests(svc)
-    await warn_missing_calendar(svc)
-
-
-async def start_delivery(context: ContextTypes.DEFAULT_TYPE) -> None:
-    app = context.application
-    svc = services(context)
-    delivery = Delivery(TelegramChannel(context.bot), svc)
-    svc.extras["delivery"] = delivery
-    app.create_task(delivery.run(should_stop=lambda: not app.running), name="rectbot-delivery")
-
-
-def schedule_jobs(app: Application) -> None:  # type: ignore[type-arg,unused-ignore]
-    svc = app.bot_data["services"]
-    assert isinstance(svc, Services)
-    jq = app.job_queue
-    if jq is None:  # pragma: no cover - the job-queue extra is a dependency
-        log.error("no JobQueue: reminders and delivery are not running")
-        return
-    jq.run_once(start_delivery, when=0, name="delivery")
-    jq.run_repeating(sweep_job, interval=svc.settings.reminders.sweep_seconds, first=0.2, name="reminder-sweep",
-                     job_kwargs={"max_instances": 1, "coalesce": True})
-    jq.run_daily(digest_job, time=svc.settings.escalation.digest_at, name="daily-digest")

@@ -3,8 +3,8 @@
 The report conversation is thin: the draft and the step it stands at live in SQLite
 (bot.reports), so every handler reads the draft afresh. The ConversationHandler (persistent,
 named "report") only routes a liaison's plain messages to the draft; if its state is lost (a
-SIGKILL before PTB wrote its pickle), `draft_fallthrough_handlers()` — registered last by
-handlers/review.py — route them the same way, and /report resumes the draft explicitly.
+SIGKILL before PTB wrote its pickle), `draft_fallthrough_handlers()` — registered last in group 0
+by bot/app.py — route them the same way, and /report resumes the draft explicitly.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import warnings
 from datetime import timedelta
 from typing import Any
 
-from telegram import Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     filters,
@@ -28,29 +27,27 @@ from telegram.warnings import PTBUserWarning
 
 from bot import case_text, extensions, reports
 from bot import cases as cases_domain
-from bot.commands import Command, register
+from bot.callbacks import EXTENSION, OPEN_CASE, REPORT
 from bot.dates import DateInputError, format_date, format_deadline, parse_natural_date
 from bot.domain import Person, Progress, Role, Step
-from bot.errors import DomainError, RectbotError
+from bot.errors import DomainError
 from bot.i18n import N_, Translator
 from bot.people import require_role
 from bot.reports import Draft
-from handlers.common import guarded, markup, refuse_error, reply, sender, services, translator
-from storage import reports as reports_repo
+from bot.services import Services
+from handlers import reminders
+from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, reply, translator
 
 log = logging.getLogger(__name__)
 
 REPORTING, EXTEND_REASON, EXTEND_DATE = range(3)
 END = ConversationHandler.END
 
-register(Command("cases", N_("Your department's open cases and deadlines"), (Role.LIAISON,)))
-register(Command("report", N_("Report on a case's rectification (resumes your draft)"), (Role.LIAISON,)))
-register(Command("extend", N_("Ask for an extension of a deadline: /extend CASE"), (Role.LIAISON,)))
-
 Buttons = list[list[tuple[str, str]]]
 
 
 def _int(text: str) -> int | None:
+    """A case number typed as a command argument (#12 and ＃12 too)."""
     text = text.strip().lstrip("#").lstrip("＃")
     return int(text) if text.isdigit() and len(text) < 10 else None
 
@@ -58,7 +55,7 @@ def _int(text: str) -> int | None:
 # --------------------------------------------------------------------------- /cases
 
 
-def cases_listing(person: Person, found: list[Any], svc: Any, t: Translator) -> tuple[str, Buttons]:
+def cases_listing(person: Person, found: list[Any], svc: Services, t: Translator) -> tuple[str, Buttons]:
     today, calendar = svc.today(), svc.calendar
     if not found:
         return t._("Your department has no open cases."), []
@@ -68,47 +65,48 @@ def cases_listing(person: Person, found: list[Any], svc: Any, t: Translator) -> 
         lines.append("")
         lines.append(f"{case_text.case_title(t, case)} · {case_text.status_name(t, case.status)}")
         lines.append("  " + reports.describe_deadline(case, today, calendar, t))
-        row = [(t._("Open #{id}").format(id=case.id), f"cs:o:{case.id}")]
+        row = [(t._("Open #{id}").format(id=case.id), OPEN_CASE.build("o", case.id))]
         if reports.is_reportable(case):
-            row.append((t._("Report on #{id}").format(id=case.id), f"rp:c:{case.id}"))
+            row.append((t._("Report on #{id}").format(id=case.id), REPORT.build("c", case.id)))
         rows.append(row)
     return "\n".join(lines), rows
 
 
 @guarded
-async def cmd_cases(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    person = await sender(update, context)
+async def cmd_cases(update: Update, context: RectbotContext) -> None:
+    svc = context.services
+    person = context.person
     t = translator(person)
     if person is not None and person.role != Role.LIAISON:
         require_role(person, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
-        await reply(update, t._("/cases lists a department's cases for its liaison officers. Use /review for "
-                                "reports awaiting review, or /case ID for one case."))
+        await reply(update, context, t._("/cases lists a department's cases for its liaison officers. Use /review "
+                                         "for reports awaiting review, or /case ID for one case."))
         return
     found = await reports.open_cases_for(svc.db, person)
     assert person is not None
     text, rows = cases_listing(person, found, svc, t)
-    await reply(update, text, reply_markup=markup(rows))
+    await reply(update, context, text, reply_markup=markup(rows))
 
 
 @guarded
-async def cb_open_case(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cb_open_case(update: Update, context: RectbotContext) -> None:
     """cs:o:ID — the case with its history (bureau staff; liaisons of its own department only)."""
-    svc = services(context)
-    person = await sender(update, context)
+    svc = context.services
+    person = context.person
     query = update.callback_query
-    assert query is not None and query.data is not None
-    case_id = _int(query.data.rsplit(":", 1)[-1])
-    if person is None or case_id is None:
-        raise DomainError(N_("This button is no longer valid."))
+    assert query is not None
+    pressed = OPEN_CASE.parse(query.data)
+    if person is None or pressed is None:
+        raise DomainError(STALE_BUTTON)
+    case_id = pressed.number()
     t = translator(person)
     view = await cases_domain.view_case(svc.db, case_id, person)
     text = case_text.render_case(t, view.case, view.history, view.names, svc.settings.bureau.tz, svc.history_labels)
     rows: Buttons = []
     if person.role == Role.LIAISON and reports.is_reportable(view.case):
-        rows = [[(t._("Report on #{id}").format(id=case_id), f"rp:c:{case_id}"),
-                 (t._("Ask for an extension"), f"ex:c:{case_id}")]]
-    await reply(update, text[:4000], reply_markup=markup(rows))
+        rows = [[(t._("Report on #{id}").format(id=case_id), REPORT.build("c", case_id)),
+                 (t._("Ask for an extension"), EXTENSION.build("c", case_id))]]
+    await reply(update, context, text[:4000], reply_markup=markup(rows))
 
 
 # --------------------------------------------------------------------------- prompts
@@ -118,7 +116,7 @@ def prompt_for(draft: Draft, t: Translator) -> tuple[str, Buttons]:
     """What the bot asks next, from the step the draft stands at."""
     rid = draft.report.id
     step = draft.step
-    cancel = (t._("Cancel"), f"rp:cancel:{rid}")
+    cancel = (t._("Cancel"), REPORT.build("cancel", rid))
     if step is Step.MEASURES:
         if draft.report.measures:
             text = t._("Measures so far:\n{measures}\n\nSend more, or press Next.").format(
@@ -126,10 +124,10 @@ def prompt_for(draft: Draft, t: Translator) -> tuple[str, Buttons]:
         else:
             text = t._("Please describe the rectification measures taken. You may send several messages; "
                        "press Next when you are done.")
-        return text, [[(t._("Next"), f"rp:next:{rid}"), cancel]]
+        return text, [[(t._("Next"), REPORT.build("next", rid)), cancel]]
     if step is Step.PROGRESS:
         return t._("What is the rectification status?"), [
-            [(t._(reports.PROGRESS_NAMES[p]), f"rp:p:{p.value}:{rid}") for p in Progress], [cancel]]
+            [(t._(reports.PROGRESS_NAMES[p]), REPORT.build("p", p.value, rid)) for p in Progress], [cancel]]
     if step is Step.REASON:
         which = reports.progress_name(draft.report.progress, t)
         return t._("Status: {status}. Please give the reason (required).").format(status=which), [[cancel]]
@@ -139,9 +137,9 @@ def prompt_for(draft: Draft, t: Translator) -> tuple[str, Buttons]:
                    "Press Done when finished.")
         if count:
             text += "\n" + t.ngettext("{n} file received so far.", "{n} files received so far.", count).format(n=count)
-        return text, [[(t._("Done") if count else t._("Skip (no evidence)"), f"rp:evdone:{rid}"), cancel]]
+        return text, [[(t._("Done") if count else t._("Skip (no evidence)"), REPORT.build("evdone", rid)), cancel]]
     return summary_text(draft, t), [
-        [(t._("Submit"), f"rp:submit:{rid}"), (t._("Edit"), f"rp:edit:{rid}"), cancel]]
+        [(t._("Submit"), REPORT.build("submit", rid)), (t._("Edit"), REPORT.build("edit", rid)), cancel]]
 
 
 def summary_text(draft: Draft, t: Translator) -> str:
@@ -153,12 +151,13 @@ def summary_text(draft: Draft, t: Translator) -> str:
     return "\n".join(lines)
 
 
-async def show_prompt(update: Update, draft: Draft, t: Translator, prefix: str = "") -> None:
+async def show_prompt(update: Update, context: RectbotContext, draft: Draft, t: Translator,
+                      prefix: str = "") -> None:
     text, rows = prompt_for(draft, t)
-    await reply(update, (prefix + "\n\n" + text) if prefix else text, reply_markup=markup(rows))
+    await reply(update, context, (prefix + "\n\n" + text) if prefix else text, reply_markup=markup(rows))
 
 
-def opening_lines(draft: Draft, t: Translator, svc: Any) -> str:
+def opening_lines(draft: Draft, t: Translator, svc: Services) -> str:
     lines = [
         (t._("Resuming your draft report on {case}.") if draft.resumed
          else t._("Report on {case}.")).format(case=case_text.case_title(t, draft.case)),
@@ -174,33 +173,20 @@ def opening_lines(draft: Draft, t: Translator, svc: Any) -> str:
 # --------------------------------------------------------------------------- entry points
 
 
-async def _start_on_case(update: Update, context: ContextTypes.DEFAULT_TYPE, case_id: int) -> int:
-    svc = services(context)
-    person = await sender(update, context)
+async def _start_on_case(update: Update, context: RectbotContext, case_id: int) -> int:
+    svc = context.services
+    person = context.person
     t = translator(person)
     draft = await reports.start_draft(svc.db, person, case_id, now=svc.now())
-    await show_prompt(update, draft, t, opening_lines(draft, t, svc))
+    await show_prompt(update, context, draft, t, opening_lines(draft, t, svc))
     return REPORTING
 
 
-async def _entry_guard(update: Update, context: ContextTypes.DEFAULT_TYPE, coro: Any) -> int:
-    """Like handlers.common.guarded, but keeps the conversation state sensible after a refusal."""
-    try:
-        result: int = await coro
-        return result
-    except RectbotError as exc:
-        await refuse_error(update, context, exc)
-        return END
-
-
-async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    return await _entry_guard(update, context, _cmd_report(update, context))
-
-
-async def _cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+@guarded(on_refusal=END)
+async def cmd_report(update: Update, context: RectbotContext) -> int:
     """/report [CASE]: resume the latest draft, or start on the given case, or choose one."""
-    svc = services(context)
-    person = await sender(update, context)
+    svc = context.services
+    person = context.person
     t = translator(person)
     require_role(person, Role.LIAISON)
     assert person is not None
@@ -211,109 +197,102 @@ async def _cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
         return await _start_on_case(update, context, wanted)
     draft = await reports.current_draft(svc.db, person)
     if draft is not None and reports.is_reportable(draft.case):
-        await show_prompt(update, draft, t, opening_lines(draft, t, svc))
+        await show_prompt(update, context, draft, t, opening_lines(draft, t, svc))
         return REPORTING
     reportable = [c for c in await reports.open_cases_for(svc.db, person) if reports.is_reportable(c)]
     if not reportable:
-        await reply(update, t._("Your department has no case awaiting a report."))
+        await reply(update, context, t._("Your department has no case awaiting a report."))
         return END
     if len(reportable) == 1:
         return await _start_on_case(update, context, reportable[0].id)
-    rows = [[(case_text.case_title(t, c)[:60], f"rp:c:{c.id}")] for c in reportable]
-    await reply(update, t._("Which case are you reporting on?"), reply_markup=markup(rows))
+    rows = [[(case_text.case_title(t, c)[:60], REPORT.build("c", c.id))] for c in reportable]
+    await reply(update, context, t._("Which case are you reporting on?"), reply_markup=markup(rows))
     return END  # the button (rp:c:ID) enters the conversation
 
 
-async def cb_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+@guarded(on_refusal=END)
+async def cb_start(update: Update, context: RectbotContext) -> int:
+    """rp:c:CASE — start (or resume) the report on that case."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    case_id = _int(query.data.rsplit(":", 1)[-1])
-
-    async def go() -> int:
-        if case_id is None:
-            raise DomainError(N_("This button is no longer valid."))
-        return await _start_on_case(update, context, case_id)
-
-    return await _entry_guard(update, context, go())
+    assert query is not None
+    pressed = REPORT.parse(query.data)
+    if pressed is None or pressed.action != "c":
+        raise DomainError(STALE_BUTTON)
+    return await _start_on_case(update, context, pressed.number())
 
 
-async def on_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def on_reply(update: Update, context: RectbotContext) -> int:
     """A reply to one of the bot's messages about a case (a reminder, an overdue notice…) starts a report."""
-    svc = services(context)
-    person = await sender(update, context)
+    person = context.person
     message = update.effective_message
     assert message is not None and message.reply_to_message is not None
     case_id = None
     if person is not None and person.role == Role.LIAISON:
-        case_id = await reports_repo.case_of_message(svc.db, person.id, message.reply_to_message.message_id)
+        case_id = await reports.case_of_reply(context.services.db, person, message.reply_to_message.message_id)
     if case_id is None:
-        return await _delegate_reply(update, context)
-
-    async def go() -> int:
-        t = translator(person)
-        draft = await reports.start_draft(svc.db, person, case_id, now=svc.now())
-        await reply(update, opening_lines(draft, t, svc))
-        return await _handle_content(update, context, draft)
-
-    return await _entry_guard(update, context, go())
+        # Not a liaison's report: the reminders journey stores it as a progress note, if it is a reminder's.
+        await reminders.reminder_reply(update, context)
+        return END
+    return await _report_from_reply(update, context, case_id)
 
 
-async def _delegate_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Replies that are not a liaison's report go to the reminders module (progress notes), if it takes them."""
-    from handlers import reminders as reminders_handlers  # issue 5: it stores a progress note
-
-    await reminders_handlers.reminder_reply(update, context)
-    return END
+@guarded(on_refusal=END)
+async def _report_from_reply(update: Update, context: RectbotContext, case_id: int) -> int:
+    svc = context.services
+    t = translator(context.person)
+    draft = await reports.start_draft(svc.db, context.person, case_id, now=svc.now())
+    await reply(update, context, opening_lines(draft, t, svc))
+    return await _handle_content(update, context, draft)
 
 
 # --------------------------------------------------------------------------- inside the conversation
 
 
-async def _draft_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Person | None, Draft | None]:
-    svc = services(context)
-    person = await sender(update, context)
+async def _draft_of(context: RectbotContext) -> Draft | None:
+    """The sender's report draft, if they are a liaison with one."""
+    person = context.person
     if person is None or person.role != Role.LIAISON:
-        return person, None
-    return person, await reports.current_draft(svc.db, person)
+        return None
+    return await reports.current_draft(context.services.db, person)
 
 
-async def _handle_content(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: Draft) -> int:
+async def _handle_content(update: Update, context: RectbotContext, draft: Draft) -> int:
     """Text, a document, a photo or a voice note, taken according to the draft's step."""
-    svc = services(context)
-    person = await sender(update, context)
+    svc = context.services
+    person = context.person
     t = translator(person)
     message = update.effective_message
     assert message is not None
     rid, now = draft.report.id, svc.now()
     if message.voice or message.audio or message.video_note:
-        await reply(update, t._("I cannot take voice notes for a report. Please type the text instead (your "
-                                "phone's voice input turns speech into text)."))
+        await reply(update, context, t._("I cannot take voice notes for a report. Please type the text instead "
+                                         "(your phone's voice input turns speech into text)."))
         return REPORTING
     if message.document or message.photo:
         return await _handle_file(update, context, draft, message)
     text = message.text or message.caption or ""
     if draft.step is Step.REASON:
         draft = await reports.set_reason(svc.db, person, rid, text, now=now)
-        await show_prompt(update, draft, t, t._("Reason noted."))
+        await show_prompt(update, context, draft, t, t._("Reason noted."))
     elif draft.step is Step.PROGRESS:
         chosen = {"已整改": "done", "部分整改": "partly", "未整改": "not_yet"}.get(text.strip())
         if chosen is None:
-            await show_prompt(update, draft, t, t._("Please choose the status with the buttons."))
+            await show_prompt(update, context, draft, t, t._("Please choose the status with the buttons."))
             return REPORTING
         draft = await reports.set_progress(svc.db, person, rid, chosen, now=now)
-        await show_prompt(update, draft, t)
+        await show_prompt(update, context, draft, t)
     else:
         # Measures (also when text comes at the evidence or summary step: it adds to the measures).
         draft = await reports.add_measures(svc.db, person, rid, text, now=now)
         note = t._("Noted ({n} characters so far). Send more, or press Next.").format(n=len(draft.report.measures))
-        await reply(update, note,
-                    reply_markup=markup([[(t._("Next"), f"rp:next:{rid}"), (t._("Cancel"), f"rp:cancel:{rid}")]]))
+        rows = [[(t._("Next"), REPORT.build("next", rid)), (t._("Cancel"), REPORT.build("cancel", rid))]]
+        await reply(update, context, note, reply_markup=markup(rows))
     return REPORTING
 
 
-async def _handle_file(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: Draft, message: Message) -> int:
-    svc = services(context)
-    person = await sender(update, context)
+async def _handle_file(update: Update, context: RectbotContext, draft: Draft, message: Message) -> int:
+    svc = context.services
+    person = context.person
     t = translator(person)
     if message.document is not None:
         doc = message.document
@@ -337,147 +316,138 @@ async def _handle_file(update: Update, context: ContextTypes.DEFAULT_TYPE, draft
         head = t._("Received {name} ({size} KB).").format(name=added.file.file_name,
                                                          size=max(1, added.file.size // 1024))
     if fresh.step in (Step.MEASURES, Step.PROGRESS, Step.REASON):
-        await show_prompt(update, fresh, t, head)
+        await show_prompt(update, context, fresh, t, head)
     else:
-        rows = [[(t._("Done"), f"rp:evdone:{fresh.report.id}"), (t._("Cancel"), f"rp:cancel:{fresh.report.id}")]]
-        await reply(update, head + "\n" + t.ngettext("{n} file received so far.", "{n} files received so far.",
-                                                     len(fresh.evidence)).format(n=len(fresh.evidence)),
-                    reply_markup=markup(rows))
+        rows = [[(t._("Done"), REPORT.build("evdone", fresh.report.id)),
+                 (t._("Cancel"), REPORT.build("cancel", fresh.report.id))]]
+        count = len(fresh.evidence)
+        so_far = t.ngettext("{n} file received so far.", "{n} files received so far.", count).format(n=count)
+        await reply(update, context, head + "\n" + so_far, reply_markup=markup(rows))
     return REPORTING
 
 
-async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    async def go() -> int:
-        person, draft = await _draft_of(update, context)
-        if draft is None:
-            await reply(update, translator(person)._("You have no report in progress. Send /report to start one."))
-            return END
-        return await _handle_content(update, context, draft)
+@guarded(on_refusal=END)
+async def on_message(update: Update, context: RectbotContext) -> int:
+    draft = await _draft_of(context)
+    if draft is None:
+        await reply(update, context, translator(context.person)._(
+            "You have no report in progress. Send /report to start one."))
+        return END
+    return await _handle_content(update, context, draft)
 
-    return await _entry_guard(update, context, go())
 
-
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+@guarded(on_refusal=END)
+async def on_button(update: Update, context: RectbotContext) -> int:
     """rp:ACTION[:ARG]:REPORT_ID — every press re-reads and re-authorizes the draft."""
-
-    async def go() -> int:
-        svc = services(context)
-        person = await sender(update, context)
-        t = translator(person)
-        query = update.callback_query
-        assert query is not None and query.data is not None
-        parts = query.data.split(":")
-        rid = _int(parts[-1]) if len(parts) >= 3 else None
-        if rid is None:
-            raise DomainError(N_("This button is no longer valid."))
-        action, now = parts[1], svc.now()
-        if action == "next":
-            draft = await reports.finish_measures(svc.db, person, rid, now=now)
-        elif action == "p" and len(parts) == 4:
-            draft = await reports.set_progress(svc.db, person, rid, parts[2], now=now)
-        elif action == "evdone":
-            draft = await reports.goto_step(svc.db, person, rid, Step.SUMMARY, now=now)
-        elif action == "goto" and len(parts) == 4:
-            draft = await reports.goto_step(svc.db, person, rid, parts[2], now=now)
-        elif action == "rewrite":
-            draft = await reports.replace_measures(svc.db, person, rid, now=now)
-        elif action == "evclear":
-            draft = await reports.clear_evidence(svc.db, person, rid, now=now)
-        elif action == "edit":
-            draft = await reports.load_draft(svc.db, person, rid)
-            rows = [[(t._("Add to the measures"), f"rp:goto:measures:{rid}"),
-                     (t._("Rewrite the measures"), f"rp:rewrite:{rid}")],
-                    [(t._("Change the status"), f"rp:goto:progress:{rid}"),
-                     (t._("Add evidence"), f"rp:goto:evidence:{rid}")],
-                    [(t._("Remove all evidence"), f"rp:evclear:{rid}"),
-                     (t._("Back to the summary"), f"rp:goto:summary:{rid}")]]
-            await reply(update, t._("What would you like to change?"), reply_markup=markup(rows))
-            return REPORTING
-        elif action == "cancel":
-            case = await reports.cancel_draft(svc.db, person, rid, now=now)
-            await _drop_buttons(query)
-            await reply(update, t._("The draft report on {case} was discarded.").format(
-                case=case_text.case_title(t, case)))
-            return END
-        elif action == "submit":
-            done = await reports.submit_report(svc.db, person, rid, now=now, today=svc.today())
-            svc.wake_delivery()
-            await _drop_buttons(query)
-            timing = t._("on time") if done.report.on_time else t._("after the deadline")
-            await reply(update, t._("Report on {case} submitted on {date} ({timing}). The finance bureau will review "
-                                    "it; you will be told the result here.").format(
-                case=case_text.case_title(t, done.case), date=format_date(done.report.submitted_on, t),
-                timing=timing))
-            return END
-        else:
-            raise DomainError(N_("This button is no longer valid."))
-        await show_prompt(update, draft, t)
+    svc = context.services
+    person = context.person
+    t = translator(person)
+    query = update.callback_query
+    assert query is not None
+    pressed = REPORT.parse(query.data)
+    if pressed is None:
+        raise DomainError(STALE_BUTTON)
+    action, rid, now = pressed.action, pressed.number(), svc.now()
+    if action == "next":
+        draft = await reports.finish_measures(svc.db, person, rid, now=now)
+    elif action == "p":
+        draft = await reports.set_progress(svc.db, person, rid, pressed.text(0), now=now)
+    elif action == "evdone":
+        draft = await reports.goto_step(svc.db, person, rid, Step.SUMMARY, now=now)
+    elif action == "goto":
+        draft = await reports.goto_step(svc.db, person, rid, pressed.text(0), now=now)
+    elif action == "rewrite":
+        draft = await reports.replace_measures(svc.db, person, rid, now=now)
+    elif action == "evclear":
+        draft = await reports.clear_evidence(svc.db, person, rid, now=now)
+    elif action == "edit":
+        draft = await reports.load_draft(svc.db, person, rid)
+        rows = [[(t._("Add to the measures"), REPORT.build("goto", Step.MEASURES.value, rid)),
+                 (t._("Rewrite the measures"), REPORT.build("rewrite", rid))],
+                [(t._("Change the status"), REPORT.build("goto", Step.PROGRESS.value, rid)),
+                 (t._("Add evidence"), REPORT.build("goto", Step.EVIDENCE.value, rid))],
+                [(t._("Remove all evidence"), REPORT.build("evclear", rid)),
+                 (t._("Back to the summary"), REPORT.build("goto", Step.SUMMARY.value, rid))]]
+        await reply(update, context, t._("What would you like to change?"), reply_markup=markup(rows))
         return REPORTING
+    elif action == "cancel":
+        case = await reports.cancel_draft(svc.db, person, rid, now=now)
+        await _drop_buttons(query)
+        await reply(update, context, t._("The draft report on {case} was discarded.").format(
+            case=case_text.case_title(t, case)))
+        return END
+    elif action == "submit":
+        done = await reports.submit_report(svc.db, person, rid, now=now, today=svc.today())
+        svc.wake_delivery()
+        await _drop_buttons(query)
+        timing = t._("on time") if done.report.on_time else t._("after the deadline")
+        await reply(update, context, t._("Report on {case} submitted on {date} ({timing}). The finance bureau will "
+                                         "review it; you will be told the result here.").format(
+            case=case_text.case_title(t, done.case), date=format_date(done.report.submitted_on, t), timing=timing))
+        return END
+    else:  # rp:c:CASE is the conversation's entry point, never a draft button
+        raise DomainError(STALE_BUTTON)
+    await show_prompt(update, context, draft, t)
+    return REPORTING
 
-    return await _entry_guard(update, context, go())
 
-
-async def _drop_buttons(query: Any) -> None:
+async def _drop_buttons(query: CallbackQuery) -> None:
     try:
         await query.edit_message_reply_markup(reply_markup=None)
     except Exception:  # the message may be too old or unchanged; the answer matters, not the edit
         log.debug("could not remove the buttons", exc_info=True)
 
 
-async def cmd_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def cmd_cancel(update: Update, context: RectbotContext) -> int:
     """/cancel leaves the flow; a report draft stays saved for /report."""
-    person = await sender(update, context)
-    t = translator(person)
+    t = translator(context.person)
     if context.user_data is not None:
         context.user_data.pop("extend", None)
-    await reply(update, t._("Stopped. Your draft report, if any, is kept: send /report to continue it."))
+    await reply(update, context, t._("Stopped. Your draft report, if any, is kept: send /report to continue it."))
     return END
 
 
 # --------------------------------------------------------------------------- /extend
 
 
-async def cmd_extend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    async def go() -> int:
-        svc = services(context)
-        person = await sender(update, context)
-        t = translator(person)
-        require_role(person, Role.LIAISON)
-        wanted = _int(" ".join(context.args or [])) if context.args else None
-        if wanted is not None:
-            return await _extend_case(update, context, wanted)
-        open_cases = [c for c in await reports.open_cases_for(svc.db, person) if c.status in cases_domain.OPEN_STATUSES]
-        if not open_cases:
-            await reply(update, t._("Your department has no case with a running deadline."))
-            return END
-        rows = [[(case_text.case_title(t, c)[:60], f"ex:c:{c.id}")] for c in open_cases]
-        await reply(update, t._("Which case needs more time?"), reply_markup=markup(rows))
+@guarded(on_refusal=END)
+async def cmd_extend(update: Update, context: RectbotContext) -> int:
+    """/extend [CASE]: ask for more time on the given case, or choose one."""
+    svc = context.services
+    person = context.person
+    t = translator(person)
+    require_role(person, Role.LIAISON)
+    wanted = _int(" ".join(context.args or [])) if context.args else None
+    if wanted is not None:
+        return await _extend_case(update, context, wanted)
+    open_cases = [c for c in await reports.open_cases_for(svc.db, person) if c.status in cases_domain.OPEN_STATUSES]
+    if not open_cases:
+        await reply(update, context, t._("Your department has no case with a running deadline."))
         return END
+    rows = [[(case_text.case_title(t, c)[:60], EXTENSION.build("c", c.id))] for c in open_cases]
+    await reply(update, context, t._("Which case needs more time?"), reply_markup=markup(rows))
+    return END
 
-    return await _entry_guard(update, context, go())
 
-
-async def cb_extend_case(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+@guarded(on_refusal=END)
+async def cb_extend_case(update: Update, context: RectbotContext) -> int:
+    """ex:c:CASE — ask for an extension of that case."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    case_id = _int(query.data.rsplit(":", 1)[-1])
-
-    async def go() -> int:
-        if case_id is None:
-            raise DomainError(N_("This button is no longer valid."))
-        return await _extend_case(update, context, case_id)
-
-    return await _entry_guard(update, context, go())
+    assert query is not None
+    pressed = EXTENSION.parse(query.data)
+    if pressed is None or pressed.action != "c":
+        raise DomainError(STALE_BUTTON)
+    return await _extend_case(update, context, pressed.number())
 
 
-async def _extend_case(update: Update, context: ContextTypes.DEFAULT_TYPE, case_id: int) -> int:
-    svc = services(context)
-    person = await sender(update, context)
+async def _extend_case(update: Update, context: RectbotContext, case_id: int) -> int:
+    svc = context.services
+    person = context.person
     t = translator(person)
     case = await extensions.check_can_request(svc.db, person, case_id, today=svc.today())
     assert context.user_data is not None
     context.user_data["extend"] = {"case_id": case.id}
-    await reply(update, "\n".join([
+    await reply(update, context, "\n".join([
         t._("Extension request for {case}.").format(case=case_text.case_title(t, case)),
         t._("Current deadline: {deadline}").format(deadline=format_deadline(case.due_on, case.due_provisional, t)),
         t._("Please give the reason for the extension."),
@@ -485,24 +455,23 @@ async def _extend_case(update: Update, context: ContextTypes.DEFAULT_TYPE, case_
     return EXTEND_REASON
 
 
-async def on_extend_reason(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    person = await sender(update, context)
-    t = translator(person)
+async def on_extend_reason(update: Update, context: RectbotContext) -> int:
+    t = translator(context.person)
     message = update.effective_message
     assert message is not None and context.user_data is not None
     pending = context.user_data.get("extend")
     text = (message.text or "").strip()
     if not pending or not text:
-        await reply(update, t._("Please give the reason for the extension."))
+        await reply(update, context, t._("Please give the reason for the extension."))
         return EXTEND_REASON if pending else END
     pending["reason"] = text
-    await reply(update, t._("Until when? Type the proposed date, e.g. 2026-05-29, 5月29日 or 下周五."))
+    await reply(update, context, t._("Until when? Type the proposed date, e.g. 2026-05-29, 5月29日 or 下周五."))
     return EXTEND_DATE
 
 
-async def on_extend_date(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    svc = services(context)
-    person = await sender(update, context)
+async def on_extend_date(update: Update, context: RectbotContext) -> int:
+    svc = context.services
+    person = context.person
     t = translator(person)
     message = update.effective_message
     assert message is not None and context.user_data is not None
@@ -512,23 +481,23 @@ async def on_extend_date(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     try:
         proposed = parse_natural_date(message.text or "", svc.today())
     except DateInputError as exc:
-        await reply(update, exc.render(t))
+        await reply(update, context, exc.render(t))
         return EXTEND_DATE
-    await reply(update, t._("Understood: {date}.").format(date=format_date(proposed, t)))
+    await reply(update, context, t._("Understood: {date}.").format(date=format_date(proposed, t)))
     try:
         request = await extensions.request_extension(svc.db, person, int(pending["case_id"]),
                                                      reason=str(pending["reason"]), proposed_due_on=proposed,
                                                      now=svc.now(), today=svc.today())
     except DomainError as exc:
-        await reply(update, exc.render(t))
+        await reply(update, context, exc.render(t))
         if exc.msgid == extensions.PROPOSED_TOO_EARLY:
             return EXTEND_DATE
         context.user_data.pop("extend", None)
         return END
     svc.wake_delivery()
     context.user_data.pop("extend", None)
-    await reply(update, t._("Extension request sent: case #{id}, proposed deadline {date}. The finance bureau will "
-                            "decide; the current deadline {current} applies until then.").format(
+    await reply(update, context, t._("Extension request sent: case #{id}, proposed deadline {date}. The finance "
+                                     "bureau will decide; the current deadline {current} applies until then.").format(
         id=request.case_id, date=format_date(request.proposed_due_on, t),
         current=format_date(request.previous_due_on, t)))
     return END
@@ -550,13 +519,13 @@ CONTENT = (filters.TEXT & ~filters.COMMAND) | filters.Document.ALL | filters.PHO
 VOICE = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE
 
 
-def conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
+def conversation() -> ConversationHandler[RectbotContext]:
     with warnings.catch_warnings():  # per_message=False is intended: the draft id travels in the callback data
         warnings.simplefilter("ignore", PTBUserWarning)
         return _conversation()
 
 
-def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
+def _conversation() -> ConversationHandler[RectbotContext]:
     return ConversationHandler(
         name="report",
         persistent=True,
@@ -565,14 +534,15 @@ def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
         entry_points=[
             CommandHandler("report", cmd_report),
             CommandHandler("extend", cmd_extend),
-            CallbackQueryHandler(cb_start, pattern=r"^rp:c:\d+$"),
-            CallbackQueryHandler(cb_extend_case, pattern=r"^ex:c:\d+$"),
+            CallbackQueryHandler(cb_start, pattern=REPORT.pattern("c")),
+            CallbackQueryHandler(cb_extend_case, pattern=EXTENSION.pattern("c")),
             MessageHandler(filters.ChatType.PRIVATE & REPLY_TO_BOT & (CONTENT | VOICE), on_reply),
         ],
         states={
             REPORTING: [
                 MessageHandler(CONTENT | VOICE, on_message),
-                CallbackQueryHandler(on_button, pattern=r"^rp:"),
+                # Every rp: press, valid or not: on_button refuses what does not parse and ends the flow.
+                CallbackQueryHandler(on_button, pattern=REPORT.any_pattern),
             ],
             EXTEND_REASON: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_extend_reason)],
             EXTEND_DATE: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_extend_date)],
@@ -581,28 +551,27 @@ def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
     )
 
 
-async def fallthrough_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def fallthrough_message(update: Update, context: RectbotContext) -> None:
     """A liaison's message outside the conversation (its state lost): continue the draft if there is one."""
-    _person, draft = await _draft_of(update, context)
-    if draft is not None:
+    if await _draft_of(context) is not None:
         await on_message(update, context)
 
 
-async def fallthrough_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def fallthrough_button(update: Update, context: RectbotContext) -> None:
     await on_button(update, context)
 
 
-def draft_fallthrough_handlers() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, object]]:
-    """Registered after every other handler of group 0 (see handlers/review.py): nothing typed is lost."""
+def draft_fallthrough_handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
+    """Registered after every other handler of group 0 (see bot/app.py): nothing typed is lost."""
     return [
         MessageHandler(filters.ChatType.PRIVATE & ~filters.REPLY & (CONTENT | VOICE), fallthrough_message),
-        CallbackQueryHandler(fallthrough_button, pattern=r"^rp:"),
+        CallbackQueryHandler(fallthrough_button, pattern=REPORT.any_pattern),
     ]
 
 
-def handlers() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, object]]:
+def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
     return [
         conversation(),
         CommandHandler("cases", cmd_cases),
-        CallbackQueryHandler(cb_open_case, pattern=r"^cs:o:\d+$"),
+        CallbackQueryHandler(cb_open_case, pattern=OPEN_CASE.pattern("o")),
     ]

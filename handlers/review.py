@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from telegram import Message, Update
@@ -18,7 +20,6 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     filters,
@@ -26,44 +27,30 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import budget, extensions, review, spotcheck
+from bot.callbacks import EXTENSION, REVIEW, REVIEW_NEEDS_WORDS, Callback, CallbackCodec
 from bot.case_text import case_title
-from bot.commands import Command, register
 from bot.dates import DateInputError, format_date, format_deadline, parse_natural_date
 from bot.domain import Role
-from bot.errors import DomainError, RectbotError
+from bot.errors import DomainError
 from bot.i18n import N_, Translator
-from bot.people import BUREAU_ROLES, require_role
-from bot.reports import evidence_path
-from handlers.common import ack, guarded, markup, refuse_error, reply, sender, services, translator
+from bot.people import require_role
+from handlers.common import STALE_BUTTON, RectbotContext, ack, guarded, markup, reply, translator
 from handlers.report import Buttons
-from storage import reports as reports_repo
 
 log = logging.getLogger(__name__)
 
 REVIEW_NOTE, REVIEW_DUE, EXT_DATE, EXT_REASON = range(10, 14)
 END = ConversationHandler.END
 
-register(Command("review", N_("Reports awaiting your review"), BUREAU_ROLES))
-register(Command("budget", N_("Budget suggestions by department (XLSX)"), BUREAU_ROLES))
-register(Command("spotcheck", N_("Spot-check N closed cases at random: /spotcheck 5"), (Role.SUPERVISOR,)))
+PENDING = "review"  # user_data key of the decision waiting for the supervisor's words
 
 
-def _id(data: str | None) -> int:
-    tail = (data or "").rsplit(":", 1)[-1]
-    if not tail.isdigit() or len(tail) > 9:
-        raise DomainError(N_("This button is no longer valid."))
-    return int(tail)
-
-
-async def _guard(update: Update, context: ContextTypes.DEFAULT_TYPE, coro: Any) -> int:
-    try:
-        result: int = await coro
-        return result
-    except RectbotError as exc:
-        await refuse_error(update, context, exc)
-        if context.user_data is not None:
-            context.user_data.pop("review", None)
-        return END
+def _pressed(update: Update, codec: CallbackCodec) -> Callback:
+    """The button pressed, or the stale-button refusal for data that does not parse."""
+    pressed = codec.parse(update.callback_query.data if update.callback_query else None)
+    if pressed is None:
+        raise DomainError(STALE_BUTTON)
+    return pressed
 
 
 async def _close_card(update: Update, line: str) -> None:
@@ -90,11 +77,10 @@ def _decided_line(t: Translator, decided: review.Decided, person_name: str) -> s
     return line
 
 
-async def _decide(update: Update, context: ContextTypes.DEFAULT_TYPE, report_id: int, decision: str, *,
-                  note: str = "", new_due_on: Any = None) -> review.Decided:
-    svc = services(context)
-    person = await sender(update, context)
-    decided = await review.decide(svc.db, person, report_id, decision, note=note, new_due_on=new_due_on,
+async def _decide(context: RectbotContext, report_id: int, decision: str, *, note: str = "",
+                  new_due_on: date | None = None) -> review.Decided:
+    svc = context.services
+    decided = await review.decide(svc.db, context.person, report_id, decision, note=note, new_due_on=new_due_on,
                                   now=svc.now(), today=svc.today(), calendar=svc.calendar,
                                   tz=svc.settings.bureau.tz)
     svc.wake_delivery()
@@ -105,162 +91,153 @@ async def _decide(update: Update, context: ContextTypes.DEFAULT_TYPE, report_id:
 
 
 @guarded
-async def cb_close(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cb_close(update: Update, context: RectbotContext) -> None:
     """rv:close:REPORT — accept and close (销号) in one tap."""
-    query = update.callback_query
-    assert query is not None
-    person = await sender(update, context)
+    person = context.person
     t = translator(person)
-    decided = await _decide(update, context, _id(query.data), "close")
-    await ack(update, t._("Closed (销号)."))
+    decided = await _decide(context, _pressed(update, REVIEW).number(), "close")
+    await ack(update, context, t._("Closed (销号)."))
     await _close_card(update, _decided_line(t, decided, person.name if person else ""))
-    await reply(update, t._("Case #{id} is closed (销号). The liaison officers are told.").format(id=decided.case.id))
+    await reply(update, context,
+                t._("Case #{id} is closed (销号). The liaison officers are told.").format(id=decided.case.id))
 
 
-async def cb_needs_words(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+@guarded(on_refusal=END, forget=PENDING)
+async def cb_needs_words(update: Update, context: RectbotContext) -> int:
     """rv:(return_for_rework|refused|inadequate|falsely_reported):REPORT — ask for the reason or note."""
+    svc = context.services
+    assert context.user_data is not None
+    person = context.person
+    t = translator(person)
+    pressed = _pressed(update, REVIEW)
+    decision = review.parse_decision(pressed.action)
+    report_id = pressed.number()
+    _report, case = await review.report_for_review(svc.db, person, report_id, svc.settings.bureau.tz)
+    context.user_data[PENDING] = {"report_id": report_id, "decision": decision.value}
+    if decision is review.Decision.RETURN_FOR_REWORK:
+        ask = t._("Returning the report on {case} for rework. Please type the reason (what must be added "
+                  "or corrected).")
+    else:
+        ask = t._("Recording on {case}: {decision}. Please type a note explaining the finding (required).")
+    await reply(update, context, ask.format(case=case_title(t, case),
+                                            decision=t._(review.DECISION_NAMES[decision])))
+    return REVIEW_NOTE
 
-    async def go() -> int:
-        svc = services(context)
-        query = update.callback_query
-        assert query is not None and query.data is not None and context.user_data is not None
-        person = await sender(update, context)
-        t = translator(person)
-        decision = review.parse_decision(query.data.split(":")[1])
-        report_id = _id(query.data)
-        _report, case = await review.report_for_review(svc.db, person, report_id, svc.settings.bureau.tz)
-        context.user_data["review"] = {"report_id": report_id, "decision": decision.value}
-        if decision is review.Decision.RETURN_FOR_REWORK:
-            ask = t._("Returning the report on {case} for rework. Please type the reason (what must be added "
-                      "or corrected).")
-        else:
-            ask = t._("Recording on {case}: {decision}. Please type a note explaining the finding (required).")
-        await reply(update, ask.format(case=case_title(t, case), decision=t._(review.DECISION_NAMES[decision])))
+
+@guarded(on_refusal=END, forget=PENDING)
+async def on_review_note(update: Update, context: RectbotContext) -> int:
+    svc = context.services
+    person = context.person
+    t = translator(person)
+    message = update.effective_message
+    assert message is not None and context.user_data is not None
+    pending = context.user_data.get(PENDING)
+    if not pending:
+        return END
+    note = (message.text or "").strip()
+    if not note:
+        await reply(update, context, t._("Please type the note as text."))
         return REVIEW_NOTE
-
-    return await _guard(update, context, go())
-
-
-async def on_review_note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    async def go() -> int:
-        svc = services(context)
-        person = await sender(update, context)
-        t = translator(person)
-        message = update.effective_message
-        assert message is not None and context.user_data is not None
-        pending = context.user_data.get("review")
-        if not pending:
-            return END
-        note = (message.text or "").strip()
-        if not note:
-            await reply(update, t._("Please type the note as text."))
-            return REVIEW_NOTE
-        pending["note"] = note
-        if pending["decision"] == review.Decision.RETURN_FOR_REWORK:
-            due, provisional = review.default_rework_deadline(svc.today(), svc.calendar)
-            rows: Buttons = [[(t._("Use {date}").format(date=format_date(due, t)), "rv:due:default")]]
-            await reply(update, t._("New deadline? The default is 10 working days: {deadline}. Press the button, or "
-                                    "type another date (e.g. 2026-05-29, 5月29日).").format(
-                deadline=format_deadline(due, provisional, t)), reply_markup=markup(rows))
-            return REVIEW_DUE
-        decided = await _decide(update, context, int(pending["report_id"]), str(pending["decision"]), note=note)
-        context.user_data.pop("review", None)
-        await reply(update, _decided_line(t, decided, person.name if person else ""))
-        return END
-
-    return await _guard(update, context, go())
+    pending["note"] = note
+    if pending["decision"] == review.Decision.RETURN_FOR_REWORK:
+        due, provisional = review.default_rework_deadline(svc.today(), svc.calendar)
+        rows: Buttons = [[(t._("Use {date}").format(date=format_date(due, t)), REVIEW.build("due", "default"))]]
+        await reply(update, context, t._("New deadline? The default is 10 working days: {deadline}. Press the "
+                                         "button, or type another date (e.g. 2026-05-29, 5月29日).").format(
+            deadline=format_deadline(due, provisional, t)), reply_markup=markup(rows))
+        return REVIEW_DUE
+    decided = await _decide(context, int(pending["report_id"]), str(pending["decision"]), note=note)
+    context.user_data.pop(PENDING, None)
+    await reply(update, context, _decided_line(t, decided, person.name if person else ""))
+    return END
 
 
-async def on_review_due(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+@guarded(on_refusal=END, forget=PENDING)
+async def on_review_due(update: Update, context: RectbotContext) -> int:
     """The new deadline of a return: the default button or a typed date."""
-
-    async def go() -> int:
-        svc = services(context)
-        person = await sender(update, context)
-        t = translator(person)
-        assert context.user_data is not None
-        pending = context.user_data.get("review")
-        if not pending or "note" not in pending:
-            return END
-        new_due = None
-        if update.callback_query is None:
-            message = update.effective_message
-            assert message is not None
-            try:
-                new_due = parse_natural_date(message.text or "", svc.today())
-            except DateInputError as exc:
-                await reply(update, exc.render(t))
-                return REVIEW_DUE
-        decided = await _decide(update, context, int(pending["report_id"]), review.Decision.RETURN_FOR_REWORK,
-                                note=str(pending["note"]), new_due_on=new_due)
-        context.user_data.pop("review", None)
-        await reply(update, _decided_line(t, decided, person.name if person else ""))
+    svc = context.services
+    person = context.person
+    t = translator(person)
+    assert context.user_data is not None
+    pending = context.user_data.get(PENDING)
+    if not pending or "note" not in pending:
         return END
+    new_due = None
+    if update.callback_query is None:
+        message = update.effective_message
+        assert message is not None
+        try:
+            new_due = parse_natural_date(message.text or "", svc.today())
+        except DateInputError as exc:
+            await reply(update, context, exc.render(t))
+            return REVIEW_DUE
+    decided = await _decide(context, int(pending["report_id"]), review.Decision.RETURN_FOR_REWORK,
+                            note=str(pending["note"]), new_due_on=new_due)
+    context.user_data.pop(PENDING, None)
+    await reply(update, context, _decided_line(t, decided, person.name if person else ""))
+    return END
 
-    return await _guard(update, context, go())
 
-
-async def send_review_card(update: Update, context: ContextTypes.DEFAULT_TYPE, report_id: int) -> None:
+async def send_review_card(update: Update, context: RectbotContext, report_id: int) -> None:
     """/review → open: the card, then each evidence file (never for confidential cases)."""
-    svc = services(context)
-    person = await sender(update, context)
+    svc = context.services
+    person = context.person
     t = translator(person)
     report, case = await review.report_for_review(svc.db, person, report_id, svc.settings.bureau.tz)
     card = await review.review_card(svc.db, t, report.id)
-    await reply(update, card.text[:4096], reply_markup=markup(card.buttons))
+    await reply(update, context, card.text[:4096], reply_markup=markup(card.buttons))
     if case.confidential or update.effective_chat is None:
         return
-    for ev in await reports_repo.evidence_of(svc.db, report.id):
+    files_root = Path(svc.settings.storage.files)
+    for evidence_id in await review.evidence_ids(svc.db, report.id):
         try:
-            data = evidence_path(svc.settings.storage.files, ev).read_bytes()
+            name, data = await review.evidence_document(svc.db, report.id, evidence_id, files_root)
         except (OSError, DomainError):
-            await reply(update, t._("Evidence for {case}: the file is missing on the server.").format(
+            await reply(update, context, t._("Evidence for {case}: the file is missing on the server.").format(
                 case=case_title(t, case)))
             continue
-        await update.effective_chat.send_document(document=data, filename=ev.file_name)
+        await update.effective_chat.send_document(document=data, filename=name)
 
 
 @guarded
-async def cb_open_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    assert query is not None
-    await send_review_card(update, context, _id(query.data))
+async def cb_open_report(update: Update, context: RectbotContext) -> None:
+    """rv:open:REPORT — from /review's list."""
+    await send_review_card(update, context, _pressed(update, REVIEW).number())
 
 
 @guarded
-async def cmd_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    person = await sender(update, context)
+async def cmd_review(update: Update, context: RectbotContext) -> None:
+    svc = context.services
+    person = context.person
     t = translator(person)
     waiting = await review.awaiting_review(svc.db, person)
     if not waiting:
-        await reply(update, t._("No report is awaiting review."))
+        await reply(update, context, t._("No report is awaiting review."))
         return
     lines = [t.ngettext("{n} report awaits review:", "{n} reports await review:", len(waiting)).format(n=len(waiting))]
     rows: Buttons = []
     for report, case in waiting[:50]:
         late = "" if report.on_time else " · " + t._("late")
         lines.append(f"· {case_title(t, case)} — {report.author_name}, {format_date(report.submitted_on, t)}{late}")
-        rows.append([(t._("Open #{id}").format(id=case.id), f"rv:open:{report.id}")])
-    await reply(update, "\n".join(lines)[:4096], reply_markup=markup(rows))
+        rows.append([(t._("Open #{id}").format(id=case.id), REVIEW.build("open", report.id))])
+    await reply(update, context, "\n".join(lines)[:4096], reply_markup=markup(rows))
 
 
 # --------------------------------------------------------------------------- extension requests
 
 
 @guarded
-async def cb_ext_approve(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    query = update.callback_query
-    assert query is not None
-    person = await sender(update, context)
+async def cb_ext_approve(update: Update, context: RectbotContext) -> None:
+    """ex:approve:REQUEST — grant the proposed date in one tap."""
+    svc = context.services
+    person = context.person
     t = translator(person)
-    decided = await extensions.decide_extension(svc.db, person, _id(query.data), approve=True, now=svc.now(),
-                                                today=svc.today(), calendar=svc.calendar)
+    decided = await extensions.decide_extension(svc.db, person, _pressed(update, EXTENSION).number(), approve=True,
+                                                now=svc.now(), today=svc.today(), calendar=svc.calendar)
     svc.wake_delivery()
     line = _ext_line(t, decided)
     await _close_card(update, line)
-    await reply(update, line)
+    await reply(update, context, line)
 
 
 def _ext_line(t: Translator, decided: extensions.ExtensionDecided) -> str:
@@ -272,85 +249,76 @@ def _ext_line(t: Translator, decided: extensions.ExtensionDecided) -> str:
         id=decided.case.id, deadline=format_deadline(decided.case.due_on, decided.case.due_provisional, t))
 
 
-async def cb_ext_words(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+@guarded(on_refusal=END, forget=PENDING)
+async def cb_ext_words(update: Update, context: RectbotContext) -> int:
     """ex:other:ID asks for a date; ex:refuse:ID asks for the reason."""
-
-    async def go() -> int:
-        svc = services(context)
-        query = update.callback_query
-        assert query is not None and query.data is not None and context.user_data is not None
-        person = await sender(update, context)
-        t = translator(person)
-        request_id = _id(query.data)
-        request, case = await extensions.pending_request(svc.db, person, request_id)
-        context.user_data["review"] = {"extension_id": request_id}
-        if query.data.startswith("ex:other:"):
-            await reply(update, t._("Which deadline do you grant for {case}? Type a date (e.g. 2026-05-29, 5月29日); "
-                                    "proposed: {date}.").format(case=case_title(t, case),
-                                                               date=format_date(request.proposed_due_on, t)))
-            return EXT_DATE
-        await reply(update, t._("Please type the reason for refusing the extension of {case}.").format(
-            case=case_title(t, case)))
-        return EXT_REASON
-
-    return await _guard(update, context, go())
+    svc = context.services
+    assert context.user_data is not None
+    person = context.person
+    t = translator(person)
+    pressed = _pressed(update, EXTENSION)
+    request_id = pressed.number()
+    request, case = await extensions.pending_request(svc.db, person, request_id)
+    context.user_data[PENDING] = {"extension_id": request_id}
+    if pressed.action == "other":
+        await reply(update, context, t._("Which deadline do you grant for {case}? Type a date (e.g. 2026-05-29, "
+                                         "5月29日); proposed: {date}.").format(
+            case=case_title(t, case), date=format_date(request.proposed_due_on, t)))
+        return EXT_DATE
+    await reply(update, context, t._("Please type the reason for refusing the extension of {case}.").format(
+        case=case_title(t, case)))
+    return EXT_REASON
 
 
-def _pending_extension_id(context: ContextTypes.DEFAULT_TYPE) -> int | None:
+def _pending_extension_id(context: RectbotContext) -> int | None:
     """The extension request this supervisor is deciding in the conversation, if any."""
-    pending = (context.user_data or {}).get("review") or {}
+    pending = (context.user_data or {}).get(PENDING) or {}
     return int(pending["extension_id"]) if "extension_id" in pending else None
 
 
-async def _decide_extension(update: Update, context: ContextTypes.DEFAULT_TYPE, extension_id: int,
-                            **decision: Any) -> int:
+async def _decide_extension(update: Update, context: RectbotContext, extension_id: int, **decision: Any) -> int:
     """Record the decision (the domain checks who may decide), tell the people, end the conversation."""
-    svc = services(context)
-    person = await sender(update, context)
+    svc = context.services
+    person = context.person
     decided = await extensions.decide_extension(svc.db, person, extension_id, now=svc.now(), today=svc.today(),
                                                 calendar=svc.calendar, **decision)
     svc.wake_delivery()
     if context.user_data is not None:
-        context.user_data.pop("review", None)
-    await reply(update, _ext_line(translator(person), decided))
+        context.user_data.pop(PENDING, None)
+    await reply(update, context, _ext_line(translator(person), decided))
     return END
 
 
-async def on_ext_date(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    async def go() -> int:
-        extension_id = _pending_extension_id(context)
-        if extension_id is None:
-            return END
-        svc = services(context)
-        message = update.effective_message
-        assert message is not None
-        try:
-            granted = parse_natural_date(message.text or "", svc.today())
-        except DateInputError as exc:
-            await reply(update, exc.render(translator(await sender(update, context))))
-            return EXT_DATE
-        return await _decide_extension(update, context, extension_id, approve=True, granted_due_on=granted)
-
-    return await _guard(update, context, go())
+@guarded(on_refusal=END, forget=PENDING)
+async def on_ext_date(update: Update, context: RectbotContext) -> int:
+    extension_id = _pending_extension_id(context)
+    if extension_id is None:
+        return END
+    message = update.effective_message
+    assert message is not None
+    try:
+        granted = parse_natural_date(message.text or "", context.services.today())
+    except DateInputError as exc:
+        await reply(update, context, exc.render(translator(context.person)))
+        return EXT_DATE
+    return await _decide_extension(update, context, extension_id, approve=True, granted_due_on=granted)
 
 
-async def on_ext_reason(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    async def go() -> int:
-        extension_id = _pending_extension_id(context)
-        if extension_id is None:
-            return END
-        message = update.effective_message
-        assert message is not None
-        return await _decide_extension(update, context, extension_id, approve=False, note=message.text or "")
-
-    return await _guard(update, context, go())
+@guarded(on_refusal=END, forget=PENDING)
+async def on_ext_reason(update: Update, context: RectbotContext) -> int:
+    extension_id = _pending_extension_id(context)
+    if extension_id is None:
+        return END
+    message = update.effective_message
+    assert message is not None
+    return await _decide_extension(update, context, extension_id, approve=False, note=message.text or "")
 
 
-async def cmd_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    t = translator(await sender(update, context))
+async def cmd_cancel(update: Update, context: RectbotContext) -> int:
+    t = translator(context.person)
     if context.user_data is not None:
-        context.user_data.pop("review", None)
-    await reply(update, t._("Cancelled; nothing was decided."))
+        context.user_data.pop(PENDING, None)
+    await reply(update, context, t._("Cancelled; nothing was decided."))
     return END
 
 
@@ -358,12 +326,12 @@ async def cmd_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 
 @guarded
-async def cmd_budget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    person = await sender(update, context)
+async def cmd_budget(update: Update, context: RectbotContext) -> None:
+    svc = context.services
+    person = context.person
     t = translator(person)
     lines = await budget.budget_lines(svc.db, person)
-    await reply(update, budget.budget_text(lines, t)[:4096])
+    await reply(update, context, budget.budget_text(lines, t)[:4096])
     if lines and update.effective_chat is not None:
         data = budget.budget_xlsx(lines, t)
         name = f"budget-suggestions-{svc.today().isoformat()}.xlsx"
@@ -371,9 +339,9 @@ async def cmd_budget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 @guarded
-async def cmd_spotcheck(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    person = await sender(update, context)
+async def cmd_spotcheck(update: Update, context: RectbotContext) -> None:
+    svc = context.services
+    person = context.person
     require_role(person, Role.SUPERVISOR)
     t = translator(person)
     args = context.args or []
@@ -388,32 +356,31 @@ async def cmd_spotcheck(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         lines.append(t._("· case #{origin} → check case #{id}, {department}, deadline {deadline}").format(
             origin=new.origin_case_id, id=new.id, department=new.department_name,
             deadline=format_deadline(new.due_on, new.due_provisional, t)))
-    await reply(update, "\n".join(lines)[:4096])
+    await reply(update, context, "\n".join(lines)[:4096])
 
 
 # --------------------------------------------------------------------------- wiring
 
 
-def conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
+def conversation() -> ConversationHandler[RectbotContext]:
     with warnings.catch_warnings():  # per_message=False is intended: ids travel in the callback data
         warnings.simplefilter("ignore", PTBUserWarning)
         return _conversation()
 
 
-def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
+def _conversation() -> ConversationHandler[RectbotContext]:
     return ConversationHandler(
         name="review",
         persistent=True,
         allow_reentry=True,
         entry_points=[
-            CallbackQueryHandler(cb_needs_words,
-                                 pattern=r"^rv:(return_for_rework|refused|inadequate|falsely_reported):"),
-            CallbackQueryHandler(cb_ext_words, pattern=r"^ex:(other|refuse):"),
+            CallbackQueryHandler(cb_needs_words, pattern=REVIEW.pattern(*REVIEW_NEEDS_WORDS)),
+            CallbackQueryHandler(cb_ext_words, pattern=EXTENSION.pattern("other", "refuse")),
         ],
         states={
             REVIEW_NOTE: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_review_note)],
             REVIEW_DUE: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_review_due),
-                         CallbackQueryHandler(on_review_due, pattern=r"^rv:due:default$")],
+                         CallbackQueryHandler(on_review_due, pattern=REVIEW.pattern("due"))],
             EXT_DATE: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_ext_date)],
             EXT_REASON: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_ext_reason)],
         },
@@ -421,12 +388,12 @@ def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
     )
 
 
-def handlers() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, object]]:
+def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
     return [
         conversation(),
-        CallbackQueryHandler(cb_close, pattern=r"^rv:close:"),
-        CallbackQueryHandler(cb_open_report, pattern=r"^rv:open:"),
-        CallbackQueryHandler(cb_ext_approve, pattern=r"^ex:approve:"),
+        CallbackQueryHandler(cb_close, pattern=REVIEW.pattern("close")),
+        CallbackQueryHandler(cb_open_report, pattern=REVIEW.pattern("open")),
+        CallbackQueryHandler(cb_ext_approve, pattern=EXTENSION.pattern("approve")),
         CommandHandler("review", cmd_review),
         CommandHandler("budget", cmd_budget),
         CommandHandler("spotcheck", cmd_spotcheck),

@@ -188,12 +188,6 @@ async def count_cases(conn: Conn) -> int:
     return int(row[0]) if row else 0
 
 
-async def search_departments(conn: Conn, text: str, limit: int = 20) -> list[tuple[int, str]]:
-    rows = await fetchall(conn, "SELECT id, name FROM departments WHERE name LIKE ? ORDER BY name LIMIT ?",
-                           (f"%{text}%", limit))
-    return [(int(r[0]), r[1]) for r in rows]
-
-
 async def import_cases(
     conn: aiosqlite.Connection, rows: Sequence[NewCase], *, actor: str, at: str,
 ) -> list[int]:

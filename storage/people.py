@@ -37,6 +37,12 @@ async def department_by_id(db: Database, department_id: int) -> Department | Non
     return Department(row["id"], row["name"]) if row else None
 
 
+async def search_departments(conn: Conn, text: str, limit: int = 20) -> list[tuple[int, str]]:
+    rows = await fetchall(conn, "SELECT id, name FROM departments WHERE name LIKE ? ORDER BY name LIMIT ?",
+                           (f"%{text}%", limit))
+    return [(int(r[0]), r[1]) for r in rows]
+
+
 async def insert_department(conn: aiosqlite.Connection, name: str, created_at: str) -> Department:
     cur = await conn.execute("INSERT INTO departments (name, created_at) VALUES (?, ?)", (name, created_at))
     assert cur.lastrowid is not None

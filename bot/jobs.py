@@ -1,0 +1,31 @@
+"""What the background jobs do, without Telegram: bot/app.py schedules these on PTB's JobQueue."""
+
+from __future__ import annotations
+
+from bot.digests import enqueue_daily_digests, warn_missing_calendar
+from bot.schedules import build_calendar, calendar_signature
+from bot.services import Services
+from bot.sweep import sweep
+
+
+async def sweep_round(svc: Services) -> None:
+    """Every reminders.sweep_seconds: due reminders and escalations, then today's digests if not yet sent."""
+    await sweep(svc)
+    await enqueue_daily_digests(svc)
+    await warn_missing_calendar(svc)
+
+
+async def daily_digest(svc: Services) -> None:
+    """At escalation.digest_time (the sweep also catches a digest missed while the bot was down)."""
+    await enqueue_daily_digests(svc)
+    await warn_missing_calendar(svc)
+
+
+async def refresh_calendar(svc: Services) -> bool:
+    """Pick up holiday years loaded with `rectbot calendar load` while the bot runs; True when rebuilt."""
+    signature = await calendar_signature(svc.db)
+    if svc.calendar_signature == signature:
+        return False
+    svc.calendar = await build_calendar(svc.db)
+    svc.calendar_signature = signature
+    return True

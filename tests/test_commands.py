@@ -1,0 +1,18 @@
+"""The command table: /help and the command menu list the same commands, in the same order, per role."""
+
+from __future__ import annotations
+
+from bot.commands import commands_for
+from bot.people import Role
+
+
+def test_each_role_sees_its_commands_in_order() -> None:
+    assert [c.name for c in commands_for(Role.ADMIN)] == [
+        "help", "whoami", "lang", "invite", "new", "case", "feedback", "received", "changedue", "export", "cancel",
+        "deadline", "overdue", "digest", "review", "budget"]
+    assert [c.name for c in commands_for(Role.SUPERVISOR)] == [
+        "help", "whoami", "lang", "invite", "new", "case", "feedback", "received", "changedue", "export", "cancel",
+        "deadline", "overdue", "digest", "review", "budget", "spotcheck"]
+    assert [c.name for c in commands_for(Role.LIAISON)] == [
+        "help", "whoami", "lang", "case", "cancel", "deadline", "cases", "report", "extend"]
+    assert [c.name for c in commands_for(None)] == ["start"]

@@ -1,0 +1,72 @@
+"""The per-update context: a button press is answered once, a domain refusal is answered politely."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from telegram import CallbackQuery, Update, User
+from telegram.ext import Application, ContextTypes
+
+from bot.errors import DomainError
+from handlers.common import STALE_BUTTON, RectbotContext, ack, guarded, refuse, translator
+
+
+@pytest.fixture
+def app() -> Application:
+    return Application.builder().token("1:TEST").context_types(ContextTypes(context=RectbotContext)).build()
+
+
+@pytest.fixture
+def answers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str | None, bool]]:
+    calls: list[tuple[str | None, bool]] = []
+
+    async def answer(self: CallbackQuery, text: str | None = None, show_alert: bool = False, **_: Any) -> bool:
+        calls.append((text, show_alert))
+        return True
+
+    monkeypatch.setattr(CallbackQuery, "answer", answer)
+    return calls
+
+
+def press(data: str) -> Update:
+    user = User(7, "联络员", False)
+    return Update(1, callback_query=CallbackQuery("q1", user, "chat", data=data))
+
+
+def test_the_application_builds_rectbot_contexts(app: Application) -> None:
+    context = app.context_types.context.from_update(press("rv:close:1"), app)
+    assert isinstance(context, RectbotContext)
+    assert context.person is None and not context.answered
+
+
+async def test_a_press_is_answered_once(app: Application, answers: list[tuple[str | None, bool]]) -> None:
+    update = press("rv:close:1")
+    context = RectbotContext(app, user_id=7)
+    await ack(update, context, "first")
+    await ack(update, context, "second")
+    await refuse(update, context, "too late for an alert")  # no chat to send it to either
+    assert answers == [("first", False)]
+    await ack(update, RectbotContext(app, user_id=7), "another update's context")
+    assert answers[-1] == ("another update's context", False)
+
+
+async def test_guarded_refuses_and_can_end_a_conversation(
+    app: Application, answers: list[tuple[str | None, bool]]
+) -> None:
+    @guarded
+    async def plain(update: Update, context: RectbotContext) -> int:
+        raise DomainError(STALE_BUTTON)
+
+    @guarded(on_refusal=-1, forget="review")
+    async def step(update: Update, context: RectbotContext) -> int:
+        raise DomainError(STALE_BUTTON)
+
+    context = RectbotContext(app, user_id=7)
+    assert await plain(press("x"), context) is None
+    assert answers == [(translator(None)._(STALE_BUTTON), True)]  # an alert, in the default language
+    context = RectbotContext(app, user_id=7)
+    assert context.user_data is not None
+    context.user_data["review"] = {"report_id": 1}
+    assert await step(press("x"), context) == -1
+    assert "review" not in context.user_data
