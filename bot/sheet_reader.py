@@ -257,7 +257,8 @@ def _xlsx_rows(data: bytes, name: str) -> Iterator[tuple[int, list[Any]]]:
         ws.reset_dimensions()  # never trust <dimension>: each row ends at its own last cell
         try:
             for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-                yield number, list(values)
+                if values:   # openpyxl yields () for each row missing between two real ones
+                    yield number, list(values)
         except (DomainError, MemoryError):
             raise
         except Exception:
