@@ -28,7 +28,7 @@ from bot.errors import DomainError, Msg, RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.people import actor_of, normalize_department_name
 from bot.periods import Period, parse_date
-from bot.sheet_reader import LIMITS, Limits, check_upload, decode_text, read_rows
+from bot.sheet_reader import LIMITS, Limits, check_upload, read_rows
 from bot.sheets import XlsxSheet, csv_bytes, solid_fill
 from bot.workcalendar import WorkCalendar
 from storage import cases as repo
@@ -129,11 +129,6 @@ _HEADER_KEYS = {
     **{_norm_header(zh): key for key, zh, _en in EXPORT_EXTRA},
     **{_norm_header(en): key for key, _zh, en in EXPORT_EXTRA},
 }
-
-
-def decode_csv(data: bytes) -> str:
-    """UTF-8 (± BOM), UTF-16 with BOM, else GB18030 (a superset of GBK, what older Excel writes); mojibake refused."""
-    return decode_text(data)
 
 
 def read_table(data: bytes, filename: str, *, limits: Limits = LIMITS) -> LedgerFile:

@@ -92,9 +92,8 @@ class XlsxSheet:
 
         if isinstance(value, str):
             text = excel_text(value)
-            cell = WriteOnlyCell(self._ws, value=None)
-            cell._value = text       # not `.value`: its setter makes "=…" a formula
-            cell.data_type = "s"
+            cell = WriteOnlyCell(self._ws, value=text)
+            cell.data_type = "s"     # after the value: its setter makes any "=…" a formula
             if looks_like_formula(text):
                 cell.quotePrefix = True  # Excel keeps it text even when someone edits the cell
         else:
