@@ -10,16 +10,17 @@ suggestions for the bureau's budget office, not decisions.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.case_text import GRADE_NAMES, STATUS_NAMES
+from bot.confidential import shown
 from bot.domain import Case, CaseStatus, Grade, Person
 from bot.errors import Msg
 from bot.i18n import N_, Translator
 from bot.people import BUREAU_ROLES, require_role
+from bot.sheets import XlsxSheet
 from storage import cases as cases_repo
 from storage.db import Database
 
@@ -93,7 +94,7 @@ async def budget_lines(db: Database, person: Person | None) -> list[BudgetLine]:
 
 
 def budget_text(lines: Sequence[BudgetLine], t: Translator) -> str:
-    """The chat listing; confidential cases show their number only."""
+    """The chat listing; confidential cases show their number and suggestion only (bot.confidential)."""
     if not lines:
         return t._("No case calls for a budget consequence yet.")
     out = [t._("Budget suggestions by department (arts. 12, 24):")]
@@ -102,35 +103,29 @@ def budget_text(lines: Sequence[BudgetLine], t: Translator) -> str:
         if line.case.department_name != department:
             department = line.case.department_name
             out.append(f"\n{department}")
-        what = t._("confidential") if line.case.confidential else line.case.project
-        out.append(f"  #{line.case.id} {what} — {line.advice.name(t)}（{line.advice.basis.render(t)}）")
+        what = shown(line.case, "project", line.case.project, placeholder=t._("confidential"))
+        basis = shown(line.case, "budget_basis", line.advice.basis.render(t))
+        out.append(f"  #{line.case.id} {what} — {line.advice.name(t)}" + (f"（{basis}）" if basis else ""))
     return "\n".join(out)
 
 
 def budget_xlsx(lines: Sequence[BudgetLine], t: Translator) -> bytes:
-    """The same listing as a spreadsheet (frozen header, a row per case) for the budget office."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    """The same listing as a spreadsheet (frozen header, a row per case) for the budget office.
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = t._("Budget suggestions")[:31]
-    header = [t._("Department"), t._("Case number"), t._("Project"), t._("Grade"), t._("Status"),
-              t._("Budget suggestion"), t._("Basis")]
-    ws.append(header)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
+    Written through bot.sheets (text is never a formula), each column through the one
+    confidentiality rule (bot.confidential).
+    """
+    sheet = XlsxSheet(t._("Budget suggestions"), (20, 10, 36, 8, 16, 22, 26))
+    sheet.header([t._("Department"), t._("Case number"), t._("Project"), t._("Grade"), t._("Status"),
+                  t._("Budget suggestion"), t._("Basis")])
     for line in lines:
         case = line.case
-        ws.append([
-            case.department_name, case.id, t._("confidential") if case.confidential else case.project,
-            GRADE_NAMES[Grade(case.grade)] if case.grade else "",
-            t._(STATUS_NAMES[CaseStatus(case.status)]) if case.status in STATUS_NAMES else case.status,
-            line.advice.name(t), line.advice.basis.render(t),
-        ])
-    ws.freeze_panes = "A2"
-    for column, width in zip("ABCDEFG", (20, 10, 36, 8, 16, 22, 26), strict=True):
-        ws.column_dimensions[column].width = width
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+        row = {
+            "department": case.department_name, "case_id": case.id, "project": case.project,
+            "grade": GRADE_NAMES[Grade(case.grade)] if case.grade else "",
+            "status": t._(STATUS_NAMES[CaseStatus(case.status)]) if case.status in STATUS_NAMES else case.status,
+            "budget_consequence": line.advice.name(t), "budget_basis": line.advice.basis.render(t),
+        }
+        sheet.row([shown(case, key, value, placeholder=t._("confidential") if key == "project" else "")
+                   for key, value in row.items()])
+    return sheet.to_bytes()

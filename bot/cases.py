@@ -27,6 +27,7 @@ from bot.errors import DomainError, NotAuthorized
 from bot.i18n import N_
 from bot.people import BUREAU_ROLES, actor_of, require_role
 from bot.periods import RULES, Period, compute_deadline
+from bot.text import clean_text
 from bot.workcalendar import WorkCalendar
 from storage import cases as repo
 from storage import people as people_repo
@@ -74,12 +75,12 @@ class CaseDraft:
 
     def normalized(self) -> CaseDraft:
         """Validated and cleaned (trimmed text, canonical period); DomainError on the first problem."""
-        project = " ".join(self.project.split())
+        project = clean_text(self.project, max_len=MAX_PROJECT,
+                             too_long=N_("The project name is too long ({limit} characters at most)."))
         if not project:
             raise DomainError(N_("The project name is empty."))
-        if len(project) > MAX_PROJECT:
-            raise DomainError(N_("The project name is too long ({limit} characters at most)."), limit=MAX_PROJECT)
-        if not self.department_name.strip() and self.department_id is None:
+        department_name = clean_text(self.department_name, max_len=None)
+        if not department_name and self.department_id is None:
             raise DomainError(N_("The department is missing."))
         try:
             source = Source(self.source)
@@ -91,13 +92,11 @@ class CaseDraft:
                 grade = Grade(self.grade).value
             except ValueError:
                 raise DomainError(N_("Unknown grade {grade}: use 优, 良, 中 or 差."), grade=self.grade) from None
-        for text in (self.findings, self.suggestions):
-            if len(text) > MAX_TEXT:
-                raise DomainError(N_("The text is too long ({limit} characters at most)."), limit=MAX_TEXT)
-        doc_no = self.feedback_doc_no.strip()
-        if len(doc_no) > MAX_DOC_NO:
-            raise DomainError(N_("The feedback document number is too long ({limit} characters at most)."),
-                              limit=MAX_DOC_NO)
+        findings = clean_text(self.findings, max_len=MAX_TEXT, multiline=True)
+        suggestions = clean_text(self.suggestions, max_len=MAX_TEXT, multiline=True)
+        # multiline=True only trims: inner spaces stay, as the import's identity (a dedupe key) always had them.
+        doc_no = clean_text(self.feedback_doc_no, max_len=MAX_DOC_NO, multiline=True,
+                            too_long=N_("The feedback document number is too long ({limit} characters at most)."))
         period = None
         if self.period:
             parsed = Period.parse(self.period)
@@ -121,8 +120,8 @@ class CaseDraft:
             raise DomainError(N_("The deadline {due} is not after the start date {start}."),
                               due=self.explicit_due_on.isoformat(), start=start.isoformat())
         return replace(
-            self, department_name=" ".join(self.department_name.split()), project=project,
-            source=source.value, grade=grade, findings=self.findings.strip(), suggestions=self.suggestions.strip(),
+            self, department_name=department_name, project=project,
+            source=source.value, grade=grade, findings=findings, suggestions=suggestions,
             feedback_doc_no=doc_no, period=period, evaluation_ended_on=self.evaluation_ended_on,
         )
 

@@ -11,27 +11,31 @@ here rather than translated messages.
 
 from __future__ import annotations
 
-import csv
-import io
+import asyncio
+import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from bot.budget import suggestion_label
 from bot.cases import OPEN_STATUSES, CaseDraft, case_values, compute_case_deadlines, require_bureau
 from bot.clock import iso
+from bot.confidential import shown
 from bot.domain import CaseStatus, Grade, Person, Source
 from bot.errors import DomainError, Msg, RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.people import actor_of, normalize_department_name
 from bot.periods import Period, parse_date
+from bot.sheet_reader import LIMITS, Limits, check_upload, read_rows
+from bot.sheets import XlsxSheet, csv_bytes, solid_fill
 from bot.workcalendar import WorkCalendar
 from storage import cases as repo
 from storage import people as people_repo
 from storage.db import Database, audit
+
+log = logging.getLogger(__name__)
 
 # (key, canonical Chinese header, English alias, required on import)
 IMPORT_COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
@@ -92,7 +96,8 @@ DECISION_LABELS = {"close": "销号", "return_for_rework": "退回补充", "refu
 CONFIDENTIAL_PLACEHOLDER = "（涉密事项）"
 
 BATCH_ROWS = 500
-MAX_ROWS = 50_000
+MAX_ROWS = LIMITS.rows
+_YIELD_ROWS = 100
 
 
 # --------------------------------------------------------------------------- reading files
@@ -102,6 +107,16 @@ MAX_ROWS = 50_000
 class Table:
     headers: list[str]
     rows: list[tuple[int, list[Any]]]   # (row number as the user sees it in the file, cells)
+
+
+@dataclass(frozen=True)
+class LedgerFile:
+    """An upload that passed the checks needing no unpacking; `load_table` parses it in a worker."""
+
+    name: str
+    kind: str
+    data: bytes = field(repr=False)
+    limits: Limits = LIMITS
 
 
 def _norm_header(text: Any) -> str:
@@ -116,54 +131,23 @@ _HEADER_KEYS = {
 }
 
 
-def decode_csv(data: bytes) -> str:
-    """UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK, what older Excel writes)."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise DomainError(N_("The CSV file is neither UTF-8 nor GBK text.")) from None
+def read_table(data: bytes, filename: str, *, limits: Limits = LIMITS) -> LedgerFile:
+    """Check an .xlsx/.csv upload without unpacking it (size, zip directory, encoding); parsing waits for
+    `plan_import` (or `load_table`), which runs it in a memory-capped worker off the event loop."""
+    return LedgerFile(filename, check_upload(data, filename, limits), data, limits)
 
 
-def read_table(data: bytes, filename: str) -> Table:
-    """The first sheet of an .xlsx, or a .csv; empty rows skipped, row numbers as in the file."""
-    suffix = Path(filename).suffix.lower()
-    raw: list[tuple[int, list[Any]]] = []
-    if suffix in (".xlsx", ".xlsm"):
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception:  # openpyxl raises many kinds for a damaged file
-            raise DomainError(N_("The file {name} is not a readable Excel workbook."), name=filename) from None
-        try:
-            ws = wb.worksheets[0]
-            for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-                raw.append((number, list(values)))
-                if len(raw) > MAX_ROWS + 1:
-                    break
-        finally:
-            wb.close()
-    elif suffix in (".csv", ".txt"):
-        text = decode_csv(data)
-        sample = text[:4096]
-        delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-        for number, values in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
-            raw.append((number, list(values)))
-            if len(raw) > MAX_ROWS + 1:
-                break
-    else:
-        raise DomainError(N_("Send the ledger as an .xlsx or .csv file."))
-    raw = [(n, cells) for n, cells in raw if any(_blank(c) is not None for c in cells)]
-    if not raw:
-        raise DomainError(N_("The file {name} is empty."), name=filename)
-    if len(raw) > MAX_ROWS + 1:
-        raise DomainError(N_("The file has more than {limit} rows; split it into smaller files."), limit=MAX_ROWS)
-    _header_row, header = raw[0]
-    return Table([str(h or "").strip() for h in header], raw[1:])
+async def load_table(source: LedgerFile | Table, *, isolate: bool = True) -> Table:
+    """The first sheet (or the CSV) as header + data rows, empty rows skipped, row numbers as in the file."""
+    if isinstance(source, Table):
+        return source
+    sheet = await read_rows(source.data, source.kind, source.name, source.limits, isolate=isolate)
+    if sheet.peak_rss_kb:
+        log.info("parsed %s: %d rows, worker peak RSS %d MB", source.name, len(sheet.rows), sheet.peak_rss_kb // 1024)
+    if not sheet.rows:
+        raise DomainError(N_("The file {name} is empty."), name=source.name)
+    _header_row, header = sheet.rows[0]
+    return Table([str(h or "").strip() for h in header], sheet.rows[1:])
 
 
 def _blank(value: Any) -> Any:
@@ -319,8 +303,14 @@ def _drop_computed_due(draft: CaseDraft, calendar: WorkCalendar) -> CaseDraft:
     return draft
 
 
-async def plan_import(db: Database, calendar: WorkCalendar, table: Table) -> ImportPlan:
-    """Validate every row and sort it into new / already present / duplicate / bad (writes nothing)."""
+async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | Table, *,
+                      isolate: bool = True) -> ImportPlan:
+    """Parse (in a worker) and validate every row, sorting it into new / already present / duplicate / bad.
+
+    Writes nothing. Validation yields to the event loop every `_YIELD_ROWS` rows so that a big file
+    does not hold up other people's updates.
+    """
+    table = await load_table(table, isolate=isolate)
     keys: dict[str, str] = {}
     for i, h in enumerate(table.headers):
         key = _HEADER_KEYS.get(_norm_header(h))
@@ -337,7 +327,9 @@ async def plan_import(db: Database, calendar: WorkCalendar, table: Table) -> Imp
     plan = ImportPlan(total=len(table.rows))
     seen: set[tuple[str, str, str, str]] = set()
     new_departments: dict[str, None] = {}
-    for number, cells in table.rows:
+    for n, (number, cells) in enumerate(table.rows, start=1):
+        if n % _YIELD_ROWS == 0:
+            await asyncio.sleep(0)
         values = {key: (cells[i] if i < len(cells) else None) for key, i in index.items()}
         try:
             draft, case_id = _row_draft(values)
@@ -465,13 +457,11 @@ async def ledger_rows(
             review = DECISION_LABELS.get(ex.review_decision, ex.review_decision)
             if ex.review_note:
                 review += f"：{ex.review_note}"
-        hide = redact_confidential and c.confidential
-        out.append({
-            "case_id": c.id, "department": c.department_name,
-            "project": CONFIDENTIAL_PLACEHOLDER if hide else c.project,
+        row: dict[str, Any] = {
+            "case_id": c.id, "department": c.department_name, "project": c.project,
             "source": SOURCE_LABELS.get(Source(c.source), c.source),
-            "grade": "" if hide or not c.grade else GRADE_LABELS.get(Grade(c.grade), c.grade),
-            "findings": "" if hide else c.findings, "suggestions": "" if hide else c.suggestions,
+            "grade": GRADE_LABELS.get(Grade(c.grade), c.grade) if c.grade else "",
+            "findings": c.findings, "suggestions": c.suggestions,
             "feedback_doc_no": c.feedback_doc_no, "evaluation_ended_on": c.evaluation_ended_on,
             "feedback_sent_on": c.feedback_sent_on, "feedback_received_on": c.feedback_received_on,
             "due_on": c.due_on, "period": _period_label(c.period), "confidential": "是" if c.confidential else "否",
@@ -482,7 +472,11 @@ async def ledger_rows(
             "reported_on": ex.reported_on if ex else None, "overdue_working_days": overdue,
             "review_outcome": review, "budget_consequence": suggestion_label(c, LEDGER_T),
             "liaisons": "、".join(liaisons.get(c.department_id, [])),
-        })
+        }
+        # Every column passes the one confidentiality rule (bot/confidential.py), new columns included.
+        out.append({key: shown(c, key, value, redact=redact_confidential,
+                               placeholder=CONFIDENTIAL_PLACEHOLDER if key == "project" else None)
+                    for key, value in row.items()})
     return out
 
 
@@ -503,58 +497,18 @@ _DATE_KEYS = {"evaluation_ended_on", "feedback_sent_on", "feedback_received_on",
 
 
 def write_xlsx(rows: Sequence[dict[str, Any]]) -> bytes:
-    """Frozen header, sensible widths, real Excel dates, overdue rows highlighted."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("整改台账")
-    ws.freeze_panes = "A2"
-    for i, key in enumerate(EXPORT_ORDER, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(key, 13 if key in _DATE_KEYS else 12)
-    bold = Font(bold=True)
-    header = []
-    for key in EXPORT_ORDER:
-        cell = WriteOnlyCell(ws, value=HEADERS[key])
-        cell.font = bold
-        cell.alignment = Alignment(horizontal="center")
-        header.append(cell)
-    ws.append(header)
-    overdue_fill = PatternFill(fill_type="solid", start_color="FFF4CCCC", end_color="FFF4CCCC")
+    """Frozen header, sensible widths, real Excel dates, overdue rows highlighted; text is never a formula."""
+    sheet = XlsxSheet("整改台账", [_WIDTHS.get(key, 13 if key in _DATE_KEYS else 12) for key in EXPORT_ORDER])
+    sheet.header([HEADERS[key] for key in EXPORT_ORDER])
+    overdue_fill = solid_fill("FFF4CCCC")
     for row in rows:
-        overdue = bool(row["overdue_working_days"])
-        if not overdue:
-            ws.append([_excel_value(row[k]) for k in EXPORT_ORDER])
-            continue
-        cells = []
-        for key in EXPORT_ORDER:
-            cell = WriteOnlyCell(ws, value=_excel_value(row[key]))
-            cell.fill = overdue_fill
-            if key in _DATE_KEYS and row[key] is not None:
-                cell.number_format = "yyyy-mm-dd"
-            cells.append(cell)
-        ws.append(cells)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-def _excel_value(value: Any) -> Any:
-    """Dates stay `date`: openpyxl writes them as real Excel dates formatted yyyy-mm-dd."""
-    return value
+        sheet.row([row[k] for k in EXPORT_ORDER], fill=overdue_fill if row["overdue_working_days"] else None)
+    return sheet.to_bytes()
 
 
 def write_csv(rows: Sequence[dict[str, Any]]) -> bytes:
-    """UTF-8 with BOM so that Excel opens the Chinese correctly."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow([HEADERS[k] for k in EXPORT_ORDER])
-    for row in rows:
-        w.writerow(["" if row[k] is None else (row[k].isoformat() if isinstance(row[k], date) else row[k])
-                    for k in EXPORT_ORDER])
-    return buf.getvalue().encode("utf-8-sig")
+    """UTF-8 with BOM so that Excel opens the Chinese correctly; risky text cells get the OWASP ' prefix."""
+    return csv_bytes([HEADERS[k] for k in EXPORT_ORDER], ([row[k] for k in EXPORT_ORDER] for row in rows))
 
 
 async def export_ledger(
@@ -562,4 +516,6 @@ async def export_ledger(
 ) -> tuple[bytes, int]:
     """The whole ledger as file content and its row count."""
     rows = await ledger_rows(db, calendar, today, redact_confidential=redact_confidential)
-    return (write_csv(rows) if fmt == "csv" else write_xlsx(rows)), len(rows)
+    # Writing 5,000 rows takes a second or two: in a thread, so the event loop keeps serving others.
+    content = await asyncio.to_thread(write_csv if fmt == "csv" else write_xlsx, rows)
+    return content, len(rows)

@@ -1,0 +1,40 @@
+"""The one sanitiser for text we store (ledger import, case registration).
+
+Text reaches us from chat, spreadsheets and Telegram profiles. A single control character
+(BEL typed in /new, a NUL in an imported cell) used to make every later XLSX export fail, so
+stored text is cleaned once, on the way in: Unicode NFC, no C0/C1 control characters except
+newline and tab (multi-line fields only), no bidi overrides that would make a cell read
+differently from what it contains, no lone surrogates or non-characters, and a length limit
+with the caller's own message. bot/sheets.py guards the output side for data stored earlier.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot.errors import N_, DomainError
+
+# C0 except \t \n \r, DEL, C1; bidi embeddings/overrides/isolates; lone surrogates; U+FFFE/U+FFFF.
+_DROP = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+_NEWLINES = re.compile("\r\n?|[\u2028\u2029\x85]")
+
+TOO_LONG = N_("The text is too long ({limit} characters at most).")
+
+
+def strip_controls(value: str) -> str:
+    """Drop what is never meant to be stored (control, bidi, surrogate and non-characters); keeps \\t \\n."""
+    return _DROP.sub("", _NEWLINES.sub("\n", value))
+
+
+def clean_text(value: str | None, *, max_len: int | None, multiline: bool = False, too_long: str = TOO_LONG) -> str:
+    """NFC, control characters stripped, trimmed; single-line text has every whitespace run made one space.
+
+    Raises DomainError(`too_long`, limit=max_len) when the cleaned text is longer than `max_len`
+    (refusing beats silently cutting a finding in half).
+    """
+    text = unicodedata.normalize("NFC", strip_controls(value or ""))
+    text = text.strip() if multiline else " ".join(text.split())
+    if max_len is not None and len(text) > max_len:
+        raise DomainError(too_long, limit=max_len)
+    return text
