@@ -27,6 +27,10 @@ ROLE_NAMES = {
 
 BUREAU_ROLES = (Role.ADMIN, Role.SUPERVISOR)
 
+# How long an invitation code may stay valid: the bounds of the invitations.valid_days setting, so a
+# code asked for on the command line can never outlive what the configuration allows.
+MIN_VALID_DAYS, MAX_VALID_DAYS = 1, 365
+
 
 def actor_of(person: Person | None) -> str:
     return f"person:{person.id}" if person else "cli"
@@ -106,6 +110,9 @@ async def create_invitation(
     valid_days: int,
 ) -> IssuedInvitation:
     """Admins may invite anyone; supervisors may invite liaisons and supervisors; the CLI is an admin."""
+    if not MIN_VALID_DAYS <= valid_days <= MAX_VALID_DAYS:
+        raise DomainError(N_("An invitation is valid for {low} to {high} days, not {days}."),
+                          low=MIN_VALID_DAYS, high=MAX_VALID_DAYS, days=valid_days)
     try:
         wanted = Role(role)
     except ValueError:
