@@ -247,11 +247,8 @@ def _refuse_empty_file(path: Path) -> None:
     """An existing 0-byte database is a truncated one: starting "fresh" on it would hide the loss."""
     try:
         found = path.stat()
-    except FileNotFoundError:
-        return  # a missing database is created
-    except OSError as exc:
-        raise StartupError(N_("Cannot open the database {path}: {reason}"), path=str(path),
-                           reason=exc.strerror or str(exc)) from None
+    except OSError:
+        return  # missing: it is created (or creating its folder reports why not)
     if found.st_size == 0 and stat.S_ISREG(found.st_mode):
         raise StartupError(
             N_("The database file {path} is empty (0 bytes), so it was probably truncated; nothing was changed. "
