@@ -7,8 +7,10 @@ and the delivery loop are started in `_schedule_jobs`. Nothing registers itself 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
@@ -50,9 +52,69 @@ def persistence_path(settings: Settings) -> Path:
     return Path(f"{settings.storage.database}.state")
 
 
+class StatePersistence(PicklePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """PicklePersistence that survives its own file: written atomically, a damaged one set aside.
+
+    The file only says where each person is in a conversation; what they typed lives in SQLite, so
+    a garbage, empty or half-written file is moved to `<file>.damaged-<UTC time>` with one warning
+    and the bot starts with no conversation state (the draft fall-through handler picks drafts up)
+    instead of stopping with a traceback. Writes go to a temporary file, fsync, then os.replace,
+    so a crash mid-write leaves the previous file, never half of a new one.
+    """
+
+    def _load_singlefile(self) -> None:
+        try:
+            super()._load_singlefile()
+        except TypeError as exc:  # what PTB raises for any file it cannot unpickle
+            self._set_aside(exc.__cause__ or exc)
+            super()._load_singlefile()  # the file is gone now: PTB starts empty
+
+    def _set_aside(self, reason: BaseException) -> None:
+        stem = f"{self.filepath.name}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+        aside, n = self.filepath.with_name(stem), 1
+        while aside.exists():  # never overwrite an earlier damaged file
+            n += 1
+            aside = self.filepath.with_name(f"{stem}-{n}")
+        try:
+            os.replace(self.filepath, aside)
+        except OSError as exc:
+            log.warning("conversation state %s is damaged (%s) and could not be moved aside (%s); starting "
+                        "without conversation state, drafts are kept in the database",
+                        self.filepath, type(reason).__name__, exc.strerror or exc)
+            self.filepath.unlink(missing_ok=True)
+            return
+        log.warning("conversation state %s is damaged (%s); moved it to %s and started without conversation "
+                    "state, drafts are kept in the database", self.filepath, type(reason).__name__, aside.name)
+
+    def _dump_singlefile(self) -> None:
+        # The same dictionary PTB writes, through the atomic _dump_file below.
+        self._dump_file(self.filepath, {
+            "conversations": self.conversations, "user_data": self.user_data, "chat_data": self.chat_data,
+            "bot_data": self.bot_data, "callback_data": self.callback_data,
+        })
+
+    def _dump_file(self, filepath: Path, data: object) -> None:
+        tmp = filepath.with_name(f".{filepath.name}.{os.getpid()}.tmp")
+        try:
+            super()._dump_file(tmp, data)
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, filepath)
+        finally:
+            tmp.unlink(missing_ok=True)
+        fd = os.open(filepath.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the rename itself reaches the disk
+        finally:
+            os.close(fd)
+
+
 def build_application(settings: Settings, clock: Clock | None = None) -> Application:
     assert settings.telegram.token is not None
-    persistence = PicklePersistence(
+    persistence = StatePersistence(
         filepath=persistence_path(settings),
         store_data=PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False),
         update_interval=5,

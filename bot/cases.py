@@ -230,12 +230,22 @@ async def load_case(db: Conn, case_id: int) -> Case:
     return case
 
 
+# What a liaison hears about a case number that is not theirs, whether it is another department's or
+# does not exist at all: one answer for both, so case numbers cannot be enumerated (reports.py says the same).
+NOT_YOUR_CASE = N_("Case #{id} is not one of your department's cases.")
+
+
 async def case_for(db: Database, case_id: int, person: Person) -> Case:
-    """The case, if this person may see it (bureau staff; liaisons of its own department)."""
+    """The case, if this person may see it (bureau staff; liaisons of its own department).
+
+    Bureau staff are told when a number does not exist; a liaison gets NOT_YOUR_CASE either way.
+    """
     require_role(person, Role.ADMIN, Role.SUPERVISOR, Role.LIAISON)
-    case = await load_case(db, case_id)
-    if not may_view(person, case):
-        raise NotAuthorized(N_("Case {id} belongs to another department; you cannot see it."), id=case_id)
+    if person.role in BUREAU_ROLES:
+        return await load_case(db, case_id)
+    case = await repo.get_case(db, case_id)
+    if case is None or not may_view(person, case):
+        raise NotAuthorized(NOT_YOUR_CASE, id=case_id)
     return case
 
 
@@ -336,9 +346,9 @@ async def acknowledge_receipt(
     """A liaison's 确认收到: records today as the receipt date and starts the report clock."""
     require_role(person, Role.LIAISON)
     async with db.transaction() as conn:
-        case = await load_case(conn, case_id)
-        if person.department_id != case.department_id:
-            raise NotAuthorized(N_("Case {id} belongs to another department; you cannot see it."), id=case_id)
+        case = await repo.get_case(conn, case_id)
+        if case is None or person.department_id != case.department_id:
+            raise NotAuthorized(NOT_YOUR_CASE, id=case_id)
         if case.feedback_received_on is not None:
             return Receipt(case, True)
         if case.feedback_sent_on is None or case.status != CaseStatus.PENDING_FEEDBACK:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot.cases import may_view
 from bot.channel import Channel, Rejected, RetryLater, Transient, Unreachable
 from bot.domain import Kind, Notification, OutboxRow, Person
 from bot.i18n import N_, Translator, translator_for_locale
@@ -38,6 +39,7 @@ from bot.notify import Rendered
 from bot.services import Services
 from bot.settings import Settings
 from bot.workcalendar import WorkCalendar
+from storage import cases as cases_repo
 from storage import outbox as repo
 from storage import people as people_repo
 from storage.db import Database, audit
@@ -252,6 +254,14 @@ class Delivery:
                 await repo.mark_final(conn, row.id, "failed", f"no renderer for kind {row.kind!r}")
                 stats.failed += 1
                 return "failed"
+            refusal = await self._may_not_see(row)
+            if refusal is not None:
+                await repo.mark_final(conn, row.id, "dropped", refusal)
+                await audit(conn, actor="system", action="outbox.dropped", entity="outbox", entity_id=row.id,
+                            after={"reason": refusal, "person_id": row.person_id, "case_id": _case_of(row),
+                                   "kind": row.kind}, at=self.services.now())
+                stats.dropped += 1
+                return "dropped"
         expires = row.payload.get("expires_at")
         if expires and datetime.fromisoformat(str(expires)) <= self.services.now():
             async with db.transaction() as conn:
@@ -297,6 +307,26 @@ class Delivery:
         stats.sent += 1
         return "sent"
 
+    async def _may_not_see(self, row: OutboxRow) -> str | None:
+        """Why the recipient may no longer see the row's case (None: they may, or it has no case).
+
+        Checked at send time, not only when the row was queued: a liaison moved to another
+        department (or deactivated) meanwhile must not get the old department's case titles.
+        The rule is the domain's own `may_view`, on the person and the case as stored now.
+        """
+        case_id = _case_of(row)
+        if case_id is None:
+            return None
+        person = await people_repo.person_by_id(self.db, row.person_id)
+        if person is None:
+            return "recipient no longer exists"
+        case = await cases_repo.get_case(self.db, case_id)
+        if case is None:
+            return f"case {case_id} no longer exists"
+        if not may_view(person, case):
+            return f"recipient may no longer see case {case_id}"
+        return None
+
     async def _retry(self, row: OutboxRow, error: str, stats: DeliveryStats, *, after: float | None = None) -> None:
         attempts = row.attempts + 1
         if after is None:
@@ -305,6 +335,17 @@ class Delivery:
             await repo.mark_retry(conn, row.id, self.services.now() + timedelta(seconds=after), error)
         stats.retried += 1
         log.info("delivery: row %s will be retried in %.1fs (attempt %d): %s", row.id, after, attempts, error)
+
+
+def _case_of(row: OutboxRow) -> int | None:
+    """The case a row speaks of: its column, or (rows of older versions) the payload's case_id."""
+    if row.case_id is not None:
+        return row.case_id
+    value = row.payload.get("case_id")
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 # ----------------------------------------------------------------------------- reachability

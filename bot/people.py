@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import iso
-from bot.domain import Department, Person, Role
-from bot.errors import DomainError, NotAuthorized
+from bot.domain import Department, Invitation, Person, Role
+from bot.errors import DomainError, Msg, NotAuthorized
 from bot.i18n import N_, SUPPORTED_LOCALES, normalize_locale
 from storage import people as repo
-from storage.db import Database, audit
+from storage.db import Database, Tx, audit
 
 ROLE_NAMES = {
     Role.ADMIN: N_("administrator"),
@@ -26,6 +26,10 @@ ROLE_NAMES = {
 }
 
 BUREAU_ROLES = (Role.ADMIN, Role.SUPERVISOR)
+
+# How long an invitation code may stay valid: the bounds of the invitations.valid_days setting, so a
+# code asked for on the command line can never outlive what the configuration allows.
+MIN_VALID_DAYS, MAX_VALID_DAYS = 1, 365
 
 
 def actor_of(person: Person | None) -> str:
@@ -106,6 +110,9 @@ async def create_invitation(
     valid_days: int,
 ) -> IssuedInvitation:
     """Admins may invite anyone; supervisors may invite liaisons and supervisors; the CLI is an admin."""
+    if not MIN_VALID_DAYS <= valid_days <= MAX_VALID_DAYS:
+        raise DomainError(N_("An invitation is valid for {low} to {high} days, not {days}."),
+                          low=MIN_VALID_DAYS, high=MAX_VALID_DAYS, days=valid_days)
     try:
         wanted = Role(role)
     except ValueError:
@@ -136,6 +143,61 @@ async def create_invitation(
     return IssuedInvitation(code, wanted, department, expires)
 
 
+# Failed redemptions (unknown, used or expired codes) per Telegram account: after REDEEM_MAX_FAILURES
+# within REDEEM_WINDOW the sender is refused for REDEEM_COOL_OFF without the code being looked at.
+# Codes carry 96 random bits, so this is not what keeps them secret; it keeps someone who is pasting
+# codes around (or a script) from turning the bot into an oracle, and it leaves a trail in the audit log.
+REDEEM_MAX_FAILURES = 5
+REDEEM_WINDOW = timedelta(minutes=15)
+REDEEM_COOL_OFF = timedelta(minutes=15)
+
+
+class RedeemThrottled(DomainError):
+    """Too many failed codes from this sender lately; the code was not looked at."""
+
+
+class AlreadyRegistered(DomainError):
+    """An active person redeemed a valid code: nothing changed and the code stays unused.
+
+    `person` is who they are now; `role` and `department` what the code offers. A handler may show
+    the message as is, or ask the person to confirm and call `redeem_invitation(…, change_role=True)`.
+    """
+
+    def __init__(self, person: Person, role: Role, department: str | None) -> None:
+        super().__init__(
+            N_("You are already registered as {role}. To change your role, please contact an administrator."),
+            role=role_msg(Role(person.role), person.department_name),
+        )
+        self.person = person
+        self.role = role
+        self.department = department
+
+
+def role_msg(role: Role, department: str | None) -> Msg:
+    """"县教育局 联络员", "管理员": a role (with a liaison's department), translated when rendered."""
+    name = Msg(ROLE_NAMES[role])
+    if role is Role.LIAISON and department:
+        return Msg("{department} {role}", department=department, role=name)
+    return name
+
+
+_FAILURE_TEXT = {
+    "unknown": N_("This invitation code is not valid. Please check it or ask for a new one."),
+    "used": N_("This invitation code has already been used. Please ask for a new one."),
+    "expired": N_("This invitation code has expired. Please ask for a new one."),
+}
+
+
+def _unusable(inv: Invitation | None, now: datetime) -> str | None:
+    if inv is None:
+        return "unknown"
+    if inv.used_at is not None:
+        return "used"
+    if datetime.fromisoformat(inv.expires_at) <= now:
+        return "expired"
+    return None
+
+
 async def redeem_invitation(
     db: Database,
     *,
@@ -145,29 +207,94 @@ async def redeem_invitation(
     username: str | None,
     locale: str | None,
     now: datetime,
+    change_role: bool = False,
 ) -> Person:
+    """Bind the sender's Telegram account to the role the code offers, and consume the code.
+
+    The contract (each refusal is a DomainError whose message can be shown as is):
+    * a new account (or a deactivated one) is registered and returned;
+    * `RedeemThrottled`: the sender had REDEEM_MAX_FAILURES failed codes within REDEEM_WINDOW and is
+      cooling off; the code is not even looked at (audited: invitation.redeem_throttled);
+    * DomainError for an unknown, used or expired code: recorded for the throttle and audited
+      (invitation.redeem_failed; the cooling-off that the last one starts: invitation.redeem_blocked);
+    * `AlreadyRegistered`: an active person redeemed a valid code and `change_role` is False. Nothing
+      changes, the code stays unused: a role never changes silently;
+    * with `change_role=True` (the person confirmed) their role and department become the code's
+      (audited: person.role_changed), except that an administrator is never lowered (NotAuthorized).
+    """
     code_hash = hash_code(code)
+    sender = f"telegram:{telegram_id}"
+    refusal: DomainError | None = None
+    person_id: int | None = None
     async with db.transaction() as conn:
-        inv = await repo.invitation_by_hash(conn, code_hash)
-        if inv is None:
-            raise DomainError(N_("This invitation code is not valid. Please check it or ask for a new one."))
-        if inv.used_at is not None:
-            raise DomainError(N_("This invitation code has already been used. Please ask for a new one."))
-        if datetime.fromisoformat(inv.expires_at) <= now:
-            raise DomainError(N_("This invitation code has expired. Please ask for a new one."))
-        person_id = await repo.upsert_person(
-            conn, telegram_id=telegram_id, name=name, username=username, role=inv.role,
-            department_id=inv.department_id, locale=normalize_locale(locale), created_at=iso(now),
-        )
-        if not await repo.mark_invitation_used(conn, inv.id, person_id, iso(now)):
-            raise DomainError(N_("This invitation code has already been used. Please ask for a new one."))
+        until = await repo.redeem_blocked_until(conn, telegram_id, iso(now))
+        if until is not None:
+            minutes = max(1, -(-int((datetime.fromisoformat(until) - now).total_seconds()) // 60))
+            await audit(conn, actor=sender, action="invitation.redeem_throttled", entity="telegram_account",
+                        entity_id=telegram_id, after={"blocked_until": until}, at=now)
+            refusal = RedeemThrottled(
+                N_("Too many invalid invitation codes were sent from this account. Please try again in "
+                   "{minutes} min, or ask for a new code."), minutes=minutes)
+        else:
+            inv = await repo.invitation_by_hash(conn, code_hash)
+            reason = _unusable(inv, now)
+            if reason is not None:
+                await _record_failure(conn, telegram_id, inv, reason, now)
+                refusal = DomainError(_FAILURE_TEXT[reason])
+            else:
+                assert inv is not None
+                existing = await repo.person_by_telegram_id(db, telegram_id)
+                if existing is not None and not change_role:
+                    refusal = AlreadyRegistered(existing, inv.role, inv.department_name)
+                else:
+                    if existing is not None and existing.role == Role.ADMIN and inv.role != Role.ADMIN:
+                        raise NotAuthorized(N_("An administrator's role is never changed by an invitation code."))
+                    person_id = await _bind(conn, inv, existing, telegram_id=telegram_id, name=name,
+                                            username=username, locale=locale, now=now)
+    if refusal is not None:
+        raise refusal  # after the commit: the failure, the throttle and their audit rows are kept
+    assert person_id is not None
+    person = await repo.person_by_id(db, person_id)
+    assert person is not None
+    return person
+
+
+async def _record_failure(conn: Tx, telegram_id: int, inv: Invitation | None, reason: str, now: datetime) -> None:
+    sender = f"telegram:{telegram_id}"
+    failures = await repo.record_redeem_failure(conn, telegram_id, at=iso(now), reason=reason,
+                                                window_start=iso(now - REDEEM_WINDOW))
+    await audit(conn, actor=sender, action="invitation.redeem_failed", entity="telegram_account",
+                entity_id=telegram_id, after={"reason": reason, "invitation": inv.id if inv else None,
+                                              "failures": failures}, at=now)
+    if failures >= REDEEM_MAX_FAILURES:
+        until = iso(now + REDEEM_COOL_OFF)
+        await repo.block_redeeming(conn, telegram_id, at=iso(now), until=until)
+        await audit(conn, actor="system", action="invitation.redeem_blocked", entity="telegram_account",
+                    entity_id=telegram_id, after={"failures": failures, "blocked_until": until}, at=now)
+
+
+async def _bind(
+    conn: Tx, inv: Invitation, existing: Person | None, *, telegram_id: int, name: str, username: str | None,
+    locale: str | None, now: datetime,
+) -> int:
+    """Consume the invitation and bind (or, confirmed, re-bind) the account; audited."""
+    person_id = await repo.upsert_person(
+        conn, telegram_id=telegram_id, name=name, username=username, role=inv.role,
+        department_id=inv.department_id, locale=normalize_locale(locale), created_at=iso(now),
+    )
+    if not await repo.mark_invitation_used(conn, inv.id, person_id, iso(now)):
+        raise DomainError(_FAILURE_TEXT["used"])  # consumed by someone else meanwhile: roll back
+    await repo.clear_redeem_throttle(conn, telegram_id)
+    if existing is not None:
+        await audit(conn, actor=f"person:{person_id}", action="person.role_changed", entity="person",
+                    entity_id=person_id, before={"role": existing.role, "department": existing.department_name},
+                    after={"role": inv.role, "department": inv.department_name, "invitation": inv.id}, at=now)
+    else:
         await audit(conn, actor=f"person:{person_id}", action="person.bind", entity="person",
                     entity_id=person_id, after={"telegram_id": telegram_id, "name": name, "role": inv.role,
                                                 "department": inv.department_name, "invitation": inv.id},
                     at=now)
-    person = await repo.person_by_id(db, person_id)
-    assert person is not None
-    return person
+    return person_id
 
 
 async def set_language(db: Database, person: Person, choice: str, *, now: datetime) -> Person:

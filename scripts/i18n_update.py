@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -70,7 +71,9 @@ def update(translations: dict[str, str]) -> None:
         write_po(fh, template, width=100)
     for lang in LANGS:
         catalog = read(lang)
-        catalog.update(template, no_fuzzy_matching=True)
+        # A copy per language: Catalog.update adopts the template's new Message objects, so setting a
+        # zh_CN translation on a shared one would also write Chinese into the en catalog.
+        catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
         catalog.obsolete.clear()
         if lang == "zh_CN":
             for msg in catalog:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
+import stat
+import tempfile
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -18,7 +21,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.errors import N_, StartupError
+from bot.errors import N_, DomainError, StartupError
 
 MIGRATIONS_PACKAGE = "storage.migrations"
 
@@ -54,6 +57,7 @@ class Database:
         Raises StartupError for an unwritable location or a file that is not a healthy database.
         """
         path = Path(path)
+        _refuse_empty_file(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -69,35 +73,59 @@ class Database:
             ) from None
         conn.row_factory = aiosqlite.Row
         db = cls(conn, path)
-        try:
-            await db._configure()
-            if migrate:
-                await db.upgrade()
-        except sqlite3.DatabaseError as exc:
-            await conn.close()
-            if "readonly" in str(exc) or "unable to open" in str(exc):
-                raise StartupError(
-                    N_("The database {path} is not writable: {reason}"), path=str(path), reason=str(exc)
-                ) from None
-            raise StartupError(
-                N_("The database {path} is damaged or is not a rectbot database: {reason}"),
-                path=str(path), reason=str(exc),
-            ) from None
+        await db.start(migrate=migrate)
         return db
 
-    async def _configure(self) -> None:
+    async def start(self, *, migrate: bool = True) -> None:
+        """Configure, prove the file takes a committed write, migrate; a failure closes the connection.
+
+        Separate from `open` so a test can hand in a connection opened read-only (`mode=ro`), which
+        is how a read-only file looks even to root, who ignores permission bits.
+        """
+        try:
+            await self._check_health()
+            await self._probe_write()  # before the WAL switch, which a read-only file refuses as well
+            await self._configure()
+            if migrate:
+                await self.upgrade()
+        except sqlite3.DatabaseError as exc:
+            await self.conn.close()
+            raise _startup_error(self.path, exc) from None
+
+    async def _check_health(self) -> None:
         await self.conn.execute("PRAGMA busy_timeout = 5000")
         row = await (await self.conn.execute("PRAGMA quick_check")).fetchone()
         if row is None or row[0] != "ok":
             raise sqlite3.DatabaseError(f"integrity check failed: {row[0] if row else 'no answer'}")
+
+    async def _configure(self) -> None:
         mode = await (await self.conn.execute("PRAGMA journal_mode = WAL")).fetchone()
         if mode is None or str(mode[0]).lower() != "wal":
             raise sqlite3.DatabaseError("cannot switch to WAL journal mode")
         await self.conn.execute("PRAGMA foreign_keys = ON")
         await self.conn.execute("PRAGMA synchronous = NORMAL")
-        # Writability check: a throw-away write in a transaction that is rolled back.
-        await self.conn.execute("BEGIN IMMEDIATE")
-        await self.conn.execute("ROLLBACK")
+
+    async def _probe_write(self) -> None:
+        """Commit one real write, so a read-only or full database stops the start, not the first action.
+
+        A rolled-back BEGIN IMMEDIATE proves nothing: SQLite grants the lock on a read-only file, and
+        a full disk only shows when pages reach the file at COMMIT.
+        """
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self.conn.execute(
+                    "CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)"
+                )
+                await self.conn.execute(
+                    "INSERT INTO write_probe (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at",
+                    (_now(),),
+                )
+                await self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    await self.conn.execute("ROLLBACK")
+                raise
 
     async def schema_version(self) -> int:
         row = await (await self.conn.execute("PRAGMA user_version")).fetchone()
@@ -147,19 +175,40 @@ class Database:
     async def close(self) -> None:
         await self.conn.close()
 
-    async def backup(self, target: Path) -> str:
-        """Online backup to `target`, then PRAGMA integrity_check on the copy; returns its verdict."""
+    async def backup(self, target: Path, *, overwrite: bool = False) -> str:
+        """Online backup to `target`; returns the copy's PRAGMA integrity_check verdict ("ok" or why not).
+
+        The copy is made in a temporary file beside `target` and renamed over it only when the check
+        says ok, so a failed backup never destroys the previous one. Whatever is at `target` is never
+        deleted first: an existing target is refused unless `overwrite`, and even then only a regular
+        file is replaced (a device node, a folder or a symlink is refused: DomainError).
+        The copy is taken between transactions (the writers' lock), so it holds every committed row
+        and nothing uncommitted.
+        """
         target = Path(target)
+        _check_backup_target(target, overwrite=overwrite)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            target.unlink()
-        dest = await aiosqlite.connect(str(target))
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        tmp = Path(tmp_name)
         try:
-            await self.conn.backup(dest)
-            row = await (await dest.execute("PRAGMA integrity_check")).fetchone()
-            return str(row[0]) if row else "no answer"
+            dest = await aiosqlite.connect(str(tmp))
+            try:
+                async with self._lock:
+                    await self.conn.backup(dest)
+                row = await (await dest.execute("PRAGMA integrity_check")).fetchone()
+                verdict = str(row[0]) if row else "no answer"
+            finally:
+                await dest.close()
+            if verdict != "ok":
+                return verdict
+            _fsync_path(tmp)
+            _check_backup_target(target, overwrite=overwrite)  # nothing appeared meanwhile
+            os.replace(tmp, target)
+            _fsync_path(target.parent)
+            return verdict
         finally:
-            await dest.close()
+            tmp.unlink(missing_ok=True)
 
 
 Tx = aiosqlite.Connection
@@ -192,6 +241,63 @@ def to_date(value: str | None) -> date | None:
 def to_ts(value: str | None) -> datetime | None:
     """A stored ISO timestamp (or NULL) as an aware datetime."""
     return datetime.fromisoformat(value) if value else None
+
+
+def _refuse_empty_file(path: Path) -> None:
+    """An existing 0-byte database is a truncated one: starting "fresh" on it would hide the loss."""
+    try:
+        found = path.stat()
+    except OSError:
+        return  # missing: it is created (or creating its folder reports why not)
+    if found.st_size == 0 and stat.S_ISREG(found.st_mode):
+        raise StartupError(
+            N_("The database file {path} is empty (0 bytes), so it was probably truncated; nothing was changed. "
+               "Restore it from a backup, or delete the file to start a new, empty database."),
+            path=str(path),
+        )
+
+
+def _startup_error(path: Path, exc: sqlite3.DatabaseError) -> StartupError:
+    """One line for why the database cannot be used: read-only, full, or not a (healthy) database."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    reason = str(exc)
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM) or (
+        "readonly" in reason or "unable to open" in reason
+    ):
+        return StartupError(
+            N_("The database {path} is read-only or its folder is not writable, so the bot could not save "
+               "anything: {reason}"), path=str(path), reason=reason,
+        )
+    if code == sqlite3.SQLITE_FULL or "is full" in reason:
+        return StartupError(
+            N_("The database {path} is full (the disk or a size limit), so the bot could not save anything: "
+               "{reason}"), path=str(path), reason=reason,
+        )
+    return StartupError(
+        N_("The database {path} is damaged or is not a rectbot database: {reason}"), path=str(path), reason=reason,
+    )
+
+
+def _check_backup_target(target: Path, *, overwrite: bool) -> None:
+    try:
+        mode = target.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not overwrite:
+        raise DomainError(N_("The backup target {path} already exists; nothing was written. Choose a new file "
+                             "name, or add --force to replace an older backup file."), path=str(target))
+    if not stat.S_ISREG(mode):
+        raise DomainError(N_("The backup target {path} exists and is not a regular file; it is left untouched "
+                             "(--force replaces only an older backup file)."), path=str(target))
+
+
+def _fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to disk before and after the rename."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _split_sql(sql: str) -> list[str]:

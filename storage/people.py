@@ -161,3 +161,41 @@ async def mark_invitation_used(conn: aiosqlite.Connection, invitation_id: int, p
         (at, person_id, invitation_id),
     )
     return cur.rowcount == 1
+
+
+# --- redemption throttle (failed invitation codes per Telegram account) -----------------------------
+
+async def redeem_blocked_until(conn: Conn, telegram_id: int, now: str) -> str | None:
+    """When the sender's cooling-off ends, if it has not ended by `now` (ISO UTC, as stored)."""
+    rows = await fetchall(
+        conn, "SELECT blocked_until FROM redeem_blocks WHERE telegram_id = ? AND blocked_until > ?", (telegram_id, now)
+    )
+    return str(rows[0][0]) if rows else None
+
+
+async def record_redeem_failure(
+    conn: aiosqlite.Connection, telegram_id: int, *, at: str, reason: str, window_start: str
+) -> int:
+    """Store one failed redemption; returns the sender's failures since `window_start` (older ones are deleted)."""
+    await conn.execute("DELETE FROM redeem_failures WHERE telegram_id = ? AND at < ?", (telegram_id, window_start))
+    await conn.execute("INSERT INTO redeem_failures (telegram_id, at, reason) VALUES (?, ?, ?)",
+                       (telegram_id, at, reason))
+    rows = await fetchall(conn, "SELECT count(*) FROM redeem_failures WHERE telegram_id = ?", (telegram_id,))
+    return int(rows[0][0])
+
+
+async def block_redeeming(conn: aiosqlite.Connection, telegram_id: int, *, at: str, until: str) -> None:
+    """Start the sender's cooling-off; their counted failures are spent by it."""
+    await conn.execute(
+        "INSERT INTO redeem_blocks (telegram_id, blocked_at, blocked_until) VALUES (?, ?, ?)"
+        " ON CONFLICT(telegram_id) DO UPDATE SET blocked_at = excluded.blocked_at,"
+        " blocked_until = excluded.blocked_until",
+        (telegram_id, at, until),
+    )
+    await conn.execute("DELETE FROM redeem_failures WHERE telegram_id = ?", (telegram_id,))
+
+
+async def clear_redeem_throttle(conn: aiosqlite.Connection, telegram_id: int) -> None:
+    """A successful redemption forgets the sender's earlier failures and any ended cooling-off."""
+    await conn.execute("DELETE FROM redeem_failures WHERE telegram_id = ?", (telegram_id,))
+    await conn.execute("DELETE FROM redeem_blocks WHERE telegram_id = ?", (telegram_id,))

@@ -381,3 +381,24 @@ async def test_recompute_leaves_deadlines_set_by_other_rules_alone(world: World)
     assert await cases.recompute_provisional_deadlines(world.db, CAL.with_year(SCHEDULE_2027), NOW) == []
     c = await repo.get_case(world.db, case.id)
     assert c is not None and (c.due_on, c.status) == (date(2027, 2, 1), "returned")
+
+
+async def test_a_liaison_cannot_tell_a_missing_case_from_another_departments(world: World) -> None:
+    """Issue 13, finding 11: /case N and 确认收到 give a liaison one refusal for both, so numbers cannot be
+    enumerated; bureau staff are still told that a number does not exist."""
+    theirs, _ = await cases.register_case(world.db, CAL, evaluation_draft(), actor=world.supervisor, now=NOW)
+    missing = theirs.id + 1000
+    refusals = []
+    for case_id in (theirs.id, missing):
+        with pytest.raises(NotAuthorized) as viewing:
+            await cases.view_case(world.db, case_id, world.other_liaison)
+        with pytest.raises(NotAuthorized) as acknowledging:
+            await cases.acknowledge_receipt(world.db, CAL, case_id, person=world.other_liaison, now=NOW,
+                                            today=date(2026, 3, 2))
+        refusals.append((viewing.value.render(ZH).replace(str(case_id), "N"),
+                         acknowledging.value.render(ZH).replace(str(case_id), "N")))
+    assert refusals[0] == refusals[1]
+    assert refusals[0][0] == refusals[0][1] == "整改事项#N不属于您所在部门，无法查看或报送。"
+    with pytest.raises(DomainError) as info:
+        await cases.view_case(world.db, missing, world.supervisor)
+    assert not isinstance(info.value, NotAuthorized) and info.value.render(ZH) == f"没有整改事项#{missing}。"

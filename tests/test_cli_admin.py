@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,55 @@ def test_usage_errors_exit_2(cfg: Path) -> None:
     with pytest.raises(SystemExit) as info:
         run(cfg, "invite", "--role", "emperor")
     assert info.value.code == 2
+
+
+# --- issue 13, finding 9: number arguments are validated -------------------------------------------
+
+@pytest.mark.parametrize("days", ["0", "-3", "366", "100000000", "seven"])
+def test_invite_days_out_of_range_is_a_usage_error(cfg: Path, days: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        run(cfg, "invite", "--role", "supervisor", "--days", days)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--days" in err and ("1 到 365" in err or "整数" in err)
+    assert not (cfg.parent / "r.db").exists() or sqlite3.connect(cfg.parent / "r.db").execute(
+        "SELECT count(*) FROM invitations").fetchone() == (0,)
+
+
+def test_invite_days_is_honoured_at_the_bounds(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for days in ("1", "365"):
+        assert run(cfg, "invite", "--role", "supervisor", "--days", days) == 0
+    capsys.readouterr()
+    db = sqlite3.connect(cfg.parent / "r.db")
+    spans = [round((datetime.fromisoformat(e) - datetime.fromisoformat(c)).total_seconds() / 86400)
+             for c, e in db.execute("SELECT created_at, expires_at FROM invitations ORDER BY id")]
+    db.close()
+    assert spans == [1, 365]
+
+
+# --- finding 10: backup never deletes what is at the target ----------------------------------------
+
+def test_backup_refuses_existing_targets_and_force_replaces_only_regular_files(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(cfg, "department", "add", "县民政局") == 0
+    old = cfg.parent / "old.db"
+    old.write_bytes(b"last week's backup")
+    assert run(cfg, "backup", str(old)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "已存在" in err and "--force" in err
+    assert old.read_bytes() == b"last week's backup"
+
+    assert run(cfg, "backup", str(old), "--force") == 0
+    assert "integrity_check: ok" in capsys.readouterr().out
+    copy = sqlite3.connect(old)
+    assert copy.execute("SELECT name FROM departments").fetchall() == [("县民政局",)]
+    copy.close()
+
+    node = cfg.parent / "node"
+    os.mkfifo(node)  # stands in for the device node of the report: anything that is not a regular file
+    assert run(cfg, "backup", str(node), "--force") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "不是普通文件" in err
+    assert stat.S_ISFIFO(node.lstat().st_mode)
+    assert not [p.name for p in cfg.parent.iterdir() if p.name.endswith(".tmp")]

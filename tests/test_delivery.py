@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,7 @@ from storage import outbox as repo
 from storage import people as people_repo
 from storage.db import Database
 from storage.outbox import enqueue
-from tests.reminder_helpers import TZ, add_department, add_person
+from tests.reminder_helpers import TZ, add_case, add_department, add_person
 
 # Two real kinds, one sent at once and one waiting for the send window, worded by test renderers.
 TEST_KIND = Kind.RECEIPT_RECORDED
@@ -252,3 +253,43 @@ def test_send_window_on_working_days() -> None:
     assert not in_send_window(s, cal, datetime(2026, 3, 2, 17, 30, tzinfo=TZ))
     assert next_window_opening(s, cal, datetime(2026, 2, 13, 18, tzinfo=TZ)) == datetime(2026, 2, 14, 9, tzinfo=TZ)
     assert next_window_opening(s, cal, datetime(2026, 2, 14, 18, tzinfo=TZ)) == datetime(2026, 2, 24, 9, tzinfo=TZ)
+
+
+async def test_a_liaison_moved_to_another_department_no_longer_gets_the_old_cases(env: Env) -> None:
+    """Issue 13, finding 8: who may see the case is checked again when the row is sent."""
+    old_dept = await add_department(env.db, "县教育局")
+    new_dept = await add_department(env.db, "县民政局")
+    (moved, moved_tg), (stays, stays_tg) = await people(env, 2, "liaison", old_dept)
+    (sup, sup_tg), = await people(env, 1, "supervisor")
+    case_id = await add_case(env.db, old_dept, project="义务教育均衡发展补助资金")
+    now = env.services.now()
+    async with env.db.transaction() as conn:
+        await enqueue(conn, [Notification(f"t:case:{pid}", pid, TEST_KIND, {"n": pid}, now, case_id)
+                             for pid in (moved, stays, sup)], now=now)
+        await people_repo.upsert_person(conn, telegram_id=moved_tg, name="moved", username=None, role="liaison",
+                                        department_id=new_dept, locale="zh_CN", created_at=iso(now))
+    await env.run_until_settled()
+    assert env.sandbox.messages(moved_tg) == []
+    assert [m.text for m in env.sandbox.messages(stays_tg)] == [f"note {stays}"]
+    assert [m.text for m in env.sandbox.messages(sup_tg)] == [f"note {sup}"]  # bureau staff see every case
+    dropped = await repo.rows(env.db, state="dropped")
+    assert [(r.person_id, r.last_error) for r in dropped] == [(moved, f"recipient may no longer see case {case_id}")]
+    audit = await env.db.fetchall("SELECT actor, action, entity_id, after FROM audit_log WHERE entity = 'outbox'")
+    assert [(a["actor"], a["action"], a["entity_id"]) for a in audit] == [("system", "outbox.dropped", dropped[0].id)]
+    assert json.loads(audit[0]["after"])["reason"] == f"recipient may no longer see case {case_id}"
+
+
+async def test_a_deactivated_person_and_a_vanished_case_get_nothing(env: Env) -> None:
+    dept = await add_department(env.db, "县水利局")
+    (gone, gone_tg), (other, other_tg) = await people(env, 2, "liaison", dept)
+    case_id = await add_case(env.db, dept)
+    now = env.services.now()
+    async with env.db.transaction() as conn:
+        await enqueue(conn, [Notification("t:gone", gone, TEST_KIND, {"n": 1}, now, case_id),
+                             Notification("t:payload-only", other, TEST_KIND, {"n": 2, "case_id": 999}, now)], now=now)
+        await conn.execute("UPDATE people SET active = 0 WHERE id = ?", (gone,))
+    await env.run_until_settled()
+    assert env.sandbox.messages(gone_tg) == [] and env.sandbox.messages(other_tg) == []
+    reasons = sorted(r.last_error or "" for r in await repo.rows(env.db, state="dropped"))
+    assert reasons == ["case 999 no longer exists", f"recipient may no longer see case {case_id}"]
+    assert len(await env.db.fetchall("SELECT id FROM audit_log WHERE action = 'outbox.dropped'")) == 2

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -7,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot import people
-from bot.domain import Role
+from bot.domain import Person, Role
 from bot.errors import DomainError, NotAuthorized
+from bot.i18n import translator_for_locale
 from storage import people as repo
 from storage.db import Database
 
@@ -38,7 +40,8 @@ async def test_invitation_is_single_use_hashed_and_audited(db: Database) -> None
                                        locale=None, now=NOW)
     assert await repo.person_by_telegram_id(db, 43) is None
     actions = [r["action"] for r in await db.fetchall("SELECT action FROM audit_log ORDER BY id")]
-    assert actions == ["department.add", "invitation.create", "person.bind"]
+    # issue 13: the refused second use is a failed redemption, audited like a wrong guess
+    assert actions == ["department.add", "invitation.create", "person.bind", "invitation.redeem_failed"]
 
 
 async def test_expired_and_unknown_codes(db: Database) -> None:
@@ -93,3 +96,106 @@ async def test_language_switch_and_bootstrap_admins(db: Database) -> None:
     with pytest.raises(DomainError):
         await people.set_language(db, admin, "klingon", now=NOW)
     assert len(await db.fetchall("SELECT * FROM people")) == 1
+
+
+# --- issue 13, finding 9: a registered person's role never changes silently ------------------------
+
+async def _code(db: Database, role: str, department: str | None = None) -> str:
+    return (await people.create_invitation(db, role=role, department_name=department, actor=None, now=NOW,
+                                           valid_days=7)).code
+
+
+async def _redeem(db: Database, code: str, telegram_id: int, *, now: datetime = NOW,
+                  change_role: bool = False) -> Person:
+    return await people.redeem_invitation(db, code=code, telegram_id=telegram_id, name=f"u{telegram_id}",
+                                          username=None, locale=None, now=now, change_role=change_role)
+
+
+async def test_an_admin_redeeming_a_liaison_code_stays_admin(db: Database) -> None:
+    await people.add_department(db, "县教育局", actor=None, now=NOW)
+    await people.bootstrap_admins(db, [99], now=NOW)
+    code = await _code(db, "liaison", "县教育局")
+    with pytest.raises(people.AlreadyRegistered) as info:
+        await _redeem(db, code, 99)
+    assert info.value.render(translator_for_locale("zh_CN")) == "您已注册为管理员。如需更改身份，请联系管理员。"
+    assert info.value.person.role == Role.ADMIN and info.value.role == Role.LIAISON
+    admin = await repo.person_by_telegram_id(db, 99)
+    assert admin is not None and admin.role == Role.ADMIN
+    # Even when confirmed, an administrator is never lowered by a code.
+    with pytest.raises(NotAuthorized):
+        await _redeem(db, code, 99, change_role=True)
+    admin = await repo.person_by_telegram_id(db, 99)
+    assert admin is not None and admin.role == Role.ADMIN
+    # The code was not consumed: the liaison it was meant for can still use it.
+    liaison = await _redeem(db, code, 100)
+    assert (liaison.role, liaison.department_name) == (Role.LIAISON, "县教育局")
+
+
+async def test_a_liaison_is_told_who_they_are_and_may_confirm_a_change(db: Database) -> None:
+    await people.add_department(db, "县教育局", actor=None, now=NOW)
+    await _redeem(db, await _code(db, "liaison", "县教育局"), 7)
+    code = await _code(db, "supervisor")
+    with pytest.raises(people.AlreadyRegistered) as info:
+        await _redeem(db, code, 7)
+    assert info.value.render(translator_for_locale("zh_CN")) == (
+        "您已注册为县教育局联络员。如需更改身份，请联系管理员。")
+    assert "already registered as 县教育局 liaison officer" in info.value.render(translator_for_locale("en"))
+    unchanged = await repo.person_by_telegram_id(db, 7)
+    assert unchanged is not None and unchanged.role == Role.LIAISON
+    changed = await _redeem(db, code, 7, change_role=True)
+    assert (changed.id, changed.role, changed.department_name) == (unchanged.id, Role.SUPERVISOR, None)
+    row = await db.fetchone("SELECT before, after FROM audit_log WHERE action = 'person.role_changed'")
+    assert row is not None and json.loads(row["before"])["role"] == "liaison"
+    assert json.loads(row["after"])["role"] == "supervisor"
+
+
+# --- failed guesses are audited and throttled per sender -------------------------------------------
+
+async def test_failed_codes_are_audited_and_throttled_per_sender(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    db = await Database.open(path)
+    good = await _code(db, "supervisor")
+    for n in range(people.REDEEM_MAX_FAILURES):
+        with pytest.raises(DomainError, match="not valid"):
+            await _redeem(db, f"guess{n}", 55, now=NOW + timedelta(minutes=n))
+    await db.close()
+
+    db = await Database.open(path)  # the throttle lives in SQLite: a restart does not reset it
+    try:
+        at = NOW + timedelta(minutes=5)
+        with pytest.raises(people.RedeemThrottled) as info:
+            await _redeem(db, good, 55, now=at)  # refused without the code being looked at
+        assert "请 14 分钟后再试" in info.value.render(translator_for_locale("zh_CN"))  # blocked at 4 min, until 19
+        assert await repo.person_by_telegram_id(db, 55) is None
+        other = await _redeem(db, await _code(db, "supervisor"), 56, now=at)  # another sender is not affected
+        assert other.role == Role.SUPERVISOR
+
+        actions = [(r["actor"], r["action"], r["entity_id"]) for r in await db.fetchall(
+            "SELECT actor, action, entity_id FROM audit_log WHERE entity = 'telegram_account' ORDER BY id")]
+        assert actions == ([("telegram:55", "invitation.redeem_failed", 55)] * people.REDEEM_MAX_FAILURES
+                           + [("system", "invitation.redeem_blocked", 55),
+                              ("telegram:55", "invitation.redeem_throttled", 55)])
+        assert "guess" not in str([tuple(r) for r in await db.fetchall("SELECT * FROM audit_log")])  # no codes
+
+        # After the cooling-off the good code works, and the failures are forgotten.
+        person = await _redeem(db, good, 55, now=NOW + people.REDEEM_COOL_OFF + timedelta(minutes=5))
+        assert person.role == Role.SUPERVISOR
+        assert await db.fetchall("SELECT * FROM redeem_failures") == []
+    finally:
+        await db.close()
+
+
+async def test_failures_spread_over_time_do_not_block(db: Database) -> None:
+    code = await _code(db, "supervisor")
+    for n in range(people.REDEEM_MAX_FAILURES * 2):  # one every 16 minutes: never 5 within 15
+        with pytest.raises(DomainError) as info:
+            await _redeem(db, "wrong", 77, now=NOW + timedelta(minutes=16 * n))
+        assert not isinstance(info.value, people.RedeemThrottled)
+    used_and_expired = await _code(db, "supervisor")
+    await _redeem(db, used_and_expired, 78)
+    with pytest.raises(DomainError, match="already been used"):
+        await _redeem(db, used_and_expired, 77, now=NOW + timedelta(hours=3))
+    reasons = [json.loads(r["after"])["reason"] for r in await db.fetchall(
+        "SELECT after FROM audit_log WHERE action = 'invitation.redeem_failed' ORDER BY id")]
+    assert reasons == ["unknown"] * (people.REDEEM_MAX_FAILURES * 2) + ["used"]
+    assert (await _redeem(db, code, 77, now=NOW + timedelta(days=1))).role == Role.SUPERVISOR

@@ -29,6 +29,7 @@ def add_commands(sub: SubParsers) -> None:
 
     backup = sub.add_parser("backup", help="online backup, verified with PRAGMA integrity_check")
     backup.add_argument("path")
+    backup.add_argument("--force", action="store_true", help="replace an existing backup file (regular files only)")
     backup.set_defaults(func=cmd_backup)
 
     dept = sub.add_parser("department", help="departments")
@@ -41,8 +42,22 @@ def add_commands(sub: SubParsers) -> None:
     invite = sub.add_parser("invite", help="create a one-time invitation code")
     invite.add_argument("--role", required=True, choices=["admin", "supervisor", "liaison"])
     invite.add_argument("--department")
-    invite.add_argument("--days", type=int, help="days the code stays valid (default invitations.valid_days)")
+    invite.add_argument("--days", type=_days, help="days the code stays valid, 1-365 (default invitations.valid_days)")
     invite.set_defaults(func=cmd_invite)
+
+
+def _days(text: str) -> int:
+    """--days as a whole number within the bounds the domain accepts (a usage error otherwise)."""
+    from bot.people import MAX_VALID_DAYS, MIN_VALID_DAYS
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(T._("not a whole number of days: {text}").format(text=text)) from None
+    if not MIN_VALID_DAYS <= value <= MAX_VALID_DAYS:
+        raise argparse.ArgumentTypeError(T._("an invitation is valid for {low} to {high} days, not {days}").format(
+            low=MIN_VALID_DAYS, high=MAX_VALID_DAYS, days=value))
+    return value
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -96,9 +111,10 @@ async def cmd_backup(args: argparse.Namespace, settings: Settings, db: Database)
     if target.resolve() == settings.storage.database.resolve():
         return fail(T._("The backup must not overwrite the database itself."))
     try:
-        verdict = await db.backup(target)
+        verdict = await db.backup(target, overwrite=args.force)
     except OSError as exc:
-        return fail(T._("Cannot write the backup {path}: {reason}").format(path=target, reason=exc.strerror))
+        return fail(T._("Cannot write the backup {path}: {reason}").format(path=target,
+                                                                         reason=exc.strerror or str(exc)))
     if verdict != "ok":
         return fail(T._("The backup {path} failed its integrity check: {verdict}").format(path=target, verdict=verdict))
     print(T._("Backup written to {path} and verified (integrity_check: ok).").format(path=target))
@@ -132,7 +148,7 @@ async def cmd_invite(args: argparse.Namespace, settings: Settings, db: Database)
 
     issued = await create_invitation(
         db, role=args.role, department_name=args.department, actor=None, now=now(),
-        valid_days=args.days or settings.invitations.valid_days,
+        valid_days=settings.invitations.valid_days if args.days is None else args.days,
     )
     who = T._(ROLE_NAMES[issued.role])
     if issued.department:

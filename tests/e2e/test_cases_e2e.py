@@ -97,8 +97,11 @@ def test_register_with_new_acknowledge_and_view(sandbox: SandboxServer,
     assert "办理记录" in view.content and "王督办" in view.content and "张联络" in view.content
 
     other.send_command("case", "1")
-    refusal = other.wait_for_message(has("其他单位"))
+    # issue 13: the same words as for a case number that does not exist, so numbers cannot be enumerated
+    refusal = other.wait_for_message(has("整改事项#1不属于您所在部门"))
     assert "义务教育补助资金" not in refusal.content
+    other.send_command("case", "999")
+    assert other.wait_for_message(has("#999")).content == refusal.content.replace("#1", "#999")
     # A forged 确认收到 from another department's liaison changes nothing.
     forged = other.press(refusal.message_id, data="case:ack:1")
     deadline = time.monotonic() + 10
@@ -106,7 +109,7 @@ def test_register_with_new_acknowledge_and_view(sandbox: SandboxServer,
         assert time.monotonic() < deadline
         time.sleep(0.05)
     refused = sandbox.callback_answer(forged)
-    assert refused is not None and refused.show_alert and "其他单位" in (refused.text or "")
+    assert refused is not None and refused.show_alert and "不属于您所在部门" in (refused.text or "")
     liaison.send_command("case", "1")
     history = liaison.wait_for_message(has("办理记录")).content
     assert history.count("确认收到反馈") == 1  # neither the second tap nor the forged one changed anything
