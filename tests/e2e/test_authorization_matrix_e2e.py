@@ -262,6 +262,11 @@ def send(user: SandboxUser, text: str, chat_id: int | None = None) -> None:
     user.send_command(command, args, chat_id=chat_id)
 
 
+def newer_than(user: SandboxUser, count: int) -> Callable[[], SentMessage | None]:
+    """For wait_until: the chat's latest bot message once there are more than `count`."""
+    return lambda: user.last_message() if len(user.messages()) > count else None
+
+
 def run_private(sandbox: SandboxServer, user: SandboxUser, cells: list[Cell], tally: Tally) -> None:
     """One private chat: each cell, then wait for its answer (a message, or the press's answer)."""
     for cell in sorted(cells, key=lambda c: c.kind != "command"):  # commands first: presses need a message
@@ -270,7 +275,7 @@ def run_private(sandbox: SandboxServer, user: SandboxUser, cells: list[Cell], ta
             send(user, cell.what)
             try:
                 wait = SILENT_WAIT if cell.what in MAY_BE_SILENT else 60
-                sandbox.wait_until(lambda b=before: len(user.messages()) > b or None, timeout=wait,
+                sandbox.wait_until(newer_than(user, before), timeout=wait,
                                    what=f"an answer to {cell}")
             except TimeoutError:
                 if cell.what not in MAY_BE_SILENT:
@@ -282,7 +287,7 @@ def run_private(sandbox: SandboxServer, user: SandboxUser, cells: list[Cell], ta
             if target is None:
                 before = len(user.messages())
                 user.send_command("help")
-                target = sandbox.wait_until(lambda b=before: len(user.messages()) > b and user.last_message(),
+                target = sandbox.wait_until(newer_than(user, before),
                                             timeout=60, what=f"an answer to /help from {user}")
             query = user.press(target, data=cell.what)
             sandbox.wait_for_callback_answer(query, timeout=60)
@@ -374,8 +379,8 @@ def test_authorization_matrix(sandbox: SandboxServer, rectbot: Callable[..., Rec
     replies = groups[:: max(1, len(groups) // len(ROLES))][: len(ROLES)]
     for g, members, _ in replies:
         members[-1].send_text("请问怎么办理？", chat_id=g, reply_to=sandbox.messages(g)[0])
-    for g, _, _ in replies:
-        sandbox.wait_until(lambda g=g: len(sandbox.messages(g)) == 2 or None, timeout=60, what="the reply's line")
+    sandbox.wait_until(lambda: all(len(sandbox.messages(g)) == 2 for g, _, _ in replies) or None, timeout=60,
+                       what="the replies' lines")
     tally.count(len(replies))
     sandbox.wait_for_updates_consumed(timeout=60)
     after = quiet_snapshot(bot)

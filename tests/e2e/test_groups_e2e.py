@@ -62,8 +62,11 @@ def test_group_chats_get_one_line_and_nothing_else(sandbox: SandboxServer,
     before = snapshot(bot)
 
     def answer_in_group(sent: int) -> SentMessage:
-        return sandbox.wait_until(lambda: len(sandbox.messages(group)) > sent and sandbox.messages(group)[sent],
-                                  timeout=15, what="the bot's answer in the group")
+        def nth() -> SentMessage | None:
+            answers = sandbox.messages(group)
+            return answers[sent] if len(answers) > sent else None
+
+        return sandbox.wait_until(nth, timeout=15, what="the bot's answer in the group")
 
     # The finding, replayed: each of these used to post a code, the ledger, or the case's findings.
     steps = [(supervisor, "invite", "supervisor"), (supervisor, "export", ""), (liaison, "case", str(case_id)),
