@@ -13,7 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
@@ -35,6 +36,7 @@ INVITATION_HINT = N_(
     "management office (绩效管理科) for an invitation code, then send:\n/start CODE"
 )
 STALE_BUTTON = N_("This button is no longer valid.")
+PRIVATE_ONLY = N_("To keep information secure, please use this bot in a private chat with it.")
 ANSWER_LIMIT = 190  # characters Telegram shows in a callback answer (the API allows 200)
 
 
@@ -127,8 +129,50 @@ def guarded(func: H | None = None, /, *, on_refusal: int | None = None, forget: 
     return decorate(func) if func is not None else decorate
 
 
+def addressed_to_bot(message: Message, bot_id: int, bot_username: str) -> bool:
+    """A command (bare, or ``/cmd@thisbot``), an @mention of the bot, or a reply to one of its messages."""
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
+        return True
+    mention = "@" + bot_username.lower()
+    entities = message.parse_entities() or message.parse_caption_entities()
+    for entity, text in entities.items():
+        if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+            _, at, target = text.partition("@")
+            if not at or target.lower() == bot_username.lower():
+                return True
+        elif entity.type == MessageEntity.MENTION and text.lower() == mention:
+            return True
+    return False
+
+
+async def refuse_outside_private(update: Update, context: RectbotContext) -> None:
+    """Groups, supergroups and channels: one line pointing to a private chat, and nothing else.
+
+    Codes, ledgers and findings must never reach a room others can read, so nothing runs there: no
+    handler, no state change, not even "reachable again". Chatter not addressed to the bot gets no answer.
+    """
+    user = update.effective_user
+    person = await people.person_by_telegram_id(context.services.db, user.id) if user is not None else None
+    line = translator(person)._(PRIVATE_ONLY)
+    if update.callback_query is not None:
+        await ack(update, context, line, alert=True)
+        return
+    message = update.message or update.channel_post
+    if message is None or not addressed_to_bot(message, context.bot.id, context.bot.username):
+        return
+    try:
+        await message.reply_text(line, do_quote=True)
+    except TelegramError:
+        log.debug("could not answer in the group %s", message.chat_id, exc_info=True)
+
+
 async def gate_strangers(update: Update, context: RectbotContext) -> None:
-    """Group -1, before every handler: load the sender once; unknown people get the invitation hint only."""
+    """Group -1, before every handler: groups get one line; load the sender once; strangers get the hint only."""
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        await refuse_outside_private(update, context)
+        raise ApplicationHandlerStop
     user = update.effective_user
     if user is None:
         raise ApplicationHandlerStop

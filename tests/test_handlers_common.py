@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from telegram import CallbackQuery, Update, User
+from telegram import CallbackQuery, Chat, Message, MessageEntity, Update, User
+from telegram.constants import ChatType
 from telegram.ext import Application, ContextTypes
 
 from bot.errors import DomainError
-from handlers.common import STALE_BUTTON, RectbotContext, ack, guarded, refuse, translator
+from handlers.common import STALE_BUTTON, RectbotContext, ack, addressed_to_bot, guarded, refuse, translator
 
 
 @pytest.fixture
@@ -70,3 +72,27 @@ async def test_guarded_refuses_and_can_end_a_conversation(
     context.user_data["review"] = {"report_id": 1}
     assert await step(press("x"), context) == -1
     assert "review" not in context.user_data
+
+
+def group_message(text: str, *, command: bool = False, reply_to_bot: bool = False) -> Message:
+    chat = Chat(-100, ChatType.GROUP)
+    entities = [MessageEntity(MessageEntity.BOT_COMMAND, 0, len(text.split()[0]))] if command else []
+    bot_said = Message(1, datetime.now(UTC), chat, from_user=User(BOT_ID, "rectbot", True), text="…")
+    return Message(2, datetime.now(UTC), chat, from_user=User(7, "联络员", False), text=text,
+                   entities=entities, reply_to_message=bot_said if reply_to_bot else None)
+
+
+BOT_ID = 4242
+
+
+@pytest.mark.parametrize(("message", "addressed"), [
+    (group_message("/case 1", command=True), True),
+    (group_message("/case@rectbot_test 1", command=True), True),
+    (group_message("/case@other_bot 1", command=True), False),
+    (group_message("这个怎么用？", reply_to_bot=True), True),
+    (group_message("大家看一下 /case 1"), False),  # chatter (no command entity at the start)
+    (group_message("今天开会"), False),
+])
+def test_only_commands_and_replies_to_the_bot_are_addressed_to_it(message: Message, addressed: bool) -> None:
+    """In groups the bot answers those (with one line) and stays silent on everything else."""
+    assert addressed_to_bot(message, BOT_ID, "RectBot_Test") is addressed
