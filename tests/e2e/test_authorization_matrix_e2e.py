@@ -167,11 +167,20 @@ def connect(bot: RectbotProcess) -> sqlite3.Connection:
     return conn
 
 
+# A wrong invitation code is refused AND recorded on purpose (issue 13: failed redemptions are audited and
+# throttled), so that bookkeeping is not a state change of the refused action; everything else is.
+FAILED_CODE_BOOKKEEPING = ("invitation.redeem_failed", "invitation.redeem_blocked")
+
+
 def snapshot(bot: RectbotProcess) -> dict[str, list[tuple[object, ...]]]:
     conn = connect(bot)
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall() for t in tables}
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                  if r[0] != "redeem_failures"]
+        found = {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall() for t in tables}
+        found["audit_log"] = conn.execute(
+            "SELECT * FROM audit_log WHERE action NOT IN (?, ?) ORDER BY rowid", FAILED_CODE_BOOKKEEPING).fetchall()
+        return found
     finally:
         conn.close()
 
