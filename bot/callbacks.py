@@ -129,4 +129,6 @@ REVIEW_NEEDS_WORDS = ("return_for_rework", "refused", "inadequate", "falsely_rep
 # Extensions: ex:c:CASE asks for one (liaison); approve / other / refuse decide request ID (supervisor).
 EXTENSION = CallbackCodec("ex", {"c": (int,), "approve": (int,), "other": (int,), "refuse": (int,)})
 # The daily digest's lists: the action is the section (bot.digests.SECTIONS).
+# A registered person who redeemed another code: change to the code's role, or keep the current one.
+INVITE = CallbackCodec("inv", {"change": (), "keep": ()})
 DIGEST = CallbackCodec("dg", {s: () for s in ("new", "overdue", "soon", "review", "provisional", "noliaison")})

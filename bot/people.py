@@ -201,7 +201,8 @@ def _unusable(inv: Invitation | None, now: datetime) -> str | None:
 async def redeem_invitation(
     db: Database,
     *,
-    code: str,
+    code: str | None = None,
+    code_hash: str | None = None,
     telegram_id: int,
     name: str,
     username: str | None,
@@ -221,8 +222,12 @@ async def redeem_invitation(
       changes, the code stays unused: a role never changes silently;
     * with `change_role=True` (the person confirmed) their role and department become the code's
       (audited: person.role_changed), except that an administrator is never lowered (NotAuthorized).
+    The code is given as typed (`code`) or, when the person confirms a change, as its hash (`code_hash`).
     """
-    code_hash = hash_code(code)
+    if code_hash is None:
+        if code is None:
+            raise ValueError("redeem_invitation needs the code or its hash")
+        code_hash = hash_code(code)  # a confirmation later passes only the hash: the code is never kept
     sender = f"telegram:{telegram_id}"
     refusal: DomainError | None = None
     person_id: int | None = None

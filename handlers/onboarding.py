@@ -1,4 +1,5 @@
-"""Onboarding journey: /start CODE, /help, /whoami, /lang."""
+"""Onboarding journey: /start CODE (with the confirmation a registered person gives to change role), /help,
+/whoami, /lang."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ import contextlib
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CommandHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import people
+from bot.callbacks import INVITE
 from bot.commands import commands_for
 from bot.domain import Person, Role
 from bot.i18n import N_, Translator
 from bot.people import ROLE_NAMES
-from handlers.common import INVITATION_HINT, RectbotContext, guarded, reply, translator
+from handlers.common import INVITATION_HINT, STALE_BUTTON, RectbotContext, guarded, markup, refuse, reply, translator
+
+# user_data key: the hash (never the code) of an invitation a registered person may still confirm.
+PENDING_INVITE = "invite.pending"
 
 ROLE_INTRO = {
     Role.ADMIN: N_("You can manage departments, people, invitations and holiday calendars, and do "
@@ -63,10 +68,18 @@ async def start(update: Update, context: RectbotContext) -> None:
         await reply(update, context, t._("Welcome back, {name}. You are registered as {role}.").format(
             name=person.name, role=role_label(t, person)) + "\n\n" + help_text(t, person))
         return
-    person = await people.redeem_invitation(
-        svc.db, code=code, telegram_id=user.id, name=user.full_name, username=user.username,
-        locale=None, now=svc.now(),
-    )
+    try:
+        person = await people.redeem_invitation(
+            svc.db, code=code, telegram_id=user.id, name=user.full_name, username=user.username,
+            locale=None, now=svc.now(),
+        )
+    except people.AlreadyRegistered as exc:
+        await _offer_role_change(update, context, exc, people.hash_code(code))
+        return
+    await _welcome(update, context, person)
+
+
+async def _welcome(update: Update, context: RectbotContext, person: Person) -> None:
     context.person = person
     t = translator(person)
     await reply(update, context, "\n\n".join([
@@ -76,6 +89,52 @@ async def start(update: Update, context: RectbotContext) -> None:
         help_text(t, person),
     ]))
     await sync_chat_commands(context, person)
+
+
+async def _offer_role_change(
+    update: Update, context: RectbotContext, exc: people.AlreadyRegistered, code_hash: str,
+) -> None:
+    """A registered person sent a valid code for another role: say who they are and ask before changing."""
+    t = translator(exc.person)
+    current = people.role_msg(Role(exc.person.role), exc.person.department_name).render(t)
+    lines = [t._("You are already registered as {role}.").format(role=current)]
+    if exc.person.role == Role.ADMIN and exc.role != Role.ADMIN:
+        lines.append(t._("An administrator's role is never changed by an invitation code."))
+        await reply(update, context, "\n".join(lines))
+        return
+    offered = people.role_msg(exc.role, exc.department).render(t)
+    lines.append(t._("This invitation code is for {role}. Do you want to change your role to it?").format(role=offered))
+    assert context.user_data is not None
+    context.user_data[PENDING_INVITE] = code_hash
+    await reply(update, context, "\n".join(lines), reply_markup=markup([[
+        (t._("Change my role"), INVITE.build("change")), (t._("Keep my current role"), INVITE.build("keep")),
+    ]]))
+
+
+@guarded
+async def role_change_button(update: Update, context: RectbotContext) -> None:
+    """The answer to _offer_role_change; the domain checks the code again (still unused, not expired)."""
+    query = update.callback_query
+    assert query is not None
+    choice = INVITE.parse(query.data or "")
+    pending = context.user_data.pop(PENDING_INVITE, None) if context.user_data is not None else None
+    person = context.person
+    if choice is None or not isinstance(pending, str) or person is None:
+        await refuse(update, context, translator(person)._(STALE_BUTTON))
+        return
+    t = translator(person)
+    if choice.action == "keep":
+        await reply(update, context, t._("Nothing was changed: you remain {role}.").format(
+            role=role_label(t, person)))
+        return
+    user = update.effective_user
+    assert user is not None
+    svc = context.services
+    changed = await people.redeem_invitation(
+        svc.db, code_hash=pending, telegram_id=user.id, name=user.full_name, username=user.username,
+        locale=person.locale, now=svc.now(), change_role=True,
+    )
+    await _welcome(update, context, changed)
 
 
 @guarded
@@ -119,4 +178,5 @@ def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
         CommandHandler("help", help_command),
         CommandHandler("whoami", whoami),
         CommandHandler("lang", lang),
+        CallbackQueryHandler(role_change_button, pattern=INVITE.any_pattern),
     ]
