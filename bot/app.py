@@ -193,12 +193,18 @@ def _schedule_jobs(app: Application, svc: Services) -> None:
     async def calendar_job(_: object) -> None:
         await jobs.refresh_calendar(svc)
 
+    async def purge_job(_: object) -> None:
+        removed = await jobs.purge_imports(svc)
+        if removed:
+            log.info("removed %d ledger upload(s) nobody confirmed within a day", removed)
+
     jq.run_once(start_delivery, when=0, name="delivery")
     jq.run_repeating(sweep_job, interval=settings.reminders.sweep_seconds, first=0.2, name="reminder-sweep",
                      job_kwargs={"max_instances": 1, "coalesce": True})
     jq.run_daily(digest_job, time=settings.escalation.digest_at, name="daily-digest")
     calendar_every = timedelta(seconds=min(60, settings.reminders.sweep_seconds))
     jq.run_repeating(calendar_job, interval=calendar_every, first=calendar_every, name="refresh-calendar")
+    jq.run_repeating(purge_job, interval=3600, first=5, name="purge-stale-imports")
 
 
 async def _post_shutdown(app: Application) -> None:

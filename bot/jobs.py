@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from bot.digests import enqueue_daily_digests, warn_missing_calendar
+from bot.ledger import purge_stale_imports
 from bot.schedules import build_calendar, calendar_signature
 from bot.services import Services
 from bot.sweep import sweep
@@ -29,3 +33,8 @@ async def refresh_calendar(svc: Services) -> bool:
     svc.calendar = await build_calendar(svc.db)
     svc.calendar_signature = signature
     return True
+
+
+async def purge_imports(svc: Services) -> int:
+    """Hourly: delete ledger uploads that waited over a day for 导入/取消 (nobody will press them now)."""
+    return await asyncio.to_thread(purge_stale_imports, svc.evidence_root, now=time.time())

@@ -12,11 +12,13 @@ here rather than translated messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.budget import suggestion_label
@@ -519,3 +521,28 @@ async def export_ledger(
     # Writing 5,000 rows takes a second or two: in a thread, so the event loop keeps serving others.
     content = await asyncio.to_thread(write_csv if fmt == "csv" else write_xlsx, rows)
     return content, len(rows)
+
+
+# --------------------------------------------------------------------------- uploads waiting for a decision
+
+IMPORTS_FOLDER = "imports"            # under settings.storage.files
+PENDING_IMPORT_MAX_AGE = timedelta(hours=24)
+
+
+def pending_import_path(files_root: Path, token: str, file_name: str) -> Path:
+    """Where an upload with bad rows waits for 导入/取消 (named by the token its buttons carry)."""
+    return Path(files_root) / IMPORTS_FOLDER / f"{token}{Path(file_name).suffix.lower()}"
+
+
+def purge_stale_imports(files_root: Path, *, now: float, max_age: timedelta = PENDING_IMPORT_MAX_AGE) -> int:
+    """Delete uploads nobody confirmed or cancelled within `max_age`; returns how many (blocking: run in a thread)."""
+    folder = Path(files_root) / IMPORTS_FOLDER
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for path in folder.iterdir():
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to delete
+            if path.is_file() and now - path.stat().st_mtime > max_age.total_seconds():
+                path.unlink()
+                removed += 1
+    return removed

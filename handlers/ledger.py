@@ -53,10 +53,17 @@ async def export_command(update: Update, context: RectbotContext) -> None:
         "Rectification ledger: {n} case(s). Confidential cases show no details.").format(n=count))
 
 
-def _imports_dir(context: RectbotContext) -> Path:
-    folder = Path(context.services.settings.storage.files) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def _pending_path(context: RectbotContext, token: str, name: str) -> Path:
+    path = ledger.pending_import_path(context.services.evidence_root, token, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _forget_pending(context: RectbotContext) -> None:
+    """A new upload replaces the one still waiting: its copy goes (stale ones are purged by a job)."""
+    old = (context.user_data or {}).pop(IMPORT, None)
+    if isinstance(old, dict):
+        _pending_path(context, str(old.get("token")), str(old.get("name"))).unlink(missing_ok=True)
 
 
 class _Progress:
@@ -116,7 +123,8 @@ async def _import_upload(update: Update, context: RectbotContext, person: Person
     summary = ledger.describe_plan(t, plan, max_errors=20)
     if plan.bad:
         token = secrets.token_hex(6)
-        (_imports_dir(context) / f"{token}{Path(name).suffix.lower()}").write_bytes(data)
+        _forget_pending(context)
+        await asyncio.to_thread(_pending_path(context, token, name).write_bytes, data)
         assert context.user_data is not None
         context.user_data[IMPORT] = {"token": token, "name": name}
         rows = [[(t._("Import the {n} good row(s)").format(n=len(plan.new)), LEDGER.build("go", token))]] \
@@ -147,7 +155,7 @@ async def ledger_confirm(update: Update, context: RectbotContext) -> None:
         return
     assert context.user_data is not None
     context.user_data.pop(IMPORT, None)
-    path = _imports_dir(context) / f"{token}{Path(str(pending.get('name'))).suffix.lower()}"
+    path = _pending_path(context, token, str(pending.get("name")))
     await ack(update, context)
     message = query.message
     if not isinstance(message, Message):
