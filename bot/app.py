@@ -6,8 +6,10 @@ and the delivery loop are started in `_schedule_jobs`. Nothing registers itself 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     BaseHandler,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     ContextTypes,
     Defaults,
@@ -40,6 +43,47 @@ from handlers import admin, cases, common, deadlines, ledger, new_case, onboardi
 from handlers.common import RectbotContext
 
 log = logging.getLogger(__name__)
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Different people's updates run at the same time; one chat's updates run one after another.
+
+    PTB's default handles every update in turn, so a supervisor's import (seconds of parsing and
+    writing) kept everyone else's /help waiting. Keeping each chat in order is what the conversations
+    and the per-person drafts need; nothing needs one chat to wait for another.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}  # updates holding or waiting for each chat's lock
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _chat_key(update)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:  # nobody else holds or waits: forget the chat
+                del self._users[key], self._locks[key]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+def _chat_key(update: object) -> int:
+    if isinstance(update, Update):
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+        if update.effective_user is not None:
+            return update.effective_user.id
+    return 0
+
 
 def make_clock(settings: Settings) -> Clock:
     if settings.testing.clock_start:
@@ -128,6 +172,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         .rate_limiter(flood_limiter())
         .persistence(persistence)
         .context_types(ContextTypes(context=RectbotContext))
+        .concurrent_updates(PerChatUpdateProcessor())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
