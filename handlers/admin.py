@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CommandHandler
+from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot import people
 from bot.domain import Role
@@ -45,4 +45,5 @@ async def invite(update: Update, context: RectbotContext) -> None:
 
 
 def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
-    return [CommandHandler("invite", invite)]
+    # Private chats only: an invitation code posted in a group could be redeemed by anyone in it.
+    return [CommandHandler("invite", invite, filters=filters.ChatType.PRIVATE)]

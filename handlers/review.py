@@ -394,8 +394,9 @@ def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
         CallbackQueryHandler(cb_close, pattern=REVIEW.pattern("close")),
         CallbackQueryHandler(cb_open_report, pattern=REVIEW.pattern("open")),
         CallbackQueryHandler(cb_ext_approve, pattern=EXTENSION.pattern("approve")),
-        CommandHandler("review", cmd_review),
-        CommandHandler("budget", cmd_budget),
+        # Reports, evidence files and budget workbooks go to private chats only, never to a group.
+        CommandHandler("review", cmd_review, filters=filters.ChatType.PRIVATE),
+        CommandHandler("budget", cmd_budget, filters=filters.ChatType.PRIVATE),
         CommandHandler("spotcheck", cmd_spotcheck),
     ]
 
