@@ -123,6 +123,7 @@ def test_faulty_bot_api_delivers_or_flags_every_notice(
     summary = f"figures: {figures}"
     assert still_running, f"the bot process died; {summary}"
     assert "Traceback" not in bot.log() and "unhandled error" not in bot.log(), summary
+    assert sandbox.token not in bot.log(), summary  # the log never carries the bot token
     assert not missing and not over, f"missing {missing[:5]}, over {list(over.items())[:5]}; {summary}"
     assert not leaked_to_blocked, summary
     assert unreachable == blocked and dropped == blocked and audited == len(blocked), summary

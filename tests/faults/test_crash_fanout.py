@@ -94,3 +94,4 @@ def test_sigkill_during_fan_out_loses_nothing(sandbox: SandboxServer, rectbot: F
     assert figures["integrity"] == "ok", summary
     assert sandbox.violations.total == 0, summary
     assert "Traceback" not in bot.log() and "unhandled error" not in bot.log(), summary
+    assert sandbox.token not in bot.log(), summary  # the log never carries the bot token
