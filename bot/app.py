@@ -188,7 +188,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     # them (ledger_upload hands a non-bureau sender's file on to the report draft); the report-draft
     # fall-through is last but one, so a liaison's message or report button that no conversation
     # claimed (its state lost to a crash) still reaches their saved draft; and the catch-all after
-    # everything answers every button press nothing else took ("This button is no longer valid.").
+    # everything answers every button press nothing else took ("This button is no longer valid."), and
+    # the message fallback answers a private message nothing else took ("Sorry, I did not understand that.").
     group0: list[BaseHandler[Update, RectbotContext, object]] = [
         *onboarding.handlers(),
         *admin.handlers(),
@@ -201,6 +202,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         *ledger.handlers(),
         *report.draft_fallthrough_handlers(),
         CallbackQueryHandler(common.stale_button),
+        *onboarding.fallback_handlers(),
     ]
     app.add_handlers(group0, group=0)
     app.add_error_handler(common.on_error)

@@ -351,12 +351,17 @@ def evidence_extension(file_name: str | None, mime_type: str | None) -> str:
     return ext
 
 
-def check_evidence(file_name: str | None, mime_type: str | None, size: int | None) -> str:
-    """Before downloading: type and size (Telegram lets bots download 20 MB at most)."""
-    ext = evidence_extension(file_name, mime_type)
+def check_download_size(size: int | None) -> None:
+    """Before downloading any file a person sent: Telegram lets bots download 20 MB at most."""
     if size is not None and size > MAX_EVIDENCE_BYTES:
         raise DomainError(N_("This file is larger than 20 MB, the most I can receive. Please send a smaller or "
                              "compressed file, or split it."))
+
+
+def check_evidence(file_name: str | None, mime_type: str | None, size: int | None) -> str:
+    """Before downloading: type and size."""
+    ext = evidence_extension(file_name, mime_type)
+    check_download_size(size)
     return ext
 
 

@@ -17,7 +17,7 @@ from telegram import Chat, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import ledger
+from bot import ledger, reports
 from bot.callbacks import LEDGER
 from bot.domain import Person
 from bot.errors import DomainError, RectbotError
@@ -109,6 +109,7 @@ async def _import_upload(update: Update, context: RectbotContext, person: Person
     t = translator(person)
     svc = context.services
     name = message.document.file_name or "ledger.xlsx"
+    reports.check_download_size(message.document.file_size)  # getFile refuses bigger files
     status = await message.reply_text(t._("Reading {name}…").format(name=name))
     progress = _Progress(status, t)
     progress.last = time.monotonic()

@@ -1,5 +1,5 @@
 """Onboarding journey: /start CODE (with the confirmation a registered person gives to change role), /help,
-/whoami, /lang."""
+/whoami, /lang, and the answer to what nothing else understood."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import contextlib
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import people
 from bot.callbacks import INVITE
@@ -170,6 +170,23 @@ async def lang(update: Update, context: RectbotContext) -> None:
     await reply(update, context,
                 t._("Language set to English.") if updated.locale == "en" else t._("Language set to Chinese."))
     await sync_chat_commands(context, updated)
+
+
+NOT_UNDERSTOOD = N_("Sorry, I did not understand that.")
+
+
+@guarded
+async def not_understood(update: Update, context: RectbotContext) -> None:
+    """A private message no handler took (stray text, an unknown command, a file outside any draft)
+    gets an answer with the person's commands: silence reads as a bot that is down."""
+    person = context.person
+    t = translator(person)
+    await reply(update, context, t._(NOT_UNDERSTOOD) + "\n\n" + help_text(t, person))
+
+
+def fallback_handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
+    """Last in group 0: new private messages that every other handler passed over."""
+    return [MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE, not_understood)]
 
 
 def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:

@@ -37,6 +37,7 @@ from bot.domain import Role
 from bot.errors import DomainError
 from bot.people import require_role
 from bot.reminders import ReminderReply, record_progress_note, reminder_for_reply
+from handlers import onboarding
 from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, reply, translator
 
 log = logging.getLogger(__name__)
@@ -105,8 +106,10 @@ async def reminder_reply(update: Update, context: RectbotContext) -> None:
         return
     svc = context.services
     row = await reminder_for_reply(svc.db, person, message.reply_to_message.message_id)
-    if row is None or row.case_id is None:
-        return  # a reply to something else: not ours
+    if row is None or row.case_id is None:  # a reply to something else: not ours
+        if message.chat.type == "private":
+            await onboarding.not_understood(update, context)
+        return
     doc = message.document
     reply_ = ReminderReply(
         person_id=person.id, case_id=row.case_id, outbox_id=row.id, kind=row.kind,

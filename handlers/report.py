@@ -35,7 +35,7 @@ from bot.i18n import N_, Translator
 from bot.people import require_role
 from bot.reports import Draft
 from bot.services import Services
-from handlers import reminders
+from handlers import onboarding, reminders
 from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, reply, translator
 
 log = logging.getLogger(__name__)
@@ -552,9 +552,12 @@ def _conversation() -> ConversationHandler[RectbotContext]:
 
 
 async def fallthrough_message(update: Update, context: RectbotContext) -> None:
-    """A liaison's message outside the conversation (its state lost): continue the draft if there is one."""
+    """A liaison's message outside the conversation (its state lost): continue the draft if there is one;
+    anyone else's stray message is answered by the onboarding fallback, never with silence."""
     if await _draft_of(context) is not None:
         await on_message(update, context)
+    else:
+        await onboarding.not_understood(update, context)
 
 
 async def fallthrough_button(update: Update, context: RectbotContext) -> None:

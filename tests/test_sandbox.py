@@ -704,3 +704,73 @@ async def test_reset_keeps_update_ids_increasing(bot: Bot, sandbox: SandboxServe
     (second,) = await bot.get_updates(offset=first.update_id + 1, timeout=0)
     assert second.update_id > first.update_id
     assert second.message is not None and second.message.text == "two"
+
+
+# ----------------------------------------------------------------- random faults, keyboards
+@pytest.mark.asyncio
+async def test_random_faults_are_seeded_and_proportional(bot: Bot, sandbox: SandboxServer) -> None:
+    """The fault suite relies on per-call probabilities that replay identically for one seed."""
+    sandbox.enforce_flood = False
+    alice = sandbox.create_user(1001, "Alice")
+
+    async def run(seed: int) -> list[int]:
+        sandbox.clear_faults()
+        sandbox.inject_random("sendMessage", {"429": 0.3, "500": 0.2}, seed=seed, retry_after=(1, 3))
+        statuses = []
+        for i in range(200):
+            try:
+                await bot.send_message(alice.id, str(i))
+                statuses.append(200)
+            except RetryAfter as exc:
+                assert 1 <= seconds(exc) <= 3
+                statuses.append(429)
+            except NetworkError:
+                statuses.append(500)
+        return statuses
+
+    first, again, other = await run(7), await run(7), await run(8)
+    assert first == again and first != other
+    assert 40 <= first.count(429) <= 80 and 20 <= first.count(500) <= 60
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        sandbox.inject_random("*", {"429": 0.7, "500": 0.5}, seed=1)
+    with pytest.raises(ValueError, match="unknown fault"):
+        sandbox.inject_random("*", {"418": 0.1}, seed=1)
+
+
+@pytest.mark.asyncio
+async def test_random_faults_limited_to_chats_and_cleared(bot: Bot, sandbox: SandboxServer) -> None:
+    sandbox.enforce_flood = False
+    alice, bob = sandbox.create_user(1001, "Alice"), sandbox.create_user(1002, "Bob")
+    faults = sandbox.inject_random("sendMessage", {"403": 1.0}, seed=1, chat_ids={bob.id})
+    await bot.send_message(alice.id, "fine")
+    with pytest.raises(Forbidden):
+        await bot.send_message(bob.id, "no")
+    assert faults.calls == 1 and faults.hits == {"403": 1} and faults.met == [("403", bob.id)]
+    sandbox.clear_faults()
+    await bot.send_message(bob.id, "now fine")
+    assert [m.text for m in sandbox.messages(bob)] == ["now fine"]
+
+
+@pytest.mark.asyncio
+async def test_inline_keyboard_limits(bot: Bot, sandbox: SandboxServer) -> None:
+    """Telegram refuses more than 100 inline buttons or more than 8 in a row (and data over 64 bytes)."""
+    alice = sandbox.create_user(1001, "Alice")
+    sandbox.enforce_flood = False
+
+    def grid(rows: int, per_row: int) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup([[InlineKeyboardButton(f"{r}.{c}", callback_data=f"{r}.{c}")
+                                      for c in range(per_row)] for r in range(rows)])
+
+    await bot.send_message(alice.id, "ok", reply_markup=grid(12, 8))  # 96 buttons
+    await bot.send_message(alice.id, "ok", reply_markup=grid(20, 5))  # exactly 100
+    for markup in (grid(1, 9), grid(21, 5)):
+        with pytest.raises(BadRequest, match=r"(?i)reply markup is too long"):
+            await bot.send_message(alice.id, "too many", reply_markup=markup)
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+        await bot.send_message(alice.id, "x", reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton("big", callback_data="é" * 33)]]))
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+        await bot.send_message(alice.id, "字" * 4097)
+    with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
+        await bot.send_document(alice.id, b"1", filename="a.txt", caption="字" * 1025)
+    assert [m.text for m in sandbox.messages(alice)] == ["ok", "ok"]

@@ -10,7 +10,8 @@ Typical use::
         alice.press(reply, "确认")
 
 See :class:`SandboxServer` for reading what the bot did, fault injection
-(:meth:`SandboxServer.inject`, :meth:`SandboxServer.block`) and flood limits
+(:meth:`SandboxServer.inject`, :meth:`SandboxServer.inject_random`,
+:meth:`SandboxServer.block`) and flood limits
 (:mod:`bot.sandbox.flood`).
 """
 
@@ -23,6 +24,7 @@ from .models import (
     Fault,
     FloodViolations,
     MessageEdit,
+    RandomFaults,
     SentMessage,
     StoredFile,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "FloodLimiter",
     "FloodViolations",
     "MessageEdit",
+    "RandomFaults",
     "SandboxServer",
     "SandboxUser",
     "SentMessage",

@@ -6,6 +6,7 @@ helper later reflects edits and deletion, so a test can hold on to it.
 
 from __future__ import annotations
 
+import random
 import struct
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ __all__ = [
     "FloodViolations",
     "GroupInfo",
     "MessageEdit",
+    "RandomFaults",
     "SentMessage",
     "StoredFile",
     "UserInfo",
@@ -239,6 +241,48 @@ class Fault:
     def exhausted(self) -> bool:
         """True once it fired ``times`` times."""
         return self.times is not None and self.hits >= self.times
+
+
+@dataclass
+class RandomFaults:
+    """Seeded probabilistic faults: every matching call draws once and meets at most one kind.
+
+    ``rates`` maps a fault kind to its probability per call (they must sum to at most 1);
+    ``retry_after`` is the inclusive range a 429's ``retry_after`` is drawn from. The draws come
+    from ``random.Random(seed)``, so a run is reproducible as far as the order of calls is.
+    """
+
+    method: str  # lower-case method name or "*"
+    rates: dict[str, float]
+    seed: int
+    chat_ids: frozenset[int] | None = None
+    retry_after: tuple[int, int] = (5, 5)
+    delay: float = 1.0
+    description: str | None = None
+    calls: int = 0
+    hits: dict[str, int] = field(default_factory=dict)
+    met: list[tuple[str, int | None]] = field(default_factory=list)  # (kind, chat id) per fault, in order
+    rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def draw(self, method: str, chat_id: int | None) -> Fault | None:
+        """The fault this call meets (a one-shot :class:`Fault`), or ``None``; counts the call."""
+        if self.method not in ("*", method.lower()):
+            return None
+        if self.chat_ids is not None and chat_id not in self.chat_ids:
+            return None
+        self.calls += 1
+        roll = self.rng.random()
+        for kind, rate in self.rates.items():
+            if roll < rate:
+                self.hits[kind] = self.hits.get(kind, 0) + 1
+                self.met.append((kind, chat_id))
+                retry_after = self.rng.randint(*self.retry_after)
+                return Fault(self.method, kind, 1, chat_id, retry_after, self.delay, self.description, hits=1)
+            roll -= rate
+        return None
 
 
 @dataclass(frozen=True)

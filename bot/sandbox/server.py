@@ -37,6 +37,7 @@ from .models import (
     Fault,
     FloodViolations,
     GroupInfo,
+    RandomFaults,
     SentMessage,
     UserInfo,
 )
@@ -823,10 +824,43 @@ class SandboxServer:
             self._state.faults.append(fault)
         return fault
 
+    def inject_random(
+        self,
+        method: str,
+        rates: dict[str, float],
+        *,
+        seed: int,
+        chat_ids: set[int] | frozenset[int] | None = None,
+        retry_after: tuple[int, int] = (5, 5),
+        delay: float = 1.0,
+        description: str | None = None,
+    ) -> RandomFaults:
+        """Make each call of ``method`` ("*" = any) meet a fault with the given probabilities.
+
+        ``rates`` maps fault kinds (as for :meth:`inject`) to a probability per call, e.g.
+        ``{"429": 0.10, "500": 0.05, "slow": 0.02}``; a call meets at most one. Draws come from
+        ``random.Random(seed)``. Faults injected with :meth:`inject` are consumed first. The
+        returned record counts ``calls`` and ``hits`` per kind; :meth:`clear_faults` removes it.
+        """
+        unknown = set(rates) - FAULT_KINDS
+        if unknown:
+            raise ValueError(f"unknown fault kind(s) {sorted(unknown)}; use some of {sorted(FAULT_KINDS)}")
+        if any(r < 0 for r in rates.values()) or sum(rates.values()) > 1:
+            raise ValueError("fault rates must be non-negative and sum to at most 1")
+        low, high = retry_after
+        if not 0 <= low <= high:
+            raise ValueError("retry_after must be a (low, high) range with 0 <= low <= high")
+        faults = RandomFaults(method.lower(), {str(k): float(v) for k, v in rates.items()}, seed,
+                              frozenset(chat_ids) if chat_ids is not None else None, (low, high), delay, description)
+        with self._state.lock:
+            self._state.random_faults.append(faults)
+        return faults
+
     def clear_faults(self) -> None:
-        """Remove all injected faults (not blocks: see :meth:`unblock`)."""
+        """Remove all injected faults, random ones included (not blocks: see :meth:`unblock`)."""
         with self._state.lock:
             self._state.faults.clear()
+            self._state.random_faults.clear()
 
     def block(self, chat: int | SandboxUser, *, notify: bool = False) -> None:
         """Every call for this chat gets 403 (blocked by the user / kicked) until :meth:`unblock`."""

@@ -32,6 +32,7 @@ from .models import (
     FloodViolations,
     GroupInfo,
     MessageEdit,
+    RandomFaults,
     SentMessage,
     StoredFile,
     UserInfo,
@@ -76,6 +77,8 @@ DEFAULT_ALLOWED_UPDATES = frozenset(ALL_UPDATE_TYPES) - {
     "message_reaction",
     "message_reaction_count",
 }
+MAX_INLINE_BUTTONS = 100  # Telegram: "reply markup is too long" beyond 100 inline buttons
+MAX_INLINE_ROW = 8  # buttons per inline-keyboard row
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the same "
@@ -128,6 +131,7 @@ class SandboxState:
             self.commands_calls: list[CommandsCall] = []
             self.chat_actions: list[tuple[int, str]] = []
             self.faults: list[Fault] = []
+            self.random_faults: list[RandomFaults] = []
             self.blocked: set[int] = set()
             self.flood = FloodLimiter()
             self.violation_kinds: dict[str, int] = {}
@@ -349,13 +353,18 @@ class SandboxState:
 
     # ------------------------------------------------------------ API helpers
     def take_fault(self, method: str, chat_id: int | None) -> Fault | None:
-        """Consume the first matching injected fault, if any."""
+        """Consume the first matching injected fault, else draw from the random ones, if any."""
         with self.lock:
             for fault in self.faults:
                 if fault.matches(method, chat_id):
                     fault.hits += 1
                     self._touch()
                     return fault
+            for random_faults in self.random_faults:
+                drawn = random_faults.draw(method, chat_id)
+                if drawn is not None:
+                    self._touch()
+                    return drawn
             return None
 
     def flood_violations(self) -> FloodViolations:
@@ -413,6 +422,8 @@ class SandboxState:
         if rows is not None:
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
                 raise bad_request('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays')
+            if sum(len(r) for r in rows) > MAX_INLINE_BUTTONS or any(len(r) > MAX_INLINE_ROW for r in rows):
+                raise bad_request("reply markup is too long")
             for row in rows:
                 for button in row:
                     if not isinstance(button, dict) or not button.get("text"):
