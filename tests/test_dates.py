@@ -83,6 +83,7 @@ def test_natural_dates_as_a_start_day(text: str, expected: date) -> None:
     ("周三", TODAY),                   # today is a Wednesday: not in the past
     ("周二", date(2026, 3, 17)),       # this week's Tuesday is over: next week's
     ("明天下午", date(2026, 3, 12)),
+    ("明早", date(2026, 3, 12)),
     ("明天上午9点", date(2026, 3, 12)),
     ("后天下午3点半", date(2026, 3, 13)),
     ("周五下班前", date(2026, 3, 13)),
@@ -111,6 +112,8 @@ def test_future_fields(text: str, expected: date) -> None:
     ("今天上午", TODAY),
     ("昨天", date(2026, 3, 10)),
     ("昨天晚上8点", date(2026, 3, 10)),
+    ("昨晚", date(2026, 3, 10)),
+    ("前天 下午", date(2026, 3, 9)),
     ("前天", date(2026, 3, 9)),
     ("月初", date(2026, 3, 1)),
     ("上月底", date(2026, 2, 28)),
