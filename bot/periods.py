@@ -213,6 +213,7 @@ class Period:
         """Read "2m", "10wd", "15d", "2个月", "两个月", "10个工作日", "15日", "15天", "1年", "十五日内"...
 
         Years are 12 months and weeks 7 days (stored as months / days); a trailing 内/以内 is ignored.
+        "2月" is refused with the hint 2个月: people write it for February, so it is never a period.
         """
         raw = text if isinstance(text, str) else str(text)
         m = _PERIOD_RE.match(_normalize(raw))
@@ -228,6 +229,10 @@ class Period:
                 N_('Cannot read the period "{text}". Write it like 2m, 15d or 10wd (or 2个月, 15日, 10个工作日).'),
                 text=raw.strip(),
             )
+        if m["suffix"] == "月":
+            # 2月 is February in a date field; as a period it is ambiguous, so it is refused with a hint.
+            raise PeriodError(N_('"{text}" reads as a month of the year, not a period. Did you mean {n}个月?'),
+                              text=raw.strip(), n=amount)
         unit, mult = _SUFFIXES[m["suffix"]]
         return cls(amount * mult, unit)
 

@@ -16,7 +16,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import case_text, cases
 from bot.callbacks import RECEIPT
-from bot.dates import format_deadline, parse_natural_date
+from bot.dates import Direction, format_deadline, parse_natural_date
 from bot.domain import Person
 from bot.errors import DomainError
 from bot.i18n import N_
@@ -97,7 +97,7 @@ async def received_command(update: Update, context: RectbotContext) -> None:
         raise DomainError(usage)
     svc = context.services
     t = translator(person)
-    when = parse_natural_date(" ".join(args[1:]), svc.today())
+    when = parse_natural_date(" ".join(args[1:]), svc.today(), direction=Direction.PAST)
     receipt = await cases.record_receipt(svc.db, svc.calendar, case_id, when, actor=person, now=svc.now(),
                                          today=svc.today())
     await reply(update, context, case_text.receipt_answer(t, receipt))
@@ -116,7 +116,7 @@ async def change_due_command(update: Update, context: RectbotContext) -> None:
         raise DomainError(usage)
     svc = context.services
     t = translator(person)
-    when = parse_natural_date(args[1], svc.today())
+    when = parse_natural_date(args[1], svc.today(), direction=Direction.FUTURE)
     case = await cases.change_deadline(svc.db, case_id, when, " ".join(args[2:]), actor=person, now=svc.now(),
                                        today=svc.today())
     label, deadline = case_text.case_label(t, case.id), format_deadline(case.due_on, case.due_provisional, t)

@@ -27,7 +27,15 @@ from telegram.warnings import PTBUserWarning
 from bot import case_text, cases, people
 from bot.callbacks import NEW_CASE, Callback
 from bot.cases import CaseDraft
-from bot.dates import format_date, format_deadline, parse_natural_date
+from bot.dates import (
+    UNREADABLE,
+    DateInputError,
+    Direction,
+    bare_month,
+    format_date,
+    format_deadline,
+    parse_natural_date,
+)
 from bot.domain import Grade, Person, Source
 from bot.errors import DomainError, RectbotError
 from bot.i18n import Translator
@@ -291,13 +299,17 @@ async def ask_sent(update: Update, context: RectbotContext) -> int:
     return SENT
 
 
-async def _read_date(update: Update, context: RectbotContext) -> date | None:
-    """A typed date echoed back with its weekday; garbage gets the hint and None (ask again)."""
+async def _read_date(update: Update, context: RectbotContext, asker: Any) -> date | None:
+    """A typed day that happened, echoed back with its year and weekday.
+
+    A refusal says why (not a date, still to come) and asks the same question again; None keeps the step.
+    """
     t = translator(context.person)
     try:
-        when = parse_natural_date(_text_of(update), context.services.today())
+        when = parse_natural_date(_text_of(update), context.services.today(), direction=Direction.PAST)
     except RectbotError as exc:
         await reply(update, context, exc.render(t))
+        await asker(update, context)
         return None
     await reply(update, context, t._("Understood: {date}").format(date=format_date(when, t)))
     return when
@@ -305,7 +317,7 @@ async def _read_date(update: Update, context: RectbotContext) -> date | None:
 
 @guarded
 async def got_eval_end(update: Update, context: RectbotContext) -> int | None:
-    when = await _read_date(update, context)
+    when = await _read_date(update, context, ask_eval_end)
     if when is None:
         return None
     draft = _draft(context)
@@ -322,12 +334,8 @@ async def got_sent(update: Update, context: RectbotContext) -> int | None:
         await ack(update, context)
         draft["sent"] = None
     else:
-        when = await _read_date(update, context)
+        when = await _read_date(update, context, ask_sent)  # a day still to come is refused there
         if when is None:
-            return None
-        if when > context.services.today():
-            t = translator(context.person)
-            await reply(update, context, t._("That date is in the future; the feedback cannot have been sent yet."))
             return None
         draft["sent"] = when.isoformat()
     if draft.get("source") == Source.EVALUATION:
@@ -362,16 +370,26 @@ async def got_period(update: Update, context: RectbotContext) -> int | None:
         draft.update(period=str(period), due=None)
         await reply(update, context, t._("Understood: {period} from receipt").format(period=period.describe(t)))
         return await _after(update, context, ask_confidential)
+    month = bare_month(text)
+    if month is not None:  # 2月: February or two months? Neither is guessed.
+        await reply(update, context, t._('"{text}" could be a month or a period. For a period write {n}个月; for a '
+                                         "date write the day, e.g. {n}月底 or {n}月15日.").format(text=text[:40],
+                                                                                             n=month))
+        return await ask_period(update, context)
+    today = context.services.today()
     try:
-        when = parse_natural_date(text, context.services.today())
-    except RectbotError:
-        await reply(update, context, t._('Cannot read "{text}" as a period or a date. Type e.g. 10个工作日, 15日, '
-                                         "2个月 or 2026-04-30.").format(text=text[:40]))
-        return None
-    if when <= context.services.today():
+        when = parse_natural_date(text, today, direction=Direction.FUTURE)
+    except DateInputError as exc:
+        if exc.msgid == UNREADABLE:
+            await reply(update, context, t._('Cannot read "{text}" as a period or a date. Type e.g. 10个工作日, 15日, '
+                                             "2个月 or 2026-04-30.").format(text=text[:40]))
+        else:
+            await reply(update, context, exc.render(t))
+        return await ask_period(update, context)
+    if when <= today:
         await reply(update, context, t._("The deadline {date} is not in the future; type another.").format(
             date=format_date(when, t)))
-        return None
+        return await ask_period(update, context)
     draft.update(period=None, due=when.isoformat())
     await reply(update, context, t._("Understood: {date}").format(date=format_date(when, t)))
     return await _after(update, context, ask_confidential)

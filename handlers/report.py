@@ -28,7 +28,7 @@ from telegram.warnings import PTBUserWarning
 from bot import case_text, extensions, reports
 from bot import cases as cases_domain
 from bot.callbacks import EXTENSION, OPEN_CASE, REPORT
-from bot.dates import DateInputError, format_date, format_deadline, parse_natural_date
+from bot.dates import DateInputError, Direction, format_date, format_deadline, parse_natural_date
 from bot.domain import Person, Progress, Role, Step
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
@@ -465,7 +465,13 @@ async def on_extend_reason(update: Update, context: RectbotContext) -> int:
         await reply(update, context, t._("Please give the reason for the extension."))
         return EXTEND_REASON if pending else END
     pending["reason"] = text
-    await reply(update, context, t._("Until when? Type the proposed date, e.g. 2026-05-29, 5月29日 or 下周五."))
+    return await _ask_extend_date(update, context)
+
+
+async def _ask_extend_date(update: Update, context: RectbotContext) -> int:
+    t = translator(context.person)
+    await reply(update, context, t._("Until when? Type the proposed date, e.g. 2026-05-29, 5月29日, 下周五 or "
+                                     "下个月底."))
     return EXTEND_DATE
 
 
@@ -479,10 +485,10 @@ async def on_extend_date(update: Update, context: RectbotContext) -> int:
     if "reason" not in pending:
         return END
     try:
-        proposed = parse_natural_date(message.text or "", svc.today())
-    except DateInputError as exc:
+        proposed = parse_natural_date(message.text or "", svc.today(), direction=Direction.FUTURE)
+    except DateInputError as exc:  # why, and the same question again: the conversation stays here
         await reply(update, context, exc.render(t))
-        return EXTEND_DATE
+        return await _ask_extend_date(update, context)
     await reply(update, context, t._("Understood: {date}.").format(date=format_date(proposed, t)))
     try:
         request = await extensions.request_extension(svc.db, person, int(pending["case_id"]),
@@ -491,7 +497,7 @@ async def on_extend_date(update: Update, context: RectbotContext) -> int:
     except DomainError as exc:
         await reply(update, context, exc.render(t))
         if exc.msgid == extensions.PROPOSED_TOO_EARLY:
-            return EXTEND_DATE
+            return await _ask_extend_date(update, context)
         context.user_data.pop("extend", None)
         return END
     svc.wake_delivery()

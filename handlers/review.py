@@ -29,8 +29,8 @@ from telegram.warnings import PTBUserWarning
 from bot import budget, extensions, review, spotcheck
 from bot.callbacks import EXTENSION, REVIEW, REVIEW_NEEDS_WORDS, Callback, CallbackCodec
 from bot.case_text import case_title
-from bot.dates import DateInputError, format_date, format_deadline, parse_natural_date
-from bot.domain import Role
+from bot.dates import DateInputError, Direction, format_date, format_deadline, parse_natural_date
+from bot.domain import Case, Role
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
 from bot.people import require_role
@@ -43,6 +43,8 @@ REVIEW_NOTE, REVIEW_DUE, EXT_DATE, EXT_REASON = range(10, 14)
 END = ConversationHandler.END
 
 PENDING = "review"  # user_data key of the decision waiting for the supervisor's words
+NEW_DUE_AFTER_TODAY = N_("The new deadline must be after today.")
+GRANTED_TOO_EARLY = N_("The deadline granted must be after the current deadline ({deadline}) and after today.")
 
 
 def _pressed(update: Update, codec: CallbackCodec) -> Callback:
@@ -126,7 +128,6 @@ async def cb_needs_words(update: Update, context: RectbotContext) -> int:
 
 @guarded(on_refusal=END, forget=PENDING)
 async def on_review_note(update: Update, context: RectbotContext) -> int:
-    svc = context.services
     person = context.person
     t = translator(person)
     message = update.effective_message
@@ -140,16 +141,23 @@ async def on_review_note(update: Update, context: RectbotContext) -> int:
         return REVIEW_NOTE
     pending["note"] = note
     if pending["decision"] == review.Decision.RETURN_FOR_REWORK:
-        due, provisional = review.default_rework_deadline(svc.today(), svc.calendar)
-        rows: Buttons = [[(t._("Use {date}").format(date=format_date(due, t)), REVIEW.build("due", "default"))]]
-        await reply(update, context, t._("New deadline? The default is 10 working days: {deadline}. Press the "
-                                         "button, or type another date (e.g. 2026-05-29, 5月29日).").format(
-            deadline=format_deadline(due, provisional, t)), reply_markup=markup(rows))
-        return REVIEW_DUE
+        return await _ask_rework_due(update, context)
     decided = await _decide(context, int(pending["report_id"]), str(pending["decision"]), note=note)
     context.user_data.pop(PENDING, None)
     await reply(update, context, _decided_line(t, decided, person.name if person else ""))
     return END
+
+
+async def _ask_rework_due(update: Update, context: RectbotContext) -> int:
+    """The new deadline of a return: the default as a button, or a typed date (asked again after a bad one)."""
+    svc = context.services
+    t = translator(context.person)
+    due, provisional = review.default_rework_deadline(svc.today(), svc.calendar)
+    rows: Buttons = [[(t._("Use {date}").format(date=format_date(due, t)), REVIEW.build("due", "default"))]]
+    await reply(update, context, t._("New deadline? The default is 10 working days: {deadline}. Press the "
+                                     "button, or type another date (e.g. 2026-05-29, 5月29日).").format(
+        deadline=format_deadline(due, provisional, t)), reply_markup=markup(rows))
+    return REVIEW_DUE
 
 
 @guarded(on_refusal=END, forget=PENDING)
@@ -167,10 +175,12 @@ async def on_review_due(update: Update, context: RectbotContext) -> int:
         message = update.effective_message
         assert message is not None
         try:
-            new_due = parse_natural_date(message.text or "", svc.today())
+            new_due = parse_natural_date(message.text or "", svc.today(), direction=Direction.FUTURE)
+            if new_due <= svc.today():  # checked here too, so that the step stays instead of ending
+                raise DateInputError(NEW_DUE_AFTER_TODAY)
         except DateInputError as exc:
             await reply(update, context, exc.render(t))
-            return REVIEW_DUE
+            return await _ask_rework_due(update, context)
     decided = await _decide(context, int(pending["report_id"]), review.Decision.RETURN_FOR_REWORK,
                             note=str(pending["note"]), new_due_on=new_due)
     context.user_data.pop(PENDING, None)
@@ -261,13 +271,18 @@ async def cb_ext_words(update: Update, context: RectbotContext) -> int:
     request, case = await extensions.pending_request(svc.db, person, request_id)
     context.user_data[PENDING] = {"extension_id": request_id}
     if pressed.action == "other":
-        await reply(update, context, t._("Which deadline do you grant for {case}? Type a date (e.g. 2026-05-29, "
-                                         "5月29日); proposed: {date}.").format(
-            case=case_title(t, case), date=format_date(request.proposed_due_on, t)))
-        return EXT_DATE
+        return await _ask_granted_date(update, context, request.proposed_due_on, case)
     await reply(update, context, t._("Please type the reason for refusing the extension of {case}.").format(
         case=case_title(t, case)))
     return EXT_REASON
+
+
+async def _ask_granted_date(update: Update, context: RectbotContext, proposed: date, case: Case) -> int:
+    t = translator(context.person)
+    await reply(update, context, t._("Which deadline do you grant for {case}? Type a date (e.g. 2026-05-29, "
+                                     "5月29日); proposed: {date}.").format(
+        case=case_title(t, case), date=format_date(proposed, t)))
+    return EXT_DATE
 
 
 def _pending_extension_id(context: RectbotContext) -> int | None:
@@ -296,11 +311,16 @@ async def on_ext_date(update: Update, context: RectbotContext) -> int:
         return END
     message = update.effective_message
     assert message is not None
+    svc = context.services
+    request, case = await extensions.pending_request(svc.db, context.person, extension_id)
     try:
-        granted = parse_natural_date(message.text or "", context.services.today())
-    except DateInputError as exc:
+        granted = parse_natural_date(message.text or "", svc.today(), direction=Direction.FUTURE)
+        if granted <= svc.today() or (case.due_on is not None and granted <= case.due_on):
+            # the domain refuses it too, but there the refusal would end the conversation
+            raise DateInputError(GRANTED_TOO_EARLY, deadline=format_date(case.due_on, translator(context.person)))
+    except DateInputError as exc:  # why, and the same question again: the step stays
         await reply(update, context, exc.render(translator(context.person)))
-        return EXT_DATE
+        return await _ask_granted_date(update, context, request.proposed_due_on, case)
     return await _decide_extension(update, context, extension_id, approve=True, granted_due_on=granted)
 
 

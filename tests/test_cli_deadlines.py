@@ -110,9 +110,11 @@ def test_deadline_provisional_then_loaded(env: Path, tmp_path: Path, capsys: pyt
     ("argv", "needle"),
     [
         (["deadline", "2026-02-30", "2m"], "日期不存在"),
-        (["deadline", "明天吧", "2m"], "无法识别日期"),
+        (["deadline", "明天吧", "2m"], "看不懂日期"),  # the chat's parser, and its wording
         (["deadline", "2026-02-01", "2x"], "无法识别期限"),
         (["deadline", "2026-02-01", "0d"], "期限应为不小于 1 的整数"),
+        (["deadline", "2026-02-01", "2月"], "您是指2个月吗"),  # February, not two months
+        (["deadline", "2月", "2个月"], "2月底"),  # a month is not a start day
         (["deadline", "2026-02-01", "2m", "--json"], None),
     ],
 )
@@ -124,6 +126,26 @@ def test_deadline_bad_input(env: Path, capsys: pytest.CaptureFixture[str], argv:
     assert code == 2
     assert out == ""
     assert len(err.strip().splitlines()) == 1 and needle in err
+
+
+@pytest.mark.parametrize(("start", "expected"), [
+    ("明天", "2026-12-22"),
+    ("今天", "2026-12-21"),
+    ("上周五", "2026-12-18"),
+    ("12月25日", "2025-12-25"),  # a start day without a year: the latest one not after today
+    ("12月1日", "2026-12-01"),
+    ("2027年1月29日", "2027-01-29"),
+    ("下个月底", "2027-01-31"),
+])
+def test_deadline_start_in_words_on_the_simulated_day(env: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch, start: str,
+                                                       expected: str) -> None:
+    """The chat's parser (Direction.START) on the bureau's day: testing.clock_start, as the bot would see it."""
+    monkeypatch.setenv("RECTBOT_TESTING__CLOCK_START", "2026-12-21T10:00:00+08:00")  # a Monday
+    code, out, err = run(capsys, "deadline", start, "2个月", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["start"], data["period"]) == (expected, "2m")
 
 
 def test_calendar_load_show_replace(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

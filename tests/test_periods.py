@@ -300,7 +300,7 @@ def test_start_in_unknown_year_not_inspected():
         ("15日", Period(15, Unit.DAYS)),
         ("15天", Period(15, Unit.DAYS)),
         ("十五日内", Period(15, Unit.DAYS)),
-        ("1月", Period(1, Unit.MONTHS)),
+        ("1个自然月", Period(1, Unit.MONTHS)),
         ("一个月", Period(1, Unit.MONTHS)),
         ("1年", Period(12, Unit.MONTHS)),
         ("2y", Period(24, Unit.MONTHS)),
@@ -318,6 +318,20 @@ def test_start_in_unknown_year_not_inspected():
 )
 def test_period_parse(text, expected):
     assert Period.parse(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2月", "1月", "两月", "十二月", "2月内"])
+def test_a_month_name_is_not_a_period(text):
+    """2月 is February to the people who type it: refused with the hint, never read as 2 months."""
+    with pytest.raises(PeriodError) as ei:
+        Period.parse(text)
+    assert "个月吗" in ei.value.render(translator_for_locale("zh_CN"))
+
+
+def test_the_month_name_hint_names_the_number():
+    with pytest.raises(PeriodError) as ei:
+        Period.parse("2月")
+    assert ei.value.render(translator_for_locale("zh_CN")) == "“2月”是月份，不是期限。您是指2个月吗？"
 
 
 @pytest.mark.parametrize("text", ["", "abc", "2", "m2", "2x", "0d", "0个月", "十十天", "-3d", "2.5m", "99999wd"])

@@ -6,6 +6,8 @@
     rectbot calendar list
 
 Human output is in Chinese (the CLI's translator); bad input gives one line on stderr and exit 2.
+START is read by the chat's parser (bot.dates, Direction.START): 明天, 上周五, 3月5日 give the same day
+as /deadline in the chat on the same bureau-local day (the simulated one under testing.clock_start).
 """
 
 from __future__ import annotations
@@ -14,18 +16,14 @@ import argparse
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot.cli.common import Parser, SubParsers, T, fail
+from bot.cli.common import Parser, SubParsers, T, fail, now
+from bot.clock import OffsetClock
+from bot.dates import DateInputError, Direction, parse_natural_date
 from bot.deadline_text import deadline_json, describe_deadline, describe_schedule, format_date, format_day
-from bot.periods import (
-    DateInputError,
-    Period,
-    PeriodError,
-    compute_deadline,
-    parse_date,
-)
+from bot.periods import Period, PeriodError, compute_deadline
 from bot.settings import Settings
 from bot.workcalendar import (
     MAX_SANE_YEAR,
@@ -66,12 +64,19 @@ async def _calendar(db: Database | None) -> WorkCalendar:
     return await build_calendar(db)
 
 
+def _today(settings: Settings) -> date:
+    """The bureau-local day relative words are read against; the bot's simulated day when one is set."""
+    start = settings.testing.clock_start
+    instant = OffsetClock(datetime.fromisoformat(start)).now() if start else now()
+    return instant.astimezone(settings.bureau.tz).date()
+
+
 # --- commands -----------------------------------------------------------------------------------
 
 
 def cmd_deadline(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        start = parse_date(args.start)
+        start = parse_natural_date(args.start, _today(settings), direction=Direction.START)
         period = Period.parse(args.period)
     except (DateInputError, PeriodError) as exc:
         return fail(exc.render(T))
@@ -216,7 +221,8 @@ def _year(text: str) -> int:
 def add_commands(sub: SubParsers) -> None:
     """Register deadline and calendar (with load, show, list) on the top-level sub-parsers."""
     dl = sub.add_parser("deadline", help="compute a deadline (Civil Code arts. 200-204)")
-    dl.add_argument("start", help="start date, e.g. 2026-03-05 or 2026年3月5日 (not counted)")
+    dl.add_argument("start", help="start date (not counted), e.g. 2026-03-05, 2026年3月5日, 3月5日 or 明天; "
+                    "a date without a year is the latest one not after today")
     dl.add_argument("period", help="period, e.g. 2m, 15d, 10wd, 2个月, 10个工作日")
     dl.add_argument("--strict", action="store_true", help="only statutory holidays (not weekends) move the last day")
     dl.add_argument("--json", action="store_true", help="print one JSON object")
