@@ -33,8 +33,17 @@ class Msg:
         return self.msgid.format(**self.params) if self.params else self.msgid
 
 
+# A message may echo what someone typed ("Unknown role …"); the echo is cut so a 10,000-character input
+# cannot make the answer longer than a chat message may be.
+MAX_ECHO = 200
+
+
 def _render(value: Any, t: Translator) -> Any:
-    return value.render(t) if isinstance(value, Msg) else value
+    if isinstance(value, Msg):
+        return value.render(t)
+    if isinstance(value, str) and len(value) > MAX_ECHO:
+        return value[:MAX_ECHO] + "…"
+    return value
 
 
 class RectbotError(Exception):

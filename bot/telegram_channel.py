@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -102,6 +102,11 @@ SEND_ENDPOINTS = frozenset({
 class ChatPacer:
     """At most one send per `interval` seconds to each chat, first come first served.
 
+    The interval counts from the moment the previous send to that chat *completed*: a request may
+    spend a while in the overall limiter or the connection pool after its slot, and counting from the
+    slot would let two sends reach Telegram closer together than the interval. Sends to one chat are
+    therefore strictly one after another.
+
     A fresh process does not know what its predecessor sent just before a crash or restart, so
     the first send to any chat waits until one interval after start-up.
     """
@@ -125,15 +130,26 @@ class ChatPacer:
                 if at < now and not self._locks[chat].locked():
                     del self._next[chat], self._locks[chat]
 
-    async def wait(self, chat_id: int) -> None:
+    @contextlib.asynccontextmanager
+    async def slot(self, chat_id: int) -> AsyncIterator[None]:
+        """Hold the chat's turn for one send: wait for it, send inside the block, space the next one."""
         lock = self._locks.setdefault(chat_id, asyncio.Lock())
         async with lock:
             now = self._clock()
-            slot = max(now, self._next.get(chat_id, self._first_slot))
-            if slot > now:
-                await self._sleep(slot - now)
-            self._next[chat_id] = slot + self.interval
-            self._prune(now)
+            at = max(now, self._next.get(chat_id, self._first_slot))
+            if at > now:
+                await self._sleep(at - now)
+            try:
+                yield
+            finally:
+                done = self._clock()
+                self._next[chat_id] = done + self.interval
+                self._prune(done)
+
+    async def wait(self, chat_id: int) -> None:
+        """Take the chat's next slot for a send that is not awaited inside `slot` (spaced from now)."""
+        async with self.slot(chat_id):
+            pass
 
 
 class RectbotRateLimiter(AIORateLimiter):
@@ -157,7 +173,8 @@ class RectbotRateLimiter(AIORateLimiter):
             with contextlib.suppress(TypeError, ValueError):
                 chat_id = int(chat_id)
             if isinstance(chat_id, int) and chat_id > 0:  # groups are covered by the group limiter
-                await self.pacer.wait(chat_id)
+                async with self.pacer.slot(chat_id):
+                    return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
         return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
 

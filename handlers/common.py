@@ -23,8 +23,9 @@ from bot.delivery import mark_reachable
 from bot.domain import Person
 from bot.errors import RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
+from bot.notify import split_text
 from bot.services import Services
-from bot.telegram_channel import keyboard
+from bot.telegram_channel import MAX_TEXT, keyboard
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +74,18 @@ async def ack(update: Update, context: RectbotContext, text: str | None = None, 
 
 
 async def reply(update: Update, context: RectbotContext, text: str, **kwargs: Any) -> None:
-    """Send to the chat the update came from (a button press is answered first, once)."""
+    """Send to the chat the update came from (a button press is answered first, once).
+
+    A text over Telegram's 4,096 characters goes as several messages, cut at line ends; the
+    keyboard (and any other option) goes with the last one.
+    """
     await ack(update, context)
     chat = update.effective_chat
     if chat is not None:
-        await chat.send_message(text, **kwargs)
+        *first, last = split_text(text, MAX_TEXT)
+        for part in first:
+            await chat.send_message(part)
+        await chat.send_message(last, **kwargs)
 
 
 async def refuse(update: Update, context: RectbotContext, text: str) -> None:

@@ -86,3 +86,4 @@ def test_no_sql_outside_storage() -> None:
 def test_no_module_registers_renderers_or_labels_at_import_time() -> None:
     pattern = re.compile(r"^@renderer\(|HISTORY_ACTIONS|\.setdefault\(_action", re.M)
     assert [str(p.relative_to(ROOT)) for p in _sources("bot", "handlers") if pattern.search(p.read_text())] == []
+

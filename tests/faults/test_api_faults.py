@@ -57,13 +57,10 @@ def test_faulty_bot_api_delivers_or_flags_every_notice(
     try:
         conn.execute("BEGIN")
         dept_ids = {name: add_department(conn, name) for name in names}
-        people: list[int] = []
-        for name in names:
-            people += add_people(conn, [(u.id, u.info.first_name, "liaison", dept_ids[name])
-                                        for u in liaisons[name]])
         add_people(conn, [(u.id, u.info.first_name, "supervisor", None) for u in supervisors])
-        case_id = add_case(conn, dept_ids[names[0]])
-        enqueue_reminders(conn, case_id, people, tag="faults")
+        for name in names:  # each liaison is reminded of a case of their own department (delivery re-checks)
+            people = add_people(conn, [(u.id, u.info.first_name, "liaison", dept_ids[name]) for u in liaisons[name]])
+            enqueue_reminders(conn, add_case(conn, dept_ids[name]), people, tag="faults")
         conn.execute("COMMIT")
     finally:
         conn.close()
