@@ -20,7 +20,7 @@ def test_pages_are_fixed_and_a_missing_page_is_the_nearest() -> None:
     assert second.items == tuple(range(20, 40)) and (second.number, second.pages, second.total) == (2, 7, 131)
     assert page(items, 7, 20).items == tuple(range(120, 131))
     assert page(items, 99, 20).number == 7 and page(items, 0, 20).number == 1 and page(items, -5, 20).number == 1
-    empty = page([], 3, 20)
+    empty = page(list[int](), 3, 20)
     assert (empty.items, empty.number, empty.pages, empty.total) == ((), 1, 1, 0)
 
 
@@ -49,7 +49,8 @@ def _item(i: int, *, confidential: bool = False) -> DigestItem:
 @pytest.mark.parametrize("section", ["overdue", "new", "soon", "provisional", "noliaison"])
 def test_every_page_of_a_long_digest_list_fits_one_message(section: str) -> None:
     items = [_item(i, confidential=i % 7 == 0) for i in range(1, 501)]
-    digest = Digest(day="2026-03-20", **{section: ["单" * 100] * 500 if section == "noliaison" else items})
+    digest = Digest(day="2026-03-20")
+    setattr(digest, section, ["单" * 100] * 500 if section == "noliaison" else items)
     first = section_page(ZH, digest, section, 1)
     assert first.page.pages == 50 and "第1/50页，共500件" in first.text
     seen = []
