@@ -58,7 +58,7 @@ class TelegramChannel:
             texts = split_text(message.text)
             if message.document is not None:
                 name, content = message.document
-                fits = len(message.text) <= MAX_CAPTION
+                fits = units(message.text) <= MAX_CAPTION
                 sent = await self.bot.send_document(
                     chat_id, document=InputFile(content, filename=name), caption=message.text if fits else None,
                     reply_markup=markup if fits else None,
@@ -96,32 +96,46 @@ def check_keyboard(rows: list[list[tuple[str, str]]]) -> None:
             assert 1 <= size <= MAX_DATA, f"callback data of {label!r} is {size} bytes"
 
 
+def units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji or a rare CJK character counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Text in parts of at most `limit` characters, cut at line ends (never mid-line).
+    """Text in parts of at most `limit` UTF-16 units, cut at line ends (never mid-line).
 
     Only a single line longer than the limit is cut inside it: there is no line end to cut at.
     """
-    if len(text) <= limit:
+    if units(text) <= limit:
         return [text]
     parts: list[str] = []
     current: str | None = None
     for line in text.split("\n"):
-        while len(line) > limit:
+        while units(line) > limit:
             if current is not None:
                 parts.append(current)
                 current = None
-            parts.append(line[:limit])
-            line = line[limit:]
+            head = _prefix(line, limit)
+            parts.append(head)
+            line = line[len(head):]
         if current is None:
             current = line
-        elif len(current) + 1 + len(line) <= limit:
+        elif units(current) + 1 + units(line) <= limit:
             current += "\n" + line
         else:
             parts.append(current)
             current = line
     if current is not None:
         parts.append(current)
-    return [part for part in parts if part.strip()] or [text[:limit]]
+    return [part for part in parts if part.strip()] or [_prefix(text, limit)]
+
+
+def _prefix(text: str, limit: int) -> str:
+    """The longest start of `text` within `limit` UTF-16 units (whole characters only)."""
+    end = min(len(text), limit)
+    while units(text[:end]) > limit:
+        end -= max(1, (units(text[:end]) - limit) // 2)
+    return text[:end]
 
 
 def channel_error(exc: TelegramError) -> ChannelError:

@@ -13,7 +13,7 @@ from telegram.request import HTTPXRequest
 from bot.channel import Channel, ChannelError, Rejected, RetryLater, Transient, Unreachable
 from bot.notify import Rendered
 from bot.sandbox import SandboxServer
-from bot.telegram_channel import MAX_CAPTION, MAX_TEXT, TelegramChannel, keyboard
+from bot.telegram_channel import MAX_CAPTION, MAX_TEXT, TelegramChannel, keyboard, split_text, units
 
 # PTB 22 itself warns inside RetryAfter.__init__ about the coming timedelta switch.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -159,3 +159,12 @@ async def test_other_bad_requests_are_rejected_for_good(channel: TelegramChannel
     error = await failure(channel, user.id)
     assert isinstance(error, Rejected) and error.reason == "Message is too long"
     assert sandbox.messages(user) == []
+
+
+def test_split_counts_as_telegram_does_in_utf16_units() -> None:
+    line = "🔴 整改事项 " * 40                       # an emoji is two UTF-16 units
+    parts = split_text("\n".join([line] * 60))
+    assert len(parts) > 1 and all(units(p) <= MAX_TEXT for p in parts)
+    assert "\n".join(parts).split("\n") == [line] * 60
+    one = split_text("🔴" * 5000)                   # one line, no line end: cut, whole characters only
+    assert [units(p) for p in one] == [4096, 4096, 1808] and "".join(one) == "🔴" * 5000

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.sandbox import SandboxServer, SandboxUser, SentMessage
+from bot.telegram_channel import units
 from tests.e2e.harness import RectbotProcess
 
 CLOCK = "2026-03-20T10:00:00+08:00"   # a Friday; the cases fell due on 2026-02-02
@@ -101,9 +102,9 @@ def check_pages(sandbox: SandboxServer, user: SandboxUser, first: SentMessage, p
 def within_limits(call_params: dict[str, Any]) -> list[str]:
     """What in one request would Telegram refuse (empty when nothing)."""
     wrong = []
-    if len(str(call_params.get("text") or "")) > 4096:
-        wrong.append(f"text of {len(str(call_params['text']))}")
-    if len(str(call_params.get("caption") or "")) > 1024:
+    if units(str(call_params.get("text") or "")) > 4096:
+        wrong.append(f"text of {units(str(call_params['text']))}")
+    if units(str(call_params.get("caption") or "")) > 1024:
         wrong.append(f"caption of {len(str(call_params['caption']))}")
     markup = call_params.get("reply_markup")
     if isinstance(markup, str):
