@@ -76,6 +76,43 @@ def cases_listing(person: Person, found: list[Any], svc: Services, t: Translator
     return text, paging.with_nav(t, rows, shown, lambda n: PAGE.build("cases", n))
 
 
+@guarded
+async def cmd_cases(update: Update, context: RectbotContext) -> None:
+    svc = context.services
+    person = context.person
+    t = translator(person)
+    if person is not None and person.role != Role.LIAISON:
+        require_role(person, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
+        await reply(update, context, t._("/cases lists a department's cases for its liaison officers. Use /review "
+                                         "for reports awaiting review, or /case ID for one case."))
+        return
+    found = await reports.open_cases_for(svc.db, person)
+    assert person is not None
+    text, rows = cases_listing(person, found, svc, t)
+    await reply(update, context, text, reply_markup=markup(rows))
+
+
+@guarded
+async def cb_open_case(update: Update, context: RectbotContext) -> None:
+    """cs:o:ID — the case with its history (bureau staff; liaisons of its own department only)."""
+    svc = context.services
+    person = context.person
+    query = update.callback_query
+    assert query is not None
+    pressed = OPEN_CASE.parse(query.data)
+    if person is None or pressed is None:
+        raise DomainError(STALE_BUTTON)
+    case_id = pressed.number()
+    t = translator(person)
+    view = await cases_domain.view_case(svc.db, case_id, person)
+    text = case_text.render_case(t, view.case, view.history, view.names, svc.settings.bureau.tz, svc.history_labels)
+    rows: Buttons = []
+    if person.role == Role.LIAISON and reports.is_reportable(view.case):
+        rows = [[(t._("Report on #{id}").format(id=case_id), REPORT.build("c", case_id)),
+                 (t._("Ask for an extension"), EXTENSION.build("c", case_id))]]
+    await reply(update, context, text[:4000], reply_markup=markup(rows))
+
+
 def case_chooser(t: Translator, question: str, found: list[Case], number: int, codec: CallbackCodec,
                  list_name: str) -> tuple[str, Buttons]:
     """One page of the /report or /extend chooser: a button per case, ◀ ▶, the page line."""
@@ -119,43 +156,6 @@ async def cb_list_page(update: Update, context: RectbotContext) -> None:
             raise DomainError(N_("Your department has no case with a running deadline."))
         text, rows = case_chooser(t, t._("Which case needs more time?"), open_cases, number, EXTENSION, "extend")
     await show_listing(update, context, text, rows)
-
-
-@guarded
-async def cmd_cases(update: Update, context: RectbotContext) -> None:
-    svc = context.services
-    person = context.person
-    t = translator(person)
-    if person is not None and person.role != Role.LIAISON:
-        require_role(person, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN)
-        await reply(update, context, t._("/cases lists a department's cases for its liaison officers. Use /review "
-                                         "for reports awaiting review, or /case ID for one case."))
-        return
-    found = await reports.open_cases_for(svc.db, person)
-    assert person is not None
-    text, rows = cases_listing(person, found, svc, t)
-    await reply(update, context, text, reply_markup=markup(rows))
-
-
-@guarded
-async def cb_open_case(update: Update, context: RectbotContext) -> None:
-    """cs:o:ID — the case with its history (bureau staff; liaisons of its own department only)."""
-    svc = context.services
-    person = context.person
-    query = update.callback_query
-    assert query is not None
-    pressed = OPEN_CASE.parse(query.data)
-    if person is None or pressed is None:
-        raise DomainError(STALE_BUTTON)
-    case_id = pressed.number()
-    t = translator(person)
-    view = await cases_domain.view_case(svc.db, case_id, person)
-    text = case_text.render_case(t, view.case, view.history, view.names, svc.settings.bureau.tz, svc.history_labels)
-    rows: Buttons = []
-    if person.role == Role.LIAISON and reports.is_reportable(view.case):
-        rows = [[(t._("Report on #{id}").format(id=case_id), REPORT.build("c", case_id)),
-                 (t._("Ask for an extension"), EXTENSION.build("c", case_id))]]
-    await reply(update, context, text[:4000], reply_markup=markup(rows))
 
 
 # --------------------------------------------------------------------------- prompts
