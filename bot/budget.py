@@ -19,6 +19,7 @@ from bot.confidential import shown
 from bot.domain import Case, CaseStatus, Grade, Person
 from bot.errors import Msg
 from bot.i18n import N_, Translator
+from bot.paging import Listing, page, with_page_line
 from bot.people import BUREAU_ROLES, require_role
 from bot.sheets import XlsxSheet
 from storage import cases as cases_repo
@@ -94,19 +95,26 @@ async def budget_lines(db: Database, person: Person | None) -> list[BudgetLine]:
 
 
 def budget_text(lines: Sequence[BudgetLine], t: Translator) -> str:
-    """The chat listing; confidential cases show their number and suggestion only (bot.confidential)."""
+    """The first page of the chat listing (see `budget_page`)."""
+    return budget_page(lines, t, 1).text
+
+
+def budget_page(lines: Sequence[BudgetLine], t: Translator, number: int) -> Listing:
+    """One page of the chat listing, by department (each page repeats its first department's name);
+    confidential cases show their number and suggestion only (bot.confidential). The XLSX stays whole."""
     if not lines:
-        return t._("No case calls for a budget consequence yet.")
+        return Listing(t._("No case calls for a budget consequence yet."), page(lines, 1))
+    current = page(lines, number)
     out = [t._("Budget suggestions by department (arts. 12, 24):")]
     department = None
-    for line in lines:
+    for line in current.items:
         if line.case.department_name != department:
             department = line.case.department_name
             out.append(f"\n{department}")
         what = shown(line.case, "project", line.case.project, placeholder=t._("confidential"))
         basis = shown(line.case, "budget_basis", line.advice.basis.render(t))
         out.append(f"  #{line.case.id} {what} — {line.advice.name(t)}" + (f"（{basis}）" if basis else ""))
-    return "\n".join(out)
+    return Listing(with_page_line(t, "\n".join(out), current), current)
 
 
 def budget_xlsx(lines: Sequence[BudgetLine], t: Translator) -> bytes:

@@ -132,3 +132,9 @@ EXTENSION = CallbackCodec("ex", {"c": (int,), "approve": (int,), "other": (int,)
 # A registered person who redeemed another code: change to the code's role, or keep the current one.
 INVITE = CallbackCodec("inv", {"change": (), "keep": ()})
 DIGEST = CallbackCodec("dg", {s: () for s in ("new", "overdue", "soon", "review", "provisional", "noliaison")})
+# ◀ ▶ of every paged list (bot/paging.py): pg:<list>:<page>, and pg:dg:<section>:<page> for the digest's lists.
+# The page is recomputed for whoever presses, so the data carries nothing but the list and the number.
+PAGE = CallbackCodec("pg", {
+    "cases": (int,), "report": (int,), "extend": (int,), "review": (int,), "budget": (int,), "overdue": (int,),
+    "dg": (("new", "overdue", "soon", "review", "provisional", "noliaison"), int),
+})

@@ -19,6 +19,7 @@ from bot.dates import format_deadline
 from bot.domain import Kind, Notification
 from bot.i18n import Translator
 from bot.notify import Rendered
+from bot.paging import Listing, page, with_page_line
 from bot.reminders import TARGET_FEEDBACK, case_standing, local_today
 from bot.services import Services
 from bot.settings import Settings
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 DIGEST_STATE = "digest.last_date"
 CALENDAR_WARNING_STATE = "calendar_warning.last_week"
 SECTIONS = ("new", "overdue", "soon", "review", "provisional", "noliaison")
-MAX_LIST = 60  # items per list message; more are summarised as "… and N more"
+LIST_PAGE = 10  # items per page of a digest list (bot/paging.py): an item is at most ~400 characters
 
 
 @dataclass(frozen=True)
@@ -162,37 +163,48 @@ def render_digest(t: Translator, digest: Digest) -> Rendered:
 
 
 def render_section(t: Translator, digest: Digest, section: str) -> str:
-    """The list behind one digest button (overdue grouped by department)."""
+    """The first page of the list behind one digest button (see `section_page`)."""
+    return section_page(t, digest, section, 1).text
+
+
+def section_page(t: Translator, digest: Digest, section: str, number: int) -> Listing:
+    """One page of the list behind one digest button (overdue grouped by department: each page
+    names the department of its first line again, so no page starts without one)."""
     items: Sequence[Any] = getattr(digest, section)
+    if section in ("overdue", "new"):
+        items = sorted(items, key=lambda i: i.project is None)  # confidential ones last, apart
     title = _title(t, section)
+    current = page(items, number, LIST_PAGE)
     if not items:
-        return t._("{title}: none.").format(title=title)
+        return Listing(t._("{title}: none.").format(title=title), current)
     lines = [t._("{title} ({count})").format(title=title, count=len(items))]
     if section == "noliaison":
-        lines += [f"• {name}" for name in items[:MAX_LIST]]
+        lines += [f"• {name}" for name in current.items]
     elif section in ("overdue", "new"):
-        current = None
-        shown = sorted(items[:MAX_LIST], key=lambda i: i.project is None)  # confidential ones last, apart
-        for item in shown:
-            header = item.department if item.project is not None else t._("Confidential matters (涉密)")
-            if header != current:
-                current = header
-                lines.append(f"【{current}】")
+        header = None
+        for item in current.items:
+            group = item.department if item.project is not None else t._("Confidential matters (涉密)")
+            if group != header:
+                header = group
+                lines.append(f"【{header}】")
             lines.append(item_line(t, item))
     else:
-        lines += [item_line(t, item) for item in items[:MAX_LIST]]
-    if len(items) > MAX_LIST:
-        lines.append(t._("… and {n} more").format(n=len(items) - MAX_LIST))
-    return "\n".join(lines)
+        lines += [item_line(t, item) for item in current.items]
+    return Listing(with_page_line(t, "\n".join(lines), current), current)
 
 
 def render_overdue_list(t: Translator, digest: Digest) -> str:
-    """/overdue: every overdue case (new and old), grouped by department."""
+    """/overdue's first page (see `overdue_page`)."""
+    return overdue_page(t, digest, 1).text
+
+
+def overdue_page(t: Translator, digest: Digest, number: int) -> Listing:
+    """/overdue: every overdue case (new and old), grouped by department, confidential ones last."""
     merged = Digest(day=digest.day, overdue=sorted(
         [*digest.new, *digest.overdue], key=lambda i: (i.department, -i.working_days_overdue, i.case_id)))
     if not merged.overdue:
-        return t._("No case is overdue. 🟢")
-    return render_section(t, merged, "overdue")
+        return Listing(t._("No case is overdue. 🟢"), page(merged.overdue, 1))
+    return section_page(t, merged, "overdue", number)
 
 
 async def render_digest_notification(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:

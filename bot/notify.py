@@ -48,28 +48,3 @@ class RendererRegistry:
     def windowed_kinds(self) -> frozenset[str]:
         return frozenset(str(k) for k in self.windowed)
 
-
-def split_text(text: str, limit: int) -> list[str]:
-    """`text` in parts of at most `limit` characters, cut at line ends where a line allows it.
-
-    Chat platforms refuse longer messages (Telegram: 4,096); a case summary with long findings, or an
-    answer that echoes what someone typed, must arrive whole rather than not at all.
-    """
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # one line longer than a message: cut it
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not parts:
-        parts.append(current)
-    return parts

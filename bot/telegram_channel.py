@@ -3,7 +3,8 @@
 Everything Telegram-specific about what the bot sends lives here, so `bot/delivery.py` stays
 platform-neutral:
 * `TelegramChannel` turns a `Rendered` into sendMessage / sendDocument (inline keyboard from the
-  (label, action) rows, action → callback_data), clips to Telegram's size limits, and maps PTB's
+  (label, action) rows, action → callback_data), splits text over Telegram's size limits into
+  several messages (a keyboard over its limits is a programming error: `check_keyboard`), and maps PTB's
   errors onto the port's outcomes (RetryAfter → RetryLater, Forbidden or "chat not found" →
   Unreachable, other BadRequest → Rejected, timeouts/5xx/network → Transient).
 * `RectbotRateLimiter` / `flood_limiter()` keep every request inside Telegram's flood limits.
@@ -30,6 +31,9 @@ from bot.notify import Rendered
 
 MAX_TEXT = 4096     # characters in a message (Bot API sendMessage)
 MAX_CAPTION = 1024  # characters in a document's caption
+MAX_BUTTONS = 100   # inline buttons in one keyboard
+MAX_ROW = 8         # inline buttons in one row
+MAX_DATA = 64       # bytes of callback data
 
 # ----------------------------------------------------------------------------- sending
 
@@ -43,33 +47,95 @@ class TelegramChannel:
         self.bot = bot
 
     async def send(self, chat_id: int, message: Rendered) -> int:
-        """Text as a message, or the document with the text as its caption; the Telegram message id."""
+        """Text as messages, or the document with the text as its caption; the Telegram message id.
+
+        Text over 4,096 characters goes as several messages split at line ends (the buttons on the
+        last); a caption over 1,024 follows the document as text messages. The id returned is the
+        last message's, the one with the buttons.
+        """
         markup = keyboard(message.buttons)
         try:
+            texts = split_text(message.text)
             if message.document is not None:
                 name, content = message.document
+                fits = units(message.text) <= MAX_CAPTION
                 sent = await self.bot.send_document(
-                    chat_id, document=InputFile(content, filename=name), caption=clip(message.text, MAX_CAPTION),
-                    reply_markup=markup,
+                    chat_id, document=InputFile(content, filename=name), caption=message.text if fits else None,
+                    reply_markup=markup if fits else None,
                 )
-            else:
-                sent = await self.bot.send_message(chat_id, clip(message.text, MAX_TEXT), reply_markup=markup)
+                if fits:
+                    return sent.message_id
+            for i, part in enumerate(texts):
+                sent = await self.bot.send_message(chat_id, part, reply_markup=markup if i == len(texts) - 1 else None)
         except TelegramError as exc:
             raise channel_error(exc) from exc
         return sent.message_id
 
 
 def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
-    """Inline buttons from (label, action) rows; a press sends the action back as callback_data."""
+    """Inline buttons from (label, action) rows; a press sends the action back as callback_data.
+
+    A keyboard over Telegram's limits is a programming error (the pager exists so that none is
+    ever built): it fails here, in tests, instead of as a 400 from Telegram in production.
+    """
     if not rows:
         return None
+    check_keyboard(rows)
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=action) for label, action in row]
                                  for row in rows])
 
 
-def clip(text: str, limit: int) -> str:
-    """Longer text would be refused outright; losing the tail beats losing the message."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def check_keyboard(rows: list[list[tuple[str, str]]]) -> None:
+    """Assert Telegram's inline-keyboard limits: 100 buttons, 8 a row, callback data of 1–64 bytes."""
+    count = sum(len(row) for row in rows)
+    assert count <= MAX_BUTTONS, f"{count} buttons (Telegram takes {MAX_BUTTONS})"
+    assert all(len(row) <= MAX_ROW for row in rows), f"a row over {MAX_ROW} buttons"
+    for row in rows:
+        for label, action in row:
+            size = len(action.encode())
+            assert 1 <= size <= MAX_DATA, f"callback data of {label!r} is {size} bytes"
+
+
+def units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji or a rare CJK character counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Text in parts of at most `limit` UTF-16 units, cut at line ends (never mid-line).
+
+    Only a single line longer than the limit is cut inside it: there is no line end to cut at.
+    """
+    if units(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current: str | None = None
+    for line in text.split("\n"):
+        while units(line) > limit:
+            if current is not None:
+                parts.append(current)
+                current = None
+            head = _prefix(line, limit)
+            parts.append(head)
+            line = line[len(head):]
+        if current is None:
+            current = line
+        elif units(current) + 1 + units(line) <= limit:
+            current += "\n" + line
+        else:
+            parts.append(current)
+            current = line
+    if current is not None:
+        parts.append(current)
+    return [part for part in parts if part.strip()] or [_prefix(text, limit)]
+
+
+def _prefix(text: str, limit: int) -> str:
+    """The longest start of `text` within `limit` UTF-16 units (whole characters only)."""
+    end = min(len(text), limit)
+    while units(text[:end]) > limit:
+        end -= max(1, (units(text[:end]) - limit) // 2)
+    return text[:end]
 
 
 def channel_error(exc: TelegramError) -> ChannelError:

@@ -15,17 +15,17 @@ from typing import Any, TypeVar, overload
 
 from telegram import InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
 from bot import people
+from bot.callbacks import PAGE
 from bot.delivery import mark_reachable
 from bot.domain import Person
 from bot.errors import RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
-from bot.notify import split_text
 from bot.services import Services
-from bot.telegram_channel import MAX_TEXT, keyboard
+from bot.telegram_channel import keyboard, split_text
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +76,39 @@ async def ack(update: Update, context: RectbotContext, text: str | None = None, 
 async def reply(update: Update, context: RectbotContext, text: str, **kwargs: Any) -> None:
     """Send to the chat the update came from (a button press is answered first, once).
 
-    A text over Telegram's 4,096 characters goes as several messages, cut at line ends; the
-    keyboard (and any other option) goes with the last one.
+    Text over Telegram's 4,096 characters goes as several messages cut at line ends, the keyboard
+    on the last one (the same guard as the outbox's adapter, bot.telegram_channel.split_text).
     """
     await ack(update, context)
     chat = update.effective_chat
-    if chat is not None:
-        *first, last = split_text(text, MAX_TEXT)
-        for part in first:
-            await chat.send_message(part)
-        await chat.send_message(last, **kwargs)
+    if chat is None:
+        return
+    markup_ = kwargs.pop("reply_markup", None)
+    parts = split_text(text)
+    for i, part in enumerate(parts):
+        await chat.send_message(part, reply_markup=markup_ if i == len(parts) - 1 else None, **kwargs)
+
+
+async def show_listing(update: Update, context: RectbotContext, text: str, rows: list[list[tuple[str, str]]]) -> None:
+    """A page of a list (bot.paging): a ◀ ▶ press edits its own message in place, anything else replies.
+
+    A page is sized to fit one message; should one not (a pathological project name), the edit
+    keeps what fits at line ends rather than failing.
+    """
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if query is None or PAGE.parse(query.data) is None or not isinstance(message, Message):
+        await reply(update, context, text, reply_markup=markup(rows))
+        return
+    await ack(update, context)
+    parts = split_text(text)
+    if len(parts) > 1:
+        log.warning("a list page of %d characters was cut to fit one message", len(text))
+    try:
+        await query.edit_message_text(parts[0], reply_markup=markup(rows))
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():  # the same page again (the list did not change)
+            raise
 
 
 async def refuse(update: Update, context: RectbotContext, text: str) -> None:
@@ -95,7 +118,8 @@ async def refuse(update: Update, context: RectbotContext, text: str) -> None:
         if len(text) <= ANSWER_LIMIT:
             return
     if update.effective_chat is not None:
-        await update.effective_chat.send_message(text)
+        for part in split_text(text):
+            await update.effective_chat.send_message(part)
 
 
 def markup(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:

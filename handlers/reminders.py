@@ -25,20 +25,16 @@ from telegram.ext import (
     filters,
 )
 
-from bot.callbacks import DIGEST
+from bot import paging
+from bot.callbacks import DIGEST, PAGE
 from bot.delivery import mark_reachable, mark_unreachable
-from bot.digests import (
-    build_digest,
-    render_digest,
-    render_overdue_list,
-    render_section,
-)
+from bot.digests import build_digest, overdue_page, render_digest, section_page
 from bot.domain import Role
 from bot.errors import DomainError
 from bot.people import require_role
 from bot.reminders import ReminderReply, record_progress_note, reminder_for_reply
 from handlers import onboarding
-from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, reply, translator
+from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, reply, show_listing, translator
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +56,32 @@ async def store_progress_note(update: Update, context: RectbotContext, reply_: R
 
 @guarded
 async def overdue_command(update: Update, context: RectbotContext) -> None:
+    await _show_overdue(update, context, 1)
+
+
+async def _show_overdue(update: Update, context: RectbotContext, number: int) -> None:
+    """A page of /overdue (also the digest's overdue button), for a supervisor or admin only."""
     person = require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
     svc = context.services
+    t = translator(person)
     digest = await build_digest(svc.db, svc.calendar, svc.settings, svc.now())
-    await reply(update, context, render_overdue_list(translator(person), digest))
+    listing = overdue_page(t, digest, number)
+    await show_listing(update, context, listing.text,
+                       paging.with_nav(t, [], listing.page, lambda n: PAGE.build("overdue", n)))
+
+
+async def _show_section(update: Update, context: RectbotContext, section: str, number: int) -> None:
+    """A page of one of the digest's lists, recomputed now, for a supervisor or admin only."""
+    if section == "overdue":
+        await _show_overdue(update, context, number)
+        return
+    person = require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
+    svc = context.services
+    t = translator(person)
+    digest = await build_digest(svc.db, svc.calendar, svc.settings, svc.now())
+    listing = section_page(t, digest, section, number)
+    await show_listing(update, context, listing.text,
+                       paging.with_nav(t, [], listing.page, lambda n: PAGE.build("dg", section, n)))
 
 
 @guarded
@@ -77,19 +95,29 @@ async def digest_command(update: Update, context: RectbotContext) -> None:
 
 @guarded
 async def digest_button(update: Update, context: RectbotContext) -> None:
-    """dg:<section>: the current list (authorized again; forged or unknown data changes nothing)."""
+    """dg:<section>: the current list's first page (authorized again; forged or unknown data changes nothing)."""
     query = update.callback_query
     assert query is not None
-    person = require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
+    require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
     pressed = DIGEST.parse(query.data)
-    t = translator(person)
     if pressed is None:
         raise DomainError(STALE_BUTTON)
-    section = pressed.action
-    svc = context.services
-    digest = await build_digest(svc.db, svc.calendar, svc.settings, svc.now())
-    text = render_overdue_list(t, digest) if section == "overdue" else render_section(t, digest, section)
-    await reply(update, context, text)
+    await _show_section(update, context, pressed.action, 1)
+
+
+@guarded
+async def page_button(update: Update, context: RectbotContext) -> None:
+    """pg:overdue:N and pg:dg:<section>:N — another page of those lists, edited in place."""
+    query = update.callback_query
+    assert query is not None
+    require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
+    pressed = PAGE.parse(query.data)
+    if pressed is None:
+        raise DomainError(STALE_BUTTON)
+    if pressed.action == "overdue":
+        await _show_overdue(update, context, pressed.number())
+    else:
+        await _show_section(update, context, pressed.text(0), pressed.number())
 
 
 async def reminder_reply(update: Update, context: RectbotContext) -> None:
@@ -141,6 +169,7 @@ def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
         CommandHandler("overdue", overdue_command),
         CommandHandler("digest", digest_command),
         CallbackQueryHandler(digest_button, pattern=DIGEST.pattern()),
+        CallbackQueryHandler(page_button, pattern=PAGE.pattern("overdue", "dg")),
         MessageHandler(filters.REPLY & (filters.TEXT | filters.Document.ALL) & ~filters.COMMAND, reminder_reply),
         ChatMemberHandler(chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
     ]

@@ -25,18 +25,18 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot import case_text, extensions, reports
+from bot import case_text, extensions, paging, reports
 from bot import cases as cases_domain
-from bot.callbacks import EXTENSION, OPEN_CASE, REPORT
+from bot.callbacks import EXTENSION, OPEN_CASE, PAGE, REPORT, CallbackCodec
 from bot.dates import DateInputError, Direction, format_date, format_deadline, parse_natural_date
-from bot.domain import Person, Progress, Role, Step
+from bot.domain import Case, Person, Progress, Role, Step
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
 from bot.people import require_role
 from bot.reports import Draft
 from bot.services import Services
 from handlers import onboarding, reminders
-from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, reply, translator
+from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, reply, show_listing, translator
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +55,16 @@ def _int(text: str) -> int | None:
 # --------------------------------------------------------------------------- /cases
 
 
-def cases_listing(person: Person, found: list[Any], svc: Services, t: Translator) -> tuple[str, Buttons]:
+def cases_listing(person: Person, found: list[Any], svc: Services, t: Translator,
+                  number: int = 1) -> tuple[str, Buttons]:
+    """One page of /cases: each case with its status and deadline, Open / Report buttons, ◀ ▶."""
     today, calendar = svc.today(), svc.calendar
     if not found:
         return t._("Your department has no open cases."), []
+    shown = paging.page(found, number)
     lines = [t._("Open cases of {department}:").format(department=person.department_name or "")]
     rows: Buttons = []
-    for case in found:
+    for case in shown.items:
         lines.append("")
         lines.append(f"{case_text.case_title(t, case)} · {case_text.status_name(t, case.status)}")
         lines.append("  " + reports.describe_deadline(case, today, calendar, t))
@@ -69,7 +72,8 @@ def cases_listing(person: Person, found: list[Any], svc: Services, t: Translator
         if reports.is_reportable(case):
             row.append((t._("Report on #{id}").format(id=case.id), REPORT.build("c", case.id)))
         rows.append(row)
-    return "\n".join(lines), rows
+    text = paging.with_page_line(t, "\n".join(lines), shown)
+    return text, paging.with_nav(t, rows, shown, lambda n: PAGE.build("cases", n))
 
 
 @guarded
@@ -107,6 +111,51 @@ async def cb_open_case(update: Update, context: RectbotContext) -> None:
         rows = [[(t._("Report on #{id}").format(id=case_id), REPORT.build("c", case_id)),
                  (t._("Ask for an extension"), EXTENSION.build("c", case_id))]]
     await reply(update, context, text[:4000], reply_markup=markup(rows))
+
+
+def case_chooser(t: Translator, question: str, found: list[Case], number: int, codec: CallbackCodec,
+                 list_name: str) -> tuple[str, Buttons]:
+    """One page of the /report or /extend chooser: a button per case, ◀ ▶, the page line."""
+    shown = paging.page(found, number)
+    rows: Buttons = [[(case_text.case_title(t, c)[:60], codec.build("c", c.id))] for c in shown.items]
+    return (paging.with_page_line(t, question, shown),
+            paging.with_nav(t, rows, shown, lambda n: PAGE.build(list_name, n)))
+
+
+async def reportable_cases(svc: Services, person: Person | None) -> list[Case]:
+    return [c for c in await reports.open_cases_for(svc.db, person) if reports.is_reportable(c)]
+
+
+async def extendable_cases(svc: Services, person: Person | None) -> list[Case]:
+    return [c for c in await reports.open_cases_for(svc.db, person) if c.status in cases_domain.OPEN_STATUSES]
+
+
+@guarded
+async def cb_list_page(update: Update, context: RectbotContext) -> None:
+    """pg:cases|report|extend:N — another page, recomputed for whoever pressed (a liaison sees only
+    their own department; open_cases_for checks the role again)."""
+    svc = context.services
+    person = context.person
+    t = translator(person)
+    query = update.callback_query
+    pressed = PAGE.parse(query.data if query else None)
+    if person is None or pressed is None:
+        raise DomainError(STALE_BUTTON)
+    number = pressed.number()
+    if pressed.action == "cases":
+        found = await reports.open_cases_for(svc.db, person)
+        text, rows = cases_listing(person, found, svc, t, number)
+    elif pressed.action == "report":
+        reportable = await reportable_cases(svc, person)
+        if not reportable:
+            raise DomainError(N_("Your department has no case awaiting a report."))
+        text, rows = case_chooser(t, t._("Which case are you reporting on?"), reportable, number, REPORT, "report")
+    else:
+        open_cases = await extendable_cases(svc, person)
+        if not open_cases:
+            raise DomainError(N_("Your department has no case with a running deadline."))
+        text, rows = case_chooser(t, t._("Which case needs more time?"), open_cases, number, EXTENSION, "extend")
+    await show_listing(update, context, text, rows)
 
 
 # --------------------------------------------------------------------------- prompts
@@ -199,14 +248,14 @@ async def cmd_report(update: Update, context: RectbotContext) -> int:
     if draft is not None and reports.is_reportable(draft.case):
         await show_prompt(update, context, draft, t, opening_lines(draft, t, svc))
         return REPORTING
-    reportable = [c for c in await reports.open_cases_for(svc.db, person) if reports.is_reportable(c)]
+    reportable = await reportable_cases(svc, person)
     if not reportable:
         await reply(update, context, t._("Your department has no case awaiting a report."))
         return END
     if len(reportable) == 1:
         return await _start_on_case(update, context, reportable[0].id)
-    rows = [[(case_text.case_title(t, c)[:60], REPORT.build("c", c.id))] for c in reportable]
-    await reply(update, context, t._("Which case are you reporting on?"), reply_markup=markup(rows))
+    text, rows = case_chooser(t, t._("Which case are you reporting on?"), reportable, 1, REPORT, "report")
+    await reply(update, context, text, reply_markup=markup(rows))
     return END  # the button (rp:c:ID) enters the conversation
 
 
@@ -420,12 +469,12 @@ async def cmd_extend(update: Update, context: RectbotContext) -> int:
     wanted = _int(" ".join(context.args or [])) if context.args else None
     if wanted is not None:
         return await _extend_case(update, context, wanted)
-    open_cases = [c for c in await reports.open_cases_for(svc.db, person) if c.status in cases_domain.OPEN_STATUSES]
+    open_cases = await extendable_cases(svc, person)
     if not open_cases:
         await reply(update, context, t._("Your department has no case with a running deadline."))
         return END
-    rows = [[(case_text.case_title(t, c)[:60], EXTENSION.build("c", c.id))] for c in open_cases]
-    await reply(update, context, t._("Which case needs more time?"), reply_markup=markup(rows))
+    text, rows = case_chooser(t, t._("Which case needs more time?"), open_cases, 1, EXTENSION, "extend")
+    await reply(update, context, text, reply_markup=markup(rows))
     return END
 
 
@@ -583,4 +632,5 @@ def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
         conversation(),
         CommandHandler("cases", cmd_cases),
         CallbackQueryHandler(cb_open_case, pattern=OPEN_CASE.pattern("o")),
+        CallbackQueryHandler(cb_list_page, pattern=PAGE.pattern("cases", "report", "extend")),
     ]

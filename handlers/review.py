@@ -26,15 +26,15 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot import budget, extensions, review, spotcheck
-from bot.callbacks import EXTENSION, REVIEW, REVIEW_NEEDS_WORDS, Callback, CallbackCodec
+from bot import budget, extensions, paging, review, spotcheck
+from bot.callbacks import EXTENSION, PAGE, REVIEW, REVIEW_NEEDS_WORDS, Callback, CallbackCodec
 from bot.case_text import case_title
 from bot.dates import DateInputError, Direction, format_date, format_deadline, parse_natural_date
-from bot.domain import Case, Role
+from bot.domain import Case, Report, Role
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
 from bot.people import require_role
-from handlers.common import STALE_BUTTON, RectbotContext, ack, guarded, markup, reply, translator
+from handlers.common import STALE_BUTTON, RectbotContext, ack, guarded, markup, reply, show_listing, translator
 from handlers.report import Buttons
 
 log = logging.getLogger(__name__)
@@ -215,22 +215,32 @@ async def cb_open_report(update: Update, context: RectbotContext) -> None:
     await send_review_card(update, context, _pressed(update, REVIEW).number())
 
 
-@guarded
-async def cmd_review(update: Update, context: RectbotContext) -> None:
-    svc = context.services
-    person = context.person
-    t = translator(person)
-    waiting = await review.awaiting_review(svc.db, person)
-    if not waiting:
-        await reply(update, context, t._("No report is awaiting review."))
-        return
+def review_listing(t: Translator, waiting: list[tuple[Report, Case]], number: int) -> tuple[str, Buttons]:
+    """One page of /review: the reports awaiting a decision, oldest first, an Open button each, ◀ ▶."""
+    shown = paging.page(waiting, number)
     lines = [t.ngettext("{n} report awaits review:", "{n} reports await review:", len(waiting)).format(n=len(waiting))]
     rows: Buttons = []
-    for report, case in waiting[:50]:
+    for report, case in shown.items:
         late = "" if report.on_time else " · " + t._("late")
         lines.append(f"· {case_title(t, case)} — {report.author_name}, {format_date(report.submitted_on, t)}{late}")
         rows.append([(t._("Open #{id}").format(id=case.id), REVIEW.build("open", report.id))])
-    await reply(update, context, "\n".join(lines)[:4096], reply_markup=markup(rows))
+    return (paging.with_page_line(t, "\n".join(lines), shown),
+            paging.with_nav(t, rows, shown, lambda n: PAGE.build("review", n)))
+
+
+@guarded
+async def cmd_review(update: Update, context: RectbotContext) -> None:
+    await _show_review(update, context, 1)
+
+
+async def _show_review(update: Update, context: RectbotContext, number: int) -> None:
+    svc = context.services
+    t = translator(context.person)
+    waiting = await review.awaiting_review(svc.db, context.person)  # checks the role, on every page
+    if not waiting:
+        await reply(update, context, t._("No report is awaiting review."))
+        return
+    await show_listing(update, context, *review_listing(t, waiting, number))
 
 
 # --------------------------------------------------------------------------- extension requests
@@ -347,15 +357,32 @@ async def cmd_cancel(update: Update, context: RectbotContext) -> int:
 
 @guarded
 async def cmd_budget(update: Update, context: RectbotContext) -> None:
+    """The first page of the listing in chat, then the whole listing as a spreadsheet."""
     svc = context.services
     person = context.person
     t = translator(person)
     lines = await budget.budget_lines(svc.db, person)
-    await reply(update, context, budget.budget_text(lines, t)[:4096])
+    await show_listing(update, context, *_budget_page(t, lines, 1))
     if lines and update.effective_chat is not None:
         data = budget.budget_xlsx(lines, t)
         name = f"budget-suggestions-{svc.today().isoformat()}.xlsx"
         await update.effective_chat.send_document(document=data, filename=name)
+
+
+def _budget_page(t: Translator, lines: list[budget.BudgetLine], number: int) -> tuple[str, Buttons]:
+    listing = budget.budget_page(lines, t, number)
+    return listing.text, paging.with_nav(t, [], listing.page, lambda n: PAGE.build("budget", n))
+
+
+@guarded
+async def cb_list_page(update: Update, context: RectbotContext) -> None:
+    """pg:review|budget:N — another page, recomputed for whoever pressed (the domain checks the role)."""
+    pressed = _pressed(update, PAGE)
+    if pressed.action == "review":
+        await _show_review(update, context, pressed.number())
+        return
+    lines = await budget.budget_lines(context.services.db, context.person)
+    await show_listing(update, context, *_budget_page(translator(context.person), lines, pressed.number()))
 
 
 @guarded
@@ -414,6 +441,7 @@ def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
         CallbackQueryHandler(cb_close, pattern=REVIEW.pattern("close")),
         CallbackQueryHandler(cb_open_report, pattern=REVIEW.pattern("open")),
         CallbackQueryHandler(cb_ext_approve, pattern=EXTENSION.pattern("approve")),
+        CallbackQueryHandler(cb_list_page, pattern=PAGE.pattern("review", "budget")),
         CommandHandler("review", cmd_review),
         CommandHandler("budget", cmd_budget),
         CommandHandler("spotcheck", cmd_spotcheck),

@@ -11,7 +11,17 @@ from telegram.constants import ChatType
 from telegram.ext import Application, ContextTypes
 
 from bot.errors import DomainError
-from handlers.common import STALE_BUTTON, RectbotContext, ack, addressed_to_bot, guarded, refuse, translator
+from handlers.common import (
+    STALE_BUTTON,
+    RectbotContext,
+    ack,
+    addressed_to_bot,
+    guarded,
+    markup,
+    refuse,
+    reply,
+    translator,
+)
 
 
 @pytest.fixture
@@ -96,3 +106,21 @@ BOT_ID = 4242
 def test_only_commands_and_replies_to_the_bot_are_addressed_to_it(message: Message, addressed: bool) -> None:
     """In groups the bot answers those (with one line) and stays silent on everything else."""
     assert addressed_to_bot(message, BOT_ID, "RectBot_Test") is addressed
+
+
+async def test_reply_splits_long_text_at_line_ends_with_the_keyboard_last(
+        app: Application, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[tuple[str, Any]] = []
+
+    async def send_message(self: Chat, text: str, reply_markup: Any = None, **_: Any) -> None:
+        sent.append((text, reply_markup))
+
+    monkeypatch.setattr(Chat, "send_message", send_message)
+    chat = Chat(7, ChatType.PRIVATE)
+    update = Update(1, message=Message(1, datetime.now(UTC), chat, from_user=User(7, "联络员", False), text="/x"))
+    lines = [f"{i:04d} " + "整改" * 40 for i in range(120)]
+    keyboard = markup([[("下一页 ▶", "pg:cases:2")]])
+    await reply(update, RectbotContext(app, user_id=7), "\n".join(lines), reply_markup=keyboard)
+    assert len(sent) == 3 and all(len(text) <= 4096 for text, _ in sent)
+    assert "\n".join(text for text, _ in sent).split("\n") == lines   # never cut mid-line
+    assert [m for _, m in sent] == [None, None, keyboard]

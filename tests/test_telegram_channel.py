@@ -13,7 +13,7 @@ from telegram.request import HTTPXRequest
 from bot.channel import Channel, ChannelError, Rejected, RetryLater, Transient, Unreachable
 from bot.notify import Rendered
 from bot.sandbox import SandboxServer
-from bot.telegram_channel import MAX_CAPTION, MAX_TEXT, TelegramChannel
+from bot.telegram_channel import MAX_CAPTION, MAX_TEXT, TelegramChannel, keyboard, split_text, units
 
 # PTB 22 itself warns inside RetryAfter.__init__ about the coming timedelta switch.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -54,28 +54,47 @@ async def test_text_with_buttons_returns_the_telegram_message_id(channel: Telegr
     ]}
 
 
-async def test_no_buttons_sends_no_keyboard_and_long_text_is_clipped(channel: TelegramChannel,
-                                                                     sandbox: SandboxServer) -> None:
+async def test_no_buttons_sends_no_keyboard_and_long_text_is_split_at_line_ends(channel: TelegramChannel,
+                                                                              sandbox: SandboxServer) -> None:
+    sandbox.enforce_flood = False  # no rate limiter here: in the bot, the flood limiter paces the parts
     user = sandbox.create_user()
     await channel.send(user.id, Rendered("x" * (MAX_TEXT + 500)))
-    stored, = sandbox.messages(user)
-    assert stored.reply_markup is None
-    assert stored.text == "x" * (MAX_TEXT - 1) + "…"  # exactly at the limit: Telegram accepts it
+    first, second = sandbox.messages(user)
+    assert first.reply_markup is None and second.reply_markup is None
+    assert first.text == "x" * MAX_TEXT and second.text == "x" * 500  # one line longer than a message: cut
+    sandbox.mark_read(user)
+    lines = [f"第{i}行" + "字" * 50 for i in range(200)]
+    message_id = await channel.send(user.id, Rendered("\n".join(lines), [[("查看", "case:7")]]))
+    parts = sandbox.messages(user)[2:]
+    assert len(parts) == 3 and all(len(p.text or "") <= MAX_TEXT for p in parts)
+    assert "\n".join(p.text or "" for p in parts).split("\n") == lines  # never cut mid-line
+    assert [p.buttons for p in parts] == [[], [], [("查看", "case:7")]] and parts[-1].message_id == message_id
 
 
-async def test_document_goes_with_the_text_as_clipped_caption(channel: TelegramChannel,
-                                                              sandbox: SandboxServer) -> None:
+async def test_document_with_a_caption_over_the_limit_gets_it_as_a_following_message(
+        channel: TelegramChannel, sandbox: SandboxServer) -> None:
+    sandbox.enforce_flood = False  # no rate limiter here: in the bot, the flood limiter paces the parts
     user = sandbox.create_user()
     content = "整改台账\n第1行".encode()
     rendered = Rendered("附" * (MAX_CAPTION + 1), [[("下载", "dl:1")]], document=("台账.csv", content))
     message_id = await channel.send(user.id, rendered)
-    stored, = sandbox.messages(user)
-    assert stored.message_id == message_id
-    assert stored.document is not None and stored.document.file_name == "台账.csv"
-    assert stored.document_bytes == content
-    assert stored.caption == "附" * (MAX_CAPTION - 1) + "…"
-    assert stored.buttons == [("下载", "dl:1")]
-    assert len(sandbox.calls("sendDocument")) == 1 and sandbox.calls("sendMessage") == []
+    document, text = sandbox.messages(user)
+    assert text.message_id == message_id
+    assert document.document is not None and document.document.file_name == "台账.csv"
+    assert document.document_bytes == content and not document.caption and document.buttons == []
+    assert text.text == "附" * (MAX_CAPTION + 1)
+    assert text.buttons == [("下载", "dl:1")]
+    assert len(sandbox.calls("sendDocument")) == 1 and len(sandbox.calls("sendMessage")) == 1
+
+
+async def test_a_keyboard_over_telegrams_limits_is_a_programming_error() -> None:
+    with pytest.raises(AssertionError):
+        keyboard([[("b", f"x:{i}")] for i in range(101)])
+    with pytest.raises(AssertionError):
+        keyboard([[("b", f"x:{i}") for i in range(9)]])
+    with pytest.raises(AssertionError):
+        keyboard([[("b", "x" * 65)]])
+    assert keyboard([[("b", f"x:{i}") for i in range(8)] for _ in range(12)] + [[("b", "x" * 64)] for _ in range(4)])
 
 
 async def test_429_becomes_retry_later_with_the_seconds_telegram_asked(channel: TelegramChannel,
@@ -134,9 +153,18 @@ async def test_other_bad_requests_are_rejected_for_good(channel: TelegramChannel
     error = await failure(channel, user.id, Rendered(""))
     assert isinstance(error, Rejected) and isinstance(error.__cause__, BadRequest)
     assert error.reason == "Message text is empty"  # PTB drops Telegram's "Bad Request: " prefix
-    error = await failure(channel, user.id, Rendered("x", [[("too long", "d" * 65)]]))  # callback_data > 64 bytes
-    assert isinstance(error, Rejected) and error.reason.upper() == "BUTTON_DATA_INVALID"
+    with pytest.raises(AssertionError):  # callback_data > 64 bytes is a programming error, caught before sending
+        await channel.send(user.id, Rendered("x", [[("too long", "d" * 65)]]))
     sandbox.inject("sendMessage", "400", description="message is too long")
     error = await failure(channel, user.id)
     assert isinstance(error, Rejected) and error.reason == "Message is too long"
     assert sandbox.messages(user) == []
+
+
+def test_split_counts_as_telegram_does_in_utf16_units() -> None:
+    line = "🔴 整改事项 " * 40                       # an emoji is two UTF-16 units
+    parts = split_text("\n".join([line] * 60))
+    assert len(parts) > 1 and all(units(p) <= MAX_TEXT for p in parts)
+    assert "\n".join(parts).split("\n") == [line] * 60
+    one = split_text("🔴" * 5000)                   # one line, no line end: cut, whole characters only
+    assert [units(p) for p in one] == [4096, 4096, 1808] and "".join(one) == "🔴" * 5000

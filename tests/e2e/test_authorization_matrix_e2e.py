@@ -83,6 +83,7 @@ ID_KINDS: dict[tuple[str, str], str] = {
     ("case", "ack"): "case", ("cs", "o"): "case", ("rp", "c"): "case", ("ex", "c"): "case",
     ("ex", "approve"): "extension", ("ex", "other"): "extension", ("ex", "refuse"): "extension",
     ("new", "dept"): "department", ("new", "page"): "page",
+    **{("pg", a): "page" for a in ("cases", "report", "extend", "review", "budget", "overdue", "dg")},
     **{("rp", a): "report" for a in ("next", "p", "evdone", "goto", "rewrite", "evclear", "edit", "cancel", "submit")},
     **{("rv", a): "report" for a in ("close", "return_for_rework", "refused", "inadequate", "falsely_reported",
                                      "open")},
@@ -101,6 +102,8 @@ MAY_BE_SILENT = {"/cancel"}
 SILENT_WAIT = 4.0
 # Buttons no liaison may use at all (the bureau's review, decisions, ledger, digest and /new wizard).
 BUREAU_PREFIXES = ("rv", "new", "ledger", "dg")
+# The pages (pg:<list>:<n>) of the bureau's lists; a liaison's own lists (cases, report, extend) are theirs.
+BUREAU_PAGES = ("review", "budget", "overdue", "dg")
 
 
 def codecs() -> list[CallbackCodec]:
@@ -155,7 +158,10 @@ def refused_in_private(cell: Cell) -> bool:
     if cell.kind == "command":
         name = cell.what.split()[0][1:]
         return any(c.name == name and set(c.roles) <= set(BUREAU) for c in COMMANDS)
-    return cell.what.split(":")[0] in BUREAU_PREFIXES or cell.what.split(":")[1] in ("approve", "other", "refuse")
+    prefix, action = cell.what.split(":")[:2]
+    if prefix == "pg":
+        return action in BUREAU_PAGES
+    return prefix in BUREAU_PREFIXES or action in ("approve", "other", "refuse")
 
 
 # --- the database, read and written directly --------------------------------------------------------
