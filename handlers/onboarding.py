@@ -74,7 +74,7 @@ async def start(update: Update, context: RectbotContext) -> None:
             locale=None, now=svc.now(),
         )
     except people.AlreadyRegistered as exc:
-        await _offer_role_change(update, context, exc, people.hash_code(code))
+        await _offer_role_change(update, context, exc, exc.code_hash)
         return
     await _welcome(update, context, person)
 
