@@ -21,7 +21,7 @@ from bot.domain import Case, ExtensionRequest, Kind, Notification, Person, Role
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
 from bot.notify import Rendered
-from bot.people import actor_of, require_role
+from bot.people import BUREAU_ROLES, actor_of, require_role
 from bot.reports import case_for_liaison
 from bot.workcalendar import WorkCalendar
 from storage import cases as cases_repo
@@ -31,7 +31,7 @@ from storage.db import Database, audit
 from storage.outbox import enqueue
 
 MAX_REASON_CHARS = 2000
-DECIDERS = (Role.SUPERVISOR,)
+DECIDERS = BUREAU_ROLES  # admins may do everything supervisors may
 PROPOSED_TOO_EARLY = N_("The proposed date must be after the current deadline ({deadline}).")
 
 
