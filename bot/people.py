@@ -352,12 +352,36 @@ async def bootstrap_admins(db: Database, admin_ids: list[int], *, now: datetime)
             continue
         async with db.transaction() as conn:
             person_id = await repo.upsert_person(
-                conn, telegram_id=telegram_id, name=existing.name if existing else f"admin {telegram_id}",
+                conn, telegram_id=telegram_id, name=existing.name if existing else bootstrap_name(telegram_id),
                 username=existing.username if existing else None, role=Role.ADMIN.value, department_id=None,
                 locale="zh_CN", created_at=iso(now),
             )
             await audit(conn, actor="system", action="person.bootstrap_admin", entity="person",
                         entity_id=person_id, after={"telegram_id": telegram_id}, at=now)
+
+
+def bootstrap_name(telegram_id: int) -> str:
+    """The placeholder name a `bureau.admins` admin has until we learn their Telegram display name."""
+    return f"admin {telegram_id}"
+
+
+def has_real_name(person: Person) -> bool:
+    return bool(person.name.strip()) and person.name != bootstrap_name(person.telegram_id)
+
+
+async def adopt_display_name(db: Database, person: Person, display_name: str, *, now: datetime) -> Person:
+    """A bootstrap admin is known by a placeholder: the first time they talk to us, take their Telegram
+    display name (audited), so greetings, /whoami and case histories name them. Real names are kept."""
+    name = " ".join(display_name.split())[:100]
+    if has_real_name(person) or not name:
+        return person
+    async with db.transaction() as conn:
+        await repo.set_name(conn, person.id, name)
+        await audit(conn, actor=actor_of(person), action="person.name", entity="person", entity_id=person.id,
+                    before={"name": person.name}, after={"name": name}, at=now)
+    updated = await repo.person_by_id(db, person.id)
+    assert updated is not None
+    return updated
 
 
 # --------------------------------------------------------------------------- look-ups for the chat handlers

@@ -251,3 +251,14 @@ async def test_role_change_confirmation_passes_the_matched_hash(db: Database) ->
     with pytest.raises(people.AlreadyRegistered) as info:
         await _redeem(db, code.lower(), 7)
     assert info.value.code_hash == people.hash_code(people.normalize_code(code))
+
+
+async def test_a_bootstrap_admin_takes_their_telegram_name_once(db: Database) -> None:
+    await people.bootstrap_admins(db, [9001], now=NOW)
+    admin = await repo.person_by_telegram_id(db, 9001)
+    assert admin is not None and not people.has_real_name(admin)
+    named = await people.adopt_display_name(db, admin, "  李 管理 ", now=NOW)
+    assert named.name == "李 管理" and people.has_real_name(named)
+    assert (await people.adopt_display_name(db, named, "别的名字", now=NOW)).name == "李 管理"  # real names stay
+    rows = await db.fetchall("SELECT actor, before, after FROM audit_log WHERE action = 'person.name'")
+    assert len(rows) == 1 and "李 管理" in rows[0]["after"]
