@@ -74,6 +74,11 @@ def code_hashes(typed: str) -> list[str]:
     return list(dict.fromkeys([hash_code(normalize_code(typed)), hash_code(typed)]))
 
 
+def _echo(typed: str, limit: int = 40) -> str:
+    """What a refusal quotes back of someone's input: enough to recognise it, never a message too long to send."""
+    return typed if len(typed) <= limit else typed[:limit] + "…"
+
+
 def normalize_department_name(name: str) -> str:
     return " ".join(name.split())
 
@@ -107,9 +112,10 @@ async def find_department(db: Database, name: str) -> Department:
     if close:
         raise DomainError(
             N_("Unknown department {name}. Did you mean: {suggestions}?"),
-            name=clean, suggestions="、".join(close[:3]),
+            name=_echo(clean), suggestions="、".join(close[:3]),
         )
-    raise DomainError(N_("Unknown department {name}. Add it first with: rectbot department add NAME"), name=clean)
+    raise DomainError(N_("Unknown department {name}. Add it first with: rectbot department add NAME"),
+                      name=_echo(clean))
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,7 @@ async def create_invitation(
     try:
         wanted = Role(role)
     except ValueError:
-        raise DomainError(N_("Unknown role {role}: use admin, supervisor or liaison."), role=role) from None
+        raise DomainError(N_("Unknown role {role}: use admin, supervisor or liaison."), role=_echo(role)) from None
     if actor is not None:
         require_role(actor, *BUREAU_ROLES)
         if wanted is Role.ADMIN and actor.role != Role.ADMIN:

@@ -262,3 +262,13 @@ async def test_a_bootstrap_admin_takes_their_telegram_name_once(db: Database) ->
     assert (await people.adopt_display_name(db, named, "别的名字", now=NOW)).name == "李 管理"  # real names stay
     rows = await db.fetchall("SELECT actor, before, after FROM audit_log WHERE action = 'person.name'")
     assert len(rows) == 1 and "李 管理" in rows[0]["after"]
+
+
+async def test_refusals_quote_at_most_a_little_of_what_was_typed(db: Database) -> None:
+    """A pasted novel as a role or department must not make the refusal too long to send (fault suite)."""
+    with pytest.raises(DomainError) as info:
+        await people.create_invitation(db, role="x" * 5000, department_name=None, actor=None, now=NOW, valid_days=7)
+    assert len(info.value.render(translator_for_locale("zh_CN"))) < 200
+    with pytest.raises(DomainError) as info:
+        await people.find_department(db, "县" * 5000)
+    assert len(info.value.render(translator_for_locale("zh_CN"))) < 200
