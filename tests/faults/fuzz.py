@@ -383,7 +383,7 @@ def refused_calls(calls: Sequence[ApiCall]) -> Counter[str]:
     return Counter(f"{c.method} {c.status}" for c in calls if c.status >= 400)
 
 
-INVITATION = re.compile(r"/start [A-Za-z0-9_-]{16}\b")
+INVITATION = re.compile(r"/start [A-Za-z0-9_-]{16}(?![A-Za-z0-9_-])")  # a code may end in "-", where \\b finds no boundary
 
 
 def invitation_codes(sandbox: SandboxServer) -> set[str]:
