@@ -383,7 +383,8 @@ def refused_calls(calls: Sequence[ApiCall]) -> Counter[str]:
     return Counter(f"{c.method} {c.status}" for c in calls if c.status >= 400)
 
 
-INVITATION = re.compile(r"/start [A-Za-z0-9_-]{16}(?![A-Za-z0-9_-])")  # a code may end in "-", where \\b finds no boundary
+# A code may end in "-", where \\b finds no word boundary: look ahead for the code's own alphabet instead.
+INVITATION = re.compile(r"/start [A-Za-z0-9_-]{16}(?![A-Za-z0-9_-])")
 
 
 def invitation_codes(sandbox: SandboxServer) -> set[str]:
