@@ -7,16 +7,17 @@ platform-neutral:
   several messages (a keyboard over its limits is a programming error: `check_keyboard`), and maps PTB's
   errors onto the port's outcomes (RetryAfter → RetryLater, Forbidden or "chat not found" →
   Unreachable, other BadRequest → Rejected, timeouts/5xx/network → Transient).
-* `RectbotRateLimiter` / `flood_limiter()` keep every request inside Telegram's flood limits.
-  PTB's AIORateLimiter enforces the bot-wide (30/s) and per-group (20/min) limits but not
-  Telegram's "about one message per second per private chat"; the subclass adds that pacing for
-  the sending endpoints, so interactive replies and outbox delivery alike stay inside it.
+* `RectbotRateLimiter` / `flood_limiter()` keep every request inside Telegram's flood limits:
+  bot-wide spacing (`SendPacer`), one send per second per private chat (`ChatPacer`; PTB's
+  AIORateLimiter has no such limit) and AIORateLimiter's per-group bucket, so interactive
+  replies and outbox delivery alike stay inside them, also right after a 429.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import timedelta
@@ -28,6 +29,8 @@ from telegram.ext import AIORateLimiter
 
 from bot.channel import ChannelError, Rejected, RetryLater, Transient, Unreachable
 from bot.notify import Rendered
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096     # characters in a message (Bot API sendMessage)
 MAX_CAPTION = 1024  # characters in a document's caption
@@ -218,12 +221,70 @@ class ChatPacer:
             pass
 
 
-class RectbotRateLimiter(AIORateLimiter):
-    """AIORateLimiter plus the per-private-chat pacing it lacks (one send per `chat_interval`)."""
+class SendPacer:
+    """Bot-wide spacing: one send every `interval` seconds, first come first served, no bursts.
 
-    def __init__(self, *, chat_interval: float = 1.05, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    aiolimiter's bucket (what AIORateLimiter uses) lets requests take their slot and then wait
+    on AIORateLimiter's retry_after event, so after every 429 they all reach Telegram at once and
+    trigger the next 429. Here the pause is part of the schedule: `pause` pushes the next slot
+    back, and the waiting sends resume one interval apart.
+    """
+
+    def __init__(
+        self,
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._next = clock()
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        """Wait for the next bot-wide slot and take it."""
+        async with self._lock:
+            while (delay := self._next - self._clock()) > 0:  # a pause may move it while we sleep
+                await self._sleep(delay)
+            self._next = self._clock() + self.interval
+
+    def pause(self, seconds: float) -> None:
+        """Telegram said retry_after: no send at all before then."""
+        self._next = max(self._next, self._clock() + seconds)
+
+
+class RectbotRateLimiter(AIORateLimiter):
+    """Telegram's flood limits kept without bursts: bot-wide spacing (`SendPacer`), one send per
+    `chat_interval` to each private chat (`ChatPacer`, which AIORateLimiter lacks) and
+    AIORateLimiter's per-group bucket. A 429 pauses every send for its retry_after, then retries."""
+
+    def __init__(
+        self,
+        *,
+        overall_rate: float = 25,
+        chat_interval: float = 1.05,
+        group_max_rate: float = 1,
+        group_time_period: float = 3.2,
+        max_retries: int = 2,
+    ) -> None:
+        super().__init__(overall_max_rate=0, overall_time_period=0, group_max_rate=group_max_rate,
+                         group_time_period=group_time_period, max_retries=max_retries)
         self.pacer = ChatPacer(chat_interval)
+        self.overall = SendPacer(1 / overall_rate) if overall_rate else None
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, endpoint: str, chat_id: Any) -> AsyncIterator[None]:
+        """Hold every limit's turn for one request: the chat's first, then the bot-wide slot."""
+        async with contextlib.AsyncExitStack() as stack:
+            if isinstance(chat_id, str) or (isinstance(chat_id, int) and chat_id < 0):
+                if self._group_max_rate:
+                    await stack.enter_async_context(self._get_group_limiter(chat_id))
+            elif isinstance(chat_id, int) and endpoint in SEND_ENDPOINTS:
+                await stack.enter_async_context(self.pacer.slot(chat_id))
+            if chat_id is not None and self.overall is not None:
+                await self.overall.wait()
+            yield
 
     async def process_request(
         self,
@@ -234,18 +295,28 @@ class RectbotRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        if endpoint in SEND_ENDPOINTS:
-            chat_id: Any = data.get("chat_id")
-            with contextlib.suppress(TypeError, ValueError):
-                chat_id = int(chat_id)
-            if isinstance(chat_id, int) and chat_id > 0:  # groups are covered by the group limiter
-                async with self.pacer.slot(chat_id):
-                    return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        chat_id: Any = data.get("chat_id")
+        with contextlib.suppress(TypeError, ValueError):
+            chat_id = int(chat_id)
+        retries = rate_limit_args or self._max_retries
+        attempt = 0
+        while True:
+            try:
+                async with self._turn(endpoint, chat_id):
+                    return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if attempt >= retries:
+                    raise
+                wait = retry_after_seconds(exc) + 0.1
+                log.info("Telegram asked to wait %.1f s (%s); retrying", wait, endpoint)
+                if self.overall is not None:
+                    self.overall.pause(wait)
+                await asyncio.sleep(wait)
+                attempt += 1
 
 
 def flood_limiter() -> RectbotRateLimiter:
-    """Telegram's limits without bursts: aiolimiter buckets of capacity 1 space sends evenly, at 28/s
-    overall (limit 30/s) and one per 3.2 s per group (limit 20/min); private chats are paced at 1/s."""
-    return RectbotRateLimiter(overall_max_rate=1, overall_time_period=1 / 28, group_max_rate=1,
+    """Telegram's limits with room for network jitter: 25 sends/s bot-wide (limit 30/s), one per
+    3.2 s per group (limit 20/min), one per 1.05 s per private chat (limit about 1/s)."""
+    return RectbotRateLimiter(overall_rate=25, chat_interval=1.05, group_max_rate=1,
                               group_time_period=3.2, max_retries=2)

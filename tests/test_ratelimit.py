@@ -1,11 +1,16 @@
-"""Per-chat pacing: one send per interval to each private chat, counted from process start too."""
+"""Flood pacing: one send per interval to each private chat (counted from process start too), and
+bot-wide spacing that holds right after a 429."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from datetime import timedelta
 
-from bot.telegram_channel import ChatPacer
+import pytest
+from telegram.error import RetryAfter
+
+from bot.telegram_channel import ChatPacer, RectbotRateLimiter, SendPacer
 
 
 class FakeTime:
@@ -45,3 +50,58 @@ async def test_pacer_serializes_concurrent_sends_to_one_chat() -> None:
     await asyncio.gather(*(send() for _ in range(4)))
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 4 and all(g >= 0.045 for g in gaps)
+
+
+async def test_send_pacer_spaces_every_send_and_a_pause_moves_the_next_slot() -> None:
+    clock = FakeTime()
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        clock.now += seconds
+
+    pacer = SendPacer(0.04, clock=clock, sleep=fake_sleep)
+    await pacer.wait()           # the first send goes at once
+    await pacer.wait()           # the next one a full interval later
+    pacer.pause(1.5)             # Telegram said retry_after
+    await pacer.wait()
+    await pacer.wait()           # and after the pause, spaced again rather than at once
+    assert slept == [0.04, 1.5, 0.04]
+
+
+async def test_sends_queued_behind_a_429_resume_spaced_not_in_a_burst() -> None:
+    """AIORateLimiter's own bucket releases everything queued during a retry_after at once (and so
+    earns the next 429); ours must keep the bot-wide spacing right after the pause."""
+    limiter = RectbotRateLimiter(overall_rate=50, max_retries=2)
+    loop = asyncio.get_running_loop()
+    sent: list[float] = []
+    refused = False
+
+    async def call() -> bool:
+        nonlocal refused
+        if not refused:
+            refused = True
+            raise RetryAfter(timedelta(milliseconds=300))
+        sent.append(loop.time())
+        return True
+
+    results = await asyncio.gather(*(
+        limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 1000 + n}, None) for n in range(12)
+    ))
+    gaps = [b - a for a, b in itertools.pairwise(sorted(sent))]
+    assert all(results) and len(sent) == 12
+    assert min(gaps) >= 0.018, gaps   # 50/s → 20 ms apart, a little timer slack allowed
+
+
+async def test_a_429_that_persists_is_raised_after_the_retries() -> None:
+    limiter = RectbotRateLimiter(overall_rate=0, max_retries=1)
+    calls = 0
+
+    async def call() -> bool:
+        nonlocal calls
+        calls += 1
+        raise RetryAfter(timedelta(milliseconds=10))
+
+    with pytest.raises(RetryAfter):
+        await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": -5}, None)
+    assert calls == 2
