@@ -34,6 +34,7 @@ def build_renderers(files_root: Path) -> RendererRegistry:
             Kind.DEADLINE_CHANGED: case_text.render_deadline_changed,
             Kind.DEADLINE_RECOMPUTED: case_text.render_deadline_recomputed,
             Kind.RECEIPT_RECORDED: case_text.render_receipt_recorded,
+            Kind.RECEIPT_ACKNOWLEDGED: case_text.render_receipt_acknowledged,
             Kind.REPORT_SUBMITTED: reports.render_report_submitted,
             Kind.REVIEW_CARD: review.render_review_card,
             Kind.REVIEW_EVIDENCE: functools.partial(review.render_review_evidence, files_root=files_root),

@@ -126,8 +126,11 @@ REVIEW = CallbackCodec("rv", {
     "falsely_reported": (int,), "open": (int,), "due": (("default",),),
 })
 REVIEW_NEEDS_WORDS = ("return_for_rework", "refused", "inadequate", "falsely_reported")
-# Extensions: ex:c:CASE asks for one (liaison); approve / other / refuse decide request ID (supervisor).
-EXTENSION = CallbackCodec("ex", {"c": (int,), "approve": (int,), "other": (int,), "refuse": (int,)})
+# Extensions: ex:c:CASE asks for one and send / edit / drop answer its check step (liaison, case id);
+# approve / other / refuse decide request ID (bureau).
+EXTENSION = CallbackCodec("ex", {"c": (int,), "send": (int,), "edit": (int,), "drop": (int,), "approve": (int,),
+                                 "other": (int,), "refuse": (int,)})
+EXTENSION_CHECK = ("send", "edit", "drop")
 # The daily digest's lists: the action is the section (bot.digests.SECTIONS).
 # A registered person who redeemed another code: change to the code's role, or keep the current one.
 INVITE = CallbackCodec("inv", {"change": (), "keep": ()})

@@ -244,24 +244,49 @@ async def render_feedback_card(db: Database, t: Translator, payload: Mapping[str
     if case is None:
         return Rendered(t._("This case no longer exists."))
     button = [[(t._("Confirm receipt"), RECEIPT.build("ack", case.id))]]
+    if case.confidential:
+        prompt = t._("When your department has received it, tap the button below to start the rectification clock.")
+    else:
+        prompt = t._("Please tap the button below to confirm receipt; the rectification deadline is counted "
+                     "from the day of receipt.")
+    return Rendered("\n".join([*_feedback_lines(t, case), "", prompt]), button)
+
+
+def confirmed_feedback_card(t: Translator, case: Case) -> str:
+    """The feedback card once confirmed: the same lines, the prompt replaced by when and until when."""
+    assert case.feedback_received_on is not None
+    done = t._("✅ Receipt confirmed on {date}; rectification deadline {deadline}").format(
+        date=format_date(case.feedback_received_on, t), deadline=due_text(t, case))
+    return "\n".join([*_feedback_lines(t, case), "", done])
+
+
+def _feedback_lines(t: Translator, case: Case) -> list[str]:
     deadline = (format_date(case.explicit_due_on, t) if case.explicit_due_on else deadline_rule_text(t, case))
     if case.confidential:
-        text = "\n".join([
+        return [
             t._("Feedback: {case}").format(case=case_label(t, case.id)),
             t._("A confidential matter (涉密) for your department has been sent through official channels. "
                 "Please collect the official document; its contents are not sent here."),
             t._("Deadline: {deadline}").format(deadline=deadline),
-            "",
-            t._("When your department has received it, tap the button below to start the rectification clock."),
-        ])
-        return Rendered(text, button)
+        ]
     lines = [t._("Feedback: {case}").format(case=case_label(t, case.id)), *case_details(t, case),
              t._("Rule: {rule}").format(rule=deadline_rule_text(t, case))]
     if case.explicit_due_on:
         lines.append(t._("Deadline: {deadline}").format(deadline=deadline))
-    lines += ["", t._("Please tap the button below to confirm receipt; the rectification deadline is counted "
-                      "from the day of receipt.")]
-    return Rendered("\n".join(lines), button)
+    return lines
+
+
+async def render_receipt_acknowledged(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    """To the supervisor who sent the feedback: the unit confirmed receipt; the report clock runs."""
+    case = await _case_or_none(db, payload)
+    if case is None or case.feedback_received_on is None:
+        return Rendered(t._("This case no longer exists."))
+    return Rendered("\n".join([
+        t._("{department} confirmed receipt of the feedback of {case} on {date} ({by}).").format(
+            department=case.department_name, case=case_title(t, case), date=format_date(case.feedback_received_on, t),
+            by=str(payload.get("by") or "—")),
+        t._("Report deadline: {date}").format(date=due_text(t, case)),
+    ]))
 
 
 async def render_deadline_changed(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:

@@ -355,7 +355,23 @@ async def acknowledge_receipt(
             raise DomainError(N_("The feedback of case {id} has not been sent yet."), id=case_id)
         await _record_receipt(conn, calendar, case, today, actor=actor_of(person), action="case.receipt_acknowledged",
                               now=now)
+        await enqueue(conn, [
+            Notification(f"case:{case_id}:receipt_acknowledged:p{pid}", pid, Kind.RECEIPT_ACKNOWLEDGED,
+                         {"case_id": case_id, "by": person.name}, now, case_id)
+            for pid in await _feedback_senders(conn, db, case_id)
+        ], now=now)
         return Receipt(await load_case(conn, case_id), False)
+
+
+async def _feedback_senders(conn: Tx, db: Database, case_id: int) -> list[int]:
+    """Who is told of a receipt: the bureau member who sent the feedback, if still active; else (sent
+    from the CLI or an import, or that person has left) every supervisor."""
+    actor = await repo.feedback_sender(conn, case_id)
+    if actor and actor.startswith("person:") and actor[7:].isdigit():
+        sender = await people_repo.person_by_id(db, int(actor[7:]))
+        if sender is not None and sender.active and sender.role in BUREAU_ROLES:
+            return [sender.id]
+    return [p.id for p in await people_repo.people_with_role(db, Role.SUPERVISOR)]
 
 
 async def record_receipt(

@@ -41,7 +41,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("extend", N_("Ask for an extension of a deadline: /extend CASE"), LIAISON),
     Command("review", N_("Reports awaiting your review"), BUREAU),
     Command("budget", N_("Budget suggestions by department (XLSX)"), BUREAU),
-    Command("spotcheck", N_("Spot-check N closed cases at random: /spotcheck 5"), (Role.SUPERVISOR,)),
+    Command("spotcheck", N_("Spot-check N closed cases at random: /spotcheck 5"), BUREAU),
 )
 
 

@@ -113,6 +113,7 @@ class Kind(StrEnum):
     DEADLINE_CHANGED = "deadline_changed"
     DEADLINE_RECOMPUTED = "deadline_recomputed"
     RECEIPT_RECORDED = "receipt_recorded"
+    RECEIPT_ACKNOWLEDGED = "receipt_acknowledged"  # to the supervisor who sent the feedback
     REPORT_SUBMITTED = "report_submitted"
     REVIEW_CARD = "review_card"
     REVIEW_EVIDENCE = "review_evidence"

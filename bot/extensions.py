@@ -21,7 +21,7 @@ from bot.domain import Case, ExtensionRequest, Kind, Notification, Person, Role
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
 from bot.notify import Rendered
-from bot.people import actor_of, require_role
+from bot.people import BUREAU_ROLES, actor_of, require_role
 from bot.reports import case_for_liaison
 from bot.workcalendar import WorkCalendar
 from storage import cases as cases_repo
@@ -31,7 +31,7 @@ from storage.db import Database, audit
 from storage.outbox import enqueue
 
 MAX_REASON_CHARS = 2000
-DECIDERS = (Role.SUPERVISOR,)
+DECIDERS = BUREAU_ROLES  # admins may do everything supervisors may
 PROPOSED_TOO_EARLY = N_("The proposed date must be after the current deadline ({deadline}).")
 
 
@@ -49,13 +49,12 @@ async def check_can_request(db: Database, person: Person | None, case_id: int, *
     return case
 
 
-async def request_extension(
-    db: Database, person: Person | None, case_id: int, *, reason: str, proposed_due_on: date,
-    now: datetime, today: date,
-) -> ExtensionRequest:
-    """File the request and send it to the supervisors with Approve / Refuse buttons."""
+async def check_proposal(
+    db: Database, person: Person | None, case_id: int, *, reason: str, proposed_due_on: date, today: date,
+) -> Case:
+    """Every refusal `request_extension` would give, before the liaison is shown the check step."""
     case = await check_can_request(db, person, case_id, today=today)
-    assert person is not None and case.due_on is not None
+    assert case.due_on is not None
     reason = reason.strip()
     if not reason:
         raise DomainError(N_("Please give the reason for the extension."))
@@ -63,6 +62,17 @@ async def request_extension(
         raise DomainError(N_("The reason is too long ({limit} characters at most)."), limit=MAX_REASON_CHARS)
     if proposed_due_on <= case.due_on:
         raise DomainError(PROPOSED_TOO_EARLY, deadline=case.due_on.isoformat())
+    return case
+
+
+async def request_extension(
+    db: Database, person: Person | None, case_id: int, *, reason: str, proposed_due_on: date,
+    now: datetime, today: date,
+) -> ExtensionRequest:
+    """File the request and send it to the supervisors with Approve / Refuse buttons."""
+    case = await check_proposal(db, person, case_id, reason=reason, proposed_due_on=proposed_due_on, today=today)
+    assert person is not None and case.due_on is not None
+    reason = reason.strip()
     supervisors = await people_repo.people_with_role(db, Role.SUPERVISOR)
     async with db.transaction() as conn:
         if await repo.pending_extension_of(conn, case.id) is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,9 +50,33 @@ def hash_code(code: str) -> str:
     return hashlib.sha256(code.strip().encode("utf-8")).hexdigest()
 
 
+# Codes are typed on phones: no 0/O, 1/I/L to confuse, one case, in two groups of five (K7QMX-4XPDR).
+# 31 symbols ** 10 ≈ 2 ** 49.5, far beyond guessing behind the per-sender throttle below.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_GROUPS, CODE_GROUP_LENGTH = 2, 5
+
+
 def new_code() -> str:
-    """16 URL-safe characters: fits Telegram's /start deep-link parameter."""
-    return secrets.token_urlsafe(12)
+    """A fresh code such as K7QMX-4XPDR; also valid as Telegram's /start deep-link parameter."""
+    groups = ("".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LENGTH)) for _ in range(CODE_GROUPS))
+    return "-".join(groups)
+
+
+def normalize_code(typed: str) -> str:
+    """What a code means, however it was typed: full-width forms folded, case, spaces and dashes ignored."""
+    folded = unicodedata.normalize("NFKC", typed)
+    return "".join(ch for ch in folded.upper() if not ch.isspace() and ch not in "-‐‑‒–—_")
+
+
+def code_hashes(typed: str) -> list[str]:
+    """The stored hashes a typed code may match: the normalised form (codes issued now are stored so),
+    then the code as typed (older, case-sensitive URL-safe codes were hashed as issued)."""
+    return list(dict.fromkeys([hash_code(normalize_code(typed)), hash_code(typed)]))
+
+
+def _echo(typed: str, limit: int = 40) -> str:
+    """What a refusal quotes back of someone's input: enough to recognise it, never a message too long to send."""
+    return typed if len(typed) <= limit else typed[:limit] + "…"
 
 
 def normalize_department_name(name: str) -> str:
@@ -87,9 +112,10 @@ async def find_department(db: Database, name: str) -> Department:
     if close:
         raise DomainError(
             N_("Unknown department {name}. Did you mean: {suggestions}?"),
-            name=clean, suggestions="、".join(close[:3]),
+            name=_echo(clean), suggestions="、".join(close[:3]),
         )
-    raise DomainError(N_("Unknown department {name}. Add it first with: rectbot department add NAME"), name=clean)
+    raise DomainError(N_("Unknown department {name}. Add it first with: rectbot department add NAME"),
+                      name=_echo(clean))
 
 
 @dataclass(frozen=True)
@@ -116,7 +142,7 @@ async def create_invitation(
     try:
         wanted = Role(role)
     except ValueError:
-        raise DomainError(N_("Unknown role {role}: use admin, supervisor or liaison."), role=role) from None
+        raise DomainError(N_("Unknown role {role}: use admin, supervisor or liaison."), role=_echo(role)) from None
     if actor is not None:
         require_role(actor, *BUREAU_ROLES)
         if wanted is Role.ADMIN and actor.role != Role.ADMIN:
@@ -132,7 +158,7 @@ async def create_invitation(
     expires = now + timedelta(days=valid_days)
     async with db.transaction() as conn:
         inv_id = await repo.insert_invitation(
-            conn, code_hash=hash_code(code), role=wanted.value,
+            conn, code_hash=hash_code(normalize_code(code)), role=wanted.value,
             department_id=department.id if department else None,
             created_by=actor_of(actor), created_at=iso(now), expires_at=iso(expires),
         )
@@ -145,7 +171,7 @@ async def create_invitation(
 
 # Failed redemptions (unknown, used or expired codes) per Telegram account: after REDEEM_MAX_FAILURES
 # within REDEEM_WINDOW the sender is refused for REDEEM_COOL_OFF without the code being looked at.
-# Codes carry 96 random bits, so this is not what keeps them secret; it keeps someone who is pasting
+# Codes carry about 50 random bits (old ones 96), so this is not what keeps them secret; it keeps someone who is pasting
 # codes around (or a script) from turning the bot into an oracle, and it leaves a trail in the audit log.
 REDEEM_MAX_FAILURES = 5
 REDEEM_WINDOW = timedelta(minutes=15)
@@ -163,7 +189,7 @@ class AlreadyRegistered(DomainError):
     the message as is, or ask the person to confirm and call `redeem_invitation(…, change_role=True)`.
     """
 
-    def __init__(self, person: Person, role: Role, department: str | None) -> None:
+    def __init__(self, person: Person, role: Role, department: str | None, code_hash: str = "") -> None:
         super().__init__(
             N_("You are already registered as {role}. To change your role, please contact an administrator."),
             role=role_msg(Role(person.role), person.department_name),
@@ -171,6 +197,7 @@ class AlreadyRegistered(DomainError):
         self.person = person
         self.role = role
         self.department = department
+        self.code_hash = code_hash  # the stored hash the code matched, for the confirmation to pass on
 
 
 def role_msg(role: Role, department: str | None) -> Msg:
@@ -224,10 +251,12 @@ async def redeem_invitation(
       (audited: person.role_changed), except that an administrator is never lowered (NotAuthorized).
     The code is given as typed (`code`) or, when the person confirms a change, as its hash (`code_hash`).
     """
-    if code_hash is None:
-        if code is None:
-            raise ValueError("redeem_invitation needs the code or its hash")
-        code_hash = hash_code(code)  # a confirmation later passes only the hash: the code is never kept
+    if code_hash is not None:
+        candidates = [code_hash]
+    elif code is not None:
+        candidates = code_hashes(code)  # a confirmation later passes only the hash: the code is never kept
+    else:
+        raise ValueError("redeem_invitation needs the code or its hash")
     sender = f"telegram:{telegram_id}"
     refusal: DomainError | None = None
     person_id: int | None = None
@@ -241,7 +270,11 @@ async def redeem_invitation(
                 N_("Too many invalid invitation codes were sent from this account. Please try again in "
                    "{minutes} min, or ask for a new code."), minutes=minutes)
         else:
-            inv = await repo.invitation_by_hash(conn, code_hash)
+            inv, matched = None, candidates[0]
+            for matched in candidates:
+                inv = await repo.invitation_by_hash(conn, matched)
+                if inv is not None:
+                    break
             reason = _unusable(inv, now)
             if reason is not None:
                 await _record_failure(conn, telegram_id, inv, reason, now)
@@ -250,7 +283,7 @@ async def redeem_invitation(
                 assert inv is not None
                 existing = await repo.person_by_telegram_id(db, telegram_id)
                 if existing is not None and not change_role:
-                    refusal = AlreadyRegistered(existing, inv.role, inv.department_name)
+                    refusal = AlreadyRegistered(existing, inv.role, inv.department_name, matched)
                 else:
                     if existing is not None and existing.role == Role.ADMIN and inv.role != Role.ADMIN:
                         raise NotAuthorized(N_("An administrator's role is never changed by an invitation code."))
@@ -325,12 +358,36 @@ async def bootstrap_admins(db: Database, admin_ids: list[int], *, now: datetime)
             continue
         async with db.transaction() as conn:
             person_id = await repo.upsert_person(
-                conn, telegram_id=telegram_id, name=existing.name if existing else f"admin {telegram_id}",
+                conn, telegram_id=telegram_id, name=existing.name if existing else bootstrap_name(telegram_id),
                 username=existing.username if existing else None, role=Role.ADMIN.value, department_id=None,
                 locale="zh_CN", created_at=iso(now),
             )
             await audit(conn, actor="system", action="person.bootstrap_admin", entity="person",
                         entity_id=person_id, after={"telegram_id": telegram_id}, at=now)
+
+
+def bootstrap_name(telegram_id: int) -> str:
+    """The placeholder name a `bureau.admins` admin has until we learn their Telegram display name."""
+    return f"admin {telegram_id}"
+
+
+def has_real_name(person: Person) -> bool:
+    return bool(person.name.strip()) and person.name != bootstrap_name(person.telegram_id)
+
+
+async def adopt_display_name(db: Database, person: Person, display_name: str, *, now: datetime) -> Person:
+    """A bootstrap admin is known by a placeholder: the first time they talk to us, take their Telegram
+    display name (audited), so greetings, /whoami and case histories name them. Real names are kept."""
+    name = " ".join(display_name.split())[:100]
+    if has_real_name(person) or not name:
+        return person
+    async with db.transaction() as conn:
+        await repo.set_name(conn, person.id, name)
+        await audit(conn, actor=actor_of(person), action="person.name", entity="person", entity_id=person.id,
+                    before={"name": person.name}, after={"name": name}, at=now)
+    updated = await repo.person_by_id(db, person.id)
+    assert updated is not None
+    return updated
 
 
 # --------------------------------------------------------------------------- look-ups for the chat handlers

@@ -24,7 +24,7 @@ from bot.domain import Case, CaseStatus, Decision, Kind, Notification, Person, R
 from bot.errors import DomainError, Msg
 from bot.i18n import N_, Translator
 from bot.notify import Rendered
-from bot.people import actor_of, require_role
+from bot.people import BUREAU_ROLES, actor_of, require_role
 from bot.periods import Period, compute_deadline
 from bot.reports import evidence_path, report_body
 from bot.workcalendar import WorkCalendar
@@ -65,7 +65,8 @@ _CASE_STATUS = {
     Decision.FALSELY_REPORTED: CaseStatus.FALSELY_REPORTED,
 }
 
-REVIEWERS = (Role.SUPERVISOR,)
+# Admins may do everything supervisors may, deciding reports included.
+REVIEWERS = BUREAU_ROLES
 
 
 class AlreadyDecided(DomainError):
@@ -188,7 +189,7 @@ async def decide(
 
 async def awaiting_review(db: Database, person: Person | None) -> list[tuple[Report, Case]]:
     """/review: the reports that await a decision, oldest first."""
-    require_role(person, *REVIEWERS, Role.ADMIN)
+    require_role(person, *REVIEWERS)
     out = []
     for report in await repo.awaiting_review(db):
         case = await cases_repo.get_case(db, report.case_id)

@@ -16,11 +16,11 @@ from typing import Any
 from bot.callbacks import REPORT
 from bot.case_text import case_title
 from bot.dates import format_deadline
-from bot.domain import Case, CaseStatus, Kind, NewCase, Notification, Person, Role, Source
+from bot.domain import Case, CaseStatus, Kind, NewCase, Notification, Person, Source
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
 from bot.notify import Rendered
-from bot.people import actor_of, require_role
+from bot.people import BUREAU_ROLES, actor_of, require_role
 from bot.periods import Period, compute_deadline
 from bot.workcalendar import WorkCalendar
 from storage import cases as cases_repo
@@ -57,7 +57,7 @@ async def spot_check(
     seed: int | None = None, period: Period = DEFAULT_PERIOD,
 ) -> SpotCheckResult:
     """Draw `n` closed cases at random and open a spot_check case for each one's department."""
-    supervisor = require_role(person, Role.SUPERVISOR)
+    supervisor = require_role(person, *BUREAU_ROLES)
     if n < 1 or n > MAX_DRAW:
         raise DomainError(N_("Give the number of cases to draw, from 1 to {max}: /spotcheck 5"), max=MAX_DRAW)
     seed = secrets.randbits(63) if seed is None else seed

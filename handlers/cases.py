@@ -49,9 +49,9 @@ async def acknowledge(update: Update, context: RectbotContext) -> None:
     answer = case_text.receipt_answer(t, receipt)
     await ack(update, context, answer[:190], alert=receipt.already)
     message = query.message
-    if isinstance(message, Message):
+    if isinstance(message, Message):  # the card itself says it is done: no button, no stale prompt
         with contextlib.suppress(TelegramError):
-            await message.edit_reply_markup(reply_markup=None)
+            await message.edit_text(case_text.confirmed_feedback_card(t, receipt.case), reply_markup=None)
     if update.effective_chat is not None:
         await update.effective_chat.send_message(answer)
 

@@ -37,6 +37,12 @@ def role_label(t: Translator, person: Person) -> str:
     return role
 
 
+def greeting_name(t: Translator, person: Person) -> str:
+    """How a greeting addresses someone: their registered name, else (a bootstrap admin who has no
+    Telegram name) their role."""
+    return person.name if people.has_real_name(person) else t._(ROLE_NAMES[Role(person.role)])
+
+
 def help_text(t: Translator, person: Person | None) -> str:
     lines = [t._("Commands available to you:")]
     for command in commands_for(person.role if person else None):
@@ -64,9 +70,11 @@ async def start(update: Update, context: RectbotContext) -> None:
             t = translator(None)
             await reply(update, context, t._(INVITATION_HINT).format(bureau=svc.settings.bureau.name))
             return
+        person = await people.adopt_display_name(svc.db, person, user.full_name, now=svc.now())
+        context.person = person
         t = translator(person)
         await reply(update, context, t._("Welcome back, {name}. You are registered as {role}.").format(
-            name=person.name, role=role_label(t, person)) + "\n\n" + help_text(t, person))
+            name=greeting_name(t, person), role=role_label(t, person)) + "\n\n" + help_text(t, person))
         return
     try:
         person = await people.redeem_invitation(
@@ -74,7 +82,7 @@ async def start(update: Update, context: RectbotContext) -> None:
             locale=None, now=svc.now(),
         )
     except people.AlreadyRegistered as exc:
-        await _offer_role_change(update, context, exc, people.hash_code(code))
+        await _offer_role_change(update, context, exc, exc.code_hash)
         return
     await _welcome(update, context, person)
 
@@ -84,7 +92,7 @@ async def _welcome(update: Update, context: RectbotContext, person: Person) -> N
     t = translator(person)
     await reply(update, context, "\n\n".join([
         t._("Welcome, {name}! You are now registered as {role}.").format(
-            name=person.name, role=role_label(t, person)),
+            name=greeting_name(t, person), role=role_label(t, person)),
         t._(ROLE_INTRO[Role(person.role)]),
         help_text(t, person),
     ]))
@@ -149,7 +157,7 @@ async def whoami(update: Update, context: RectbotContext) -> None:
     assert person is not None  # the gate lets only registered people through
     t = translator(person)
     lines = [
-        t._("Name: {name}").format(name=person.name),
+        t._("Name: {name}").format(name=greeting_name(t, person)),
         t._("Role: {role}").format(role=t._(ROLE_NAMES[Role(person.role)])),
     ]
     if person.department_name:

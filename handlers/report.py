@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from telegram import CallbackQuery, Message, Update
@@ -27,7 +27,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot import case_text, extensions, paging, reports
 from bot import cases as cases_domain
-from bot.callbacks import EXTENSION, OPEN_CASE, PAGE, REPORT, CallbackCodec
+from bot.callbacks import EXTENSION, EXTENSION_CHECK, OPEN_CASE, PAGE, REPORT, CallbackCodec
 from bot.dates import DateInputError, Direction, format_date, format_deadline, parse_natural_date
 from bot.domain import Case, Person, Progress, Role, Step
 from bot.errors import DomainError
@@ -36,11 +36,11 @@ from bot.people import require_role
 from bot.reports import Draft
 from bot.services import Services
 from handlers import onboarding, reminders
-from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, reply, show_listing, translator
+from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, refuse, reply, show_listing, translator
 
 log = logging.getLogger(__name__)
 
-REPORTING, EXTEND_REASON, EXTEND_DATE = range(3)
+REPORTING, EXTEND_REASON, EXTEND_DATE, EXTEND_CHECK = range(4)
 END = ConversationHandler.END
 
 Buttons = list[list[tuple[str, str]]]
@@ -448,10 +448,12 @@ async def _drop_buttons(query: CallbackQuery) -> None:
 
 
 async def cmd_cancel(update: Update, context: RectbotContext) -> int:
-    """/cancel leaves the flow; a report draft stays saved for /report."""
+    """/cancel leaves the flow and says what it left: an extension request being written is dropped;
+    a report draft stays saved for /report."""
     t = translator(context.person)
-    if context.user_data is not None:
-        context.user_data.pop("extend", None)
+    if context.user_data is not None and context.user_data.pop("extend", None) is not None:
+        await reply(update, context, t._("Extension request cancelled; nothing was sent."))
+        return END
     await reply(update, context, t._("Stopped. Your draft report, if any, is kept: send /report to continue it."))
     return END
 
@@ -538,19 +540,81 @@ async def on_extend_date(update: Update, context: RectbotContext) -> int:
     except DateInputError as exc:  # why, and the same question again: the conversation stays here
         await reply(update, context, exc.render(t))
         return await _ask_extend_date(update, context)
-    await reply(update, context, t._("Understood: {date}.").format(date=format_date(proposed, t)))
     try:
-        request = await extensions.request_extension(svc.db, person, int(pending["case_id"]),
-                                                     reason=str(pending["reason"]), proposed_due_on=proposed,
-                                                     now=svc.now(), today=svc.today())
+        case = await extensions.check_proposal(svc.db, person, int(pending["case_id"]), reason=str(pending["reason"]),
+                                               proposed_due_on=proposed, today=svc.today())
     except DomainError as exc:
         await reply(update, context, exc.render(t))
         if exc.msgid == extensions.PROPOSED_TOO_EARLY:
             return await _ask_extend_date(update, context)
         context.user_data.pop("extend", None)
         return END
+    pending["proposed"] = proposed.isoformat()
+    return await _show_extend_check(update, context, case)
+
+
+async def _show_extend_check(update: Update, context: RectbotContext, case: Case) -> int:
+    """The check step, like the report's summary: nothing is sent before 提交."""
+    t = translator(context.person)
+    assert context.user_data is not None
+    pending = context.user_data["extend"]
+    proposed = date.fromisoformat(str(pending["proposed"]))
+    text = "\n".join([
+        t._("Please check your extension request:"),
+        t._("Case: {case}").format(case=case_text.case_title(t, case)),
+        t._("Current deadline: {deadline}").format(deadline=format_deadline(case.due_on, case.due_provisional, t)),
+        t._("Proposed deadline: {date}").format(date=format_date(proposed, t)),
+        t._("Reason: {reason}").format(reason=pending["reason"]),
+    ])
+    await reply(update, context, text, reply_markup=markup([[
+        (t._("Submit"), EXTENSION.build("send", case.id)), (t._("Edit"), EXTENSION.build("edit", case.id)),
+        (t._("Cancel"), EXTENSION.build("drop", case.id)),
+    ]]))
+    return EXTEND_CHECK
+
+
+@guarded(on_refusal=END, forget="extend")
+async def on_extend_check_text(update: Update, context: RectbotContext) -> int:
+    """Typing at the check step: the buttons decide; show them again."""
+    svc = context.services
+    pending = (context.user_data or {}).get("extend") or {}
+    if "proposed" not in pending:
+        return END
+    case = await extensions.check_can_request(svc.db, context.person, int(pending["case_id"]), today=svc.today())
+    return await _show_extend_check(update, context, case)
+
+
+@guarded(on_refusal=END, forget="extend")
+async def on_extend_check(update: Update, context: RectbotContext) -> int:
+    """提交 files the request; 修改 asks the reason and the date again; 取消 drops it."""
+    svc = context.services
+    person = context.person
+    t = translator(person)
+    query = update.callback_query
+    assert query is not None and context.user_data is not None
+    pressed = EXTENSION.parse(query.data)
+    pending = context.user_data.get("extend") or {}
+    if pressed is None or "proposed" not in pending or pressed.number() != int(pending["case_id"]):
+        await refuse(update, context, t._(STALE_BUTTON))  # an older card: the request on screen stays
+        return EXTEND_CHECK if "proposed" in pending else END
+    await _drop_buttons(query)
+    if pressed.action == "drop":
+        context.user_data.pop("extend", None)
+        await reply(update, context, t._("Extension request cancelled; nothing was sent."))
+        return END
+    if pressed.action == "edit":
+        pending.pop("proposed", None)
+        pending.pop("reason", None)
+        await reply(update, context, t._("Please give the reason for the extension."))
+        return EXTEND_REASON
+    try:
+        request = await extensions.request_extension(svc.db, person, int(pending["case_id"]),
+                                                     reason=str(pending["reason"]),
+                                                     proposed_due_on=date.fromisoformat(str(pending["proposed"])),
+                                                     now=svc.now(), today=svc.today())
+    finally:
+        context.user_data.pop("extend", None)
     svc.wake_delivery()
-    context.user_data.pop("extend", None)
     await reply(update, context, t._("Extension request sent: case #{id}, proposed deadline {date}. The finance "
                                      "bureau will decide; the current deadline {current} applies until then.").format(
         id=request.case_id, date=format_date(request.proposed_due_on, t),
@@ -601,6 +665,8 @@ def _conversation() -> ConversationHandler[RectbotContext]:
             ],
             EXTEND_REASON: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_extend_reason)],
             EXTEND_DATE: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_extend_date)],
+            EXTEND_CHECK: [CallbackQueryHandler(on_extend_check, pattern=EXTENSION.pattern(*EXTENSION_CHECK)),
+                           MessageHandler(filters.TEXT & ~filters.COMMAND, on_extend_check_text)],
         },
         fallbacks=[CommandHandler("cancel", cmd_cancel)],
     )

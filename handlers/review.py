@@ -30,10 +30,10 @@ from bot import budget, extensions, paging, review, spotcheck
 from bot.callbacks import EXTENSION, PAGE, REVIEW, REVIEW_NEEDS_WORDS, Callback, CallbackCodec
 from bot.case_text import case_title
 from bot.dates import DateInputError, Direction, format_date, format_deadline, parse_natural_date
-from bot.domain import Case, Report, Role
+from bot.domain import Case, Report
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
-from bot.people import require_role
+from bot.people import BUREAU_ROLES, require_role
 from handlers.common import STALE_BUTTON, RectbotContext, ack, guarded, markup, reply, show_listing, translator
 from handlers.report import Buttons
 
@@ -389,7 +389,7 @@ async def cb_list_page(update: Update, context: RectbotContext) -> None:
 async def cmd_spotcheck(update: Update, context: RectbotContext) -> None:
     svc = context.services
     person = context.person
-    require_role(person, Role.SUPERVISOR)
+    require_role(person, *BUREAU_ROLES)
     t = translator(person)
     args = context.args or []
     if len(args) != 1 or not args[0].isdigit():

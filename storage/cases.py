@@ -149,6 +149,16 @@ async def case_history(conn: Conn, case_id: int) -> list[AuditEntry]:
 
 
 
+async def feedback_sender(conn: Conn, case_id: int) -> str | None:
+    """The audit actor (person:N, cli) who sent the case's feedback: with /feedback, or at registration
+    (the cards go out with /new when the feedback date is given); None for imported cases."""
+    row = await fetchone(
+        conn, "SELECT actor FROM audit_log WHERE entity = 'case' AND entity_id = ?"
+        " AND action IN ('case.feedback_sent', 'case.register') ORDER BY id DESC LIMIT 1", (case_id,),
+    )
+    return str(row[0]) if row else None
+
+
 async def ledger_extras(conn: Conn) -> dict[int, LedgerExtras]:
     rows = await fetchall(
         conn,

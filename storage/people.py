@@ -114,6 +114,10 @@ async def set_locale(conn: aiosqlite.Connection, person_id: int, locale: str) ->
     await conn.execute("UPDATE people SET locale = ? WHERE id = ?", (locale, person_id))
 
 
+async def set_name(conn: aiosqlite.Connection, person_id: int, name: str) -> None:
+    await conn.execute("UPDATE people SET name = ? WHERE id = ?", (name, person_id))
+
+
 async def set_reachable(conn: aiosqlite.Connection, person_id: int, reachable: bool) -> None:
     await conn.execute("UPDATE people SET reachable = ? WHERE id = ?", (int(reachable), person_id))
 

@@ -237,6 +237,39 @@ async def test_acknowledge_starts_the_two_month_clock_and_is_idempotent(world: W
     assert await audits(world.db, case.id) == ["case.register", "case.receipt_acknowledged"]
 
 
+async def test_the_supervisor_who_sent_the_feedback_is_told_of_the_receipt(world: World) -> None:
+    case, _ = await cases.register_case(world.db, CAL, evaluation_draft(), actor=world.admin, now=NOW)
+    await cases.acknowledge_receipt(world.db, CAL, case.id, person=world.liaison, now=NOW, today=date(2026, 3, 2))
+    await cases.acknowledge_receipt(world.db, CAL, case.id, person=world.liaison2, now=NOW, today=date(2026, 3, 2))
+    told = [r for r in await outbox(world.db) if r["kind"] == Kind.RECEIPT_ACKNOWLEDGED]
+    assert [r["person_id"] for r in told] == [world.admin.id]  # the sender only, and once
+    note = await RENDERERS.renderers[Kind.RECEIPT_ACKNOWLEDGED](world.db, ZH, told[0]["payload"])  # type: ignore[arg-type]
+    assert "县教育局已于2026年3月2日（星期一）确认收到" in note.text and "义务教育补助资金" in note.text
+    assert "张联络" in note.text and "整改期限：2026年5月6日（星期三）" in note.text
+
+
+async def test_receipt_of_feedback_sent_from_the_cli_tells_every_supervisor(world: World) -> None:
+    draft = evaluation_draft(confidential=True, project="某涉密项目", feedback_sent_on=None)
+    case, _ = await cases.register_case(world.db, CAL, draft, actor=world.admin, now=NOW)
+    await cases.send_feedback(world.db, case.id, actor=None, now=NOW, today=date(2026, 3, 2))
+    await cases.acknowledge_receipt(world.db, CAL, case.id, person=world.liaison, now=NOW, today=date(2026, 3, 2))
+    told = [r for r in await outbox(world.db) if r["kind"] == Kind.RECEIPT_ACKNOWLEDGED]
+    assert [r["person_id"] for r in told] == [world.supervisor.id]
+    note = await RENDERERS.renderers[Kind.RECEIPT_ACKNOWLEDGED](world.db, ZH, told[0]["payload"])  # type: ignore[arg-type]
+    assert f"整改事项#{case.id}" in note.text and "某涉密项目" not in note.text
+
+
+async def test_the_confirmed_card_keeps_its_lines_and_says_when(world: World) -> None:
+    case, _ = await cases.register_case(world.db, CAL, evaluation_draft(), actor=world.supervisor, now=NOW)
+    card = await RENDERERS.renderers[Kind.FEEDBACK_CARD](world.db, ZH, {"case_id": case.id})
+    receipt = await cases.acknowledge_receipt(world.db, CAL, case.id, person=world.liaison, now=NOW,
+                                              today=date(2026, 3, 2))
+    confirmed = case_text.confirmed_feedback_card(ZH, receipt.case)
+    kept = card.text.split("\n")[:-1]
+    assert confirmed.split("\n")[:-1] == kept and "点击" not in confirmed
+    assert confirmed.endswith("✅ 已于2026年3月2日（星期一）确认收到，整改期限2026年5月6日（星期三）")
+
+
 async def test_acknowledge_answers_provisional_deadline_with_zan_ding(world: World) -> None:
     case, _ = await cases.register_case(world.db, CAL, evaluation_draft(feedback_sent_on=date(2026, 11, 9)),
                                         actor=world.supervisor, now=NOW)

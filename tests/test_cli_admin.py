@@ -37,7 +37,7 @@ def test_department_and_invitation_flow(cfg: Path, capsys: pytest.CaptureFixture
     assert run(cfg, "invite", "--role", "liaison", "--department", "县教育局") == 0
     out = capsys.readouterr().out.strip().splitlines()
     code = out[-1]
-    assert len(code) >= 12 and code.isascii() and "县教育局" in out[0]
+    assert len(code) == 11 and code[5] == "-" and code.isascii() and "县教育局" in out[0]
 
     assert run(cfg, "invite", "--role", "liaison", "--department", "教育") == 2
     err = capsys.readouterr().err

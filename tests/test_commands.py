@@ -7,9 +7,10 @@ from bot.people import Role
 
 
 def test_each_role_sees_its_commands_in_order() -> None:
+    # Admins may do everything supervisors may (issue 10), /spotcheck included.
     assert [c.name for c in commands_for(Role.ADMIN)] == [
         "help", "whoami", "lang", "invite", "new", "case", "feedback", "received", "changedue", "export", "cancel",
-        "deadline", "overdue", "digest", "review", "budget"]
+        "deadline", "overdue", "digest", "review", "budget", "spotcheck"]
     assert [c.name for c in commands_for(Role.SUPERVISOR)] == [
         "help", "whoami", "lang", "invite", "new", "case", "feedback", "received", "changedue", "export", "cancel",
         "deadline", "overdue", "digest", "review", "budget", "spotcheck"]

@@ -30,7 +30,7 @@ async def test_invitation_is_single_use_hashed_and_audited(db: Database) -> None
                                             now=NOW, valid_days=7)
     stored = await db.fetchall("SELECT code_hash FROM invitations")
     assert issued.code not in str([tuple(r) for r in stored])  # only the hash is stored
-    assert stored[0]["code_hash"] == people.hash_code(issued.code)
+    assert stored[0]["code_hash"] == people.hash_code(people.normalize_code(issued.code))
 
     person = await people.redeem_invitation(db, code=issued.code, telegram_id=42, name="王芳", username=None,
                                             locale=None, now=NOW)
@@ -199,3 +199,76 @@ async def test_failures_spread_over_time_do_not_block(db: Database) -> None:
         "SELECT after FROM audit_log WHERE action = 'invitation.redeem_failed' ORDER BY id")]
     assert reasons == ["unknown"] * (people.REDEEM_MAX_FAILURES * 2) + ["used"]
     assert (await _redeem(db, code, 77, now=NOW + timedelta(days=1))).role == Role.SUPERVISOR
+
+
+# --- codes easy to type on a phone (issue 10) ------------------------------------------------------
+
+def test_new_codes_avoid_confusable_characters_and_carry_40_bits() -> None:
+    import math
+    import re
+
+    codes = {people.new_code() for _ in range(200)}
+    assert len(codes) == 200
+    for code in codes:
+        assert re.fullmatch(r"[2-9A-HJKMNP-Z]{5}-[2-9A-HJKMNP-Z]{5}", code), code
+        assert not set(code) & set("0O1IL")
+    bits = people.CODE_GROUPS * people.CODE_GROUP_LENGTH * math.log2(len(people.CODE_ALPHABET))
+    assert bits >= 40
+
+
+def test_normalize_code_ignores_case_spaces_dashes_and_full_width() -> None:
+    for typed in ("k7qmx 4xpdr", "K7QMX-4XPDR", " k7qmx4xpdr ", "Ｋ７ＱＭＸ－４ＸＰＤＲ", "k7 qm x-4x pdr"):
+        assert people.normalize_code(typed) == "K7QMX4XPDR", typed
+
+
+async def test_a_code_typed_in_lower_case_with_a_space_redeems(db: Database) -> None:
+    code = await _code(db, "supervisor")
+    typed = code.lower().replace("-", " ")
+    person = await _redeem(db, typed, 42)
+    assert person.role == Role.SUPERVISOR
+
+
+async def test_an_old_code_stored_as_typed_still_redeems(db: Database) -> None:
+    old = "aB3-x_Yz9QkLmN0p"  # a token_urlsafe code of before: case and dashes mattered
+    async with db.transaction() as conn:
+        await repo.insert_invitation(conn, code_hash=people.hash_code(old), role="supervisor", department_id=None,
+                                     created_by="cli", created_at=NOW.isoformat(),
+                                     expires_at=(NOW + timedelta(days=7)).isoformat())
+    person = await _redeem(db, old, 42)
+    assert person.role == Role.SUPERVISOR
+
+
+async def test_a_wrong_code_counts_once_for_the_throttle(db: Database) -> None:
+    with pytest.raises(DomainError, match="not valid"):
+        await _redeem(db, "abcde-fghjk", 55)
+    rows = await db.fetchall("SELECT * FROM audit_log WHERE action = 'invitation.redeem_failed'")
+    assert len(rows) == 1 and json.loads(rows[0]["after"])["failures"] == 1
+
+
+async def test_role_change_confirmation_passes_the_matched_hash(db: Database) -> None:
+    await _redeem(db, await _code(db, "supervisor"), 7)
+    code = await _code(db, "supervisor")
+    with pytest.raises(people.AlreadyRegistered) as info:
+        await _redeem(db, code.lower(), 7)
+    assert info.value.code_hash == people.hash_code(people.normalize_code(code))
+
+
+async def test_a_bootstrap_admin_takes_their_telegram_name_once(db: Database) -> None:
+    await people.bootstrap_admins(db, [9001], now=NOW)
+    admin = await repo.person_by_telegram_id(db, 9001)
+    assert admin is not None and not people.has_real_name(admin)
+    named = await people.adopt_display_name(db, admin, "  李 管理 ", now=NOW)
+    assert named.name == "李 管理" and people.has_real_name(named)
+    assert (await people.adopt_display_name(db, named, "别的名字", now=NOW)).name == "李 管理"  # real names stay
+    rows = await db.fetchall("SELECT actor, before, after FROM audit_log WHERE action = 'person.name'")
+    assert len(rows) == 1 and "李 管理" in rows[0]["after"]
+
+
+async def test_refusals_quote_at_most_a_little_of_what_was_typed(db: Database) -> None:
+    """A pasted novel as a role or department must not make the refusal too long to send (fault suite)."""
+    with pytest.raises(DomainError) as info:
+        await people.create_invitation(db, role="x" * 5000, department_name=None, actor=None, now=NOW, valid_days=7)
+    assert len(info.value.render(translator_for_locale("zh_CN"))) < 200
+    with pytest.raises(DomainError) as info:
+        await people.find_department(db, "县" * 5000)
+    assert len(info.value.render(translator_for_locale("zh_CN"))) < 200

@@ -81,6 +81,7 @@ class Cell:
 # until it is classified here.
 ID_KINDS: dict[tuple[str, str], str] = {
     ("case", "ack"): "case", ("cs", "o"): "case", ("rp", "c"): "case", ("ex", "c"): "case",
+    ("ex", "send"): "case", ("ex", "edit"): "case", ("ex", "drop"): "case",
     ("ex", "approve"): "extension", ("ex", "other"): "extension", ("ex", "refuse"): "extension",
     ("new", "dept"): "department", ("new", "page"): "page",
     **{("pg", a): "page" for a in ("cases", "report", "extend", "review", "budget", "overdue", "dg")},

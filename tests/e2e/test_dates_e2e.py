@@ -85,7 +85,7 @@ def test_december_extension_dates_and_bad_dates_asked_again(sandbox: SandboxServ
     liaison.wait_for_message(has("2026年12月20日（星期日）", "已经过去"))
     liaison.wait_for_message(has("延至哪一天"))
     liaison.send_text("1月29日")
-    liaison.wait_for_message(has("2027年1月29日（星期五）"))
+    liaison.press(liaison.wait_for_message(has("请核对延期申请", "2027年1月29日（星期五）")), "提交")
     liaison.wait_for_message(has("已提交延期申请"))
     assert one(bot, "SELECT proposed_due_on FROM extension_requests WHERE case_id = ?", proposed) == "2027-01-29"
     card = supervisor.wait_for_message(has("延期申请", f"#{proposed}"), timeout=20)
@@ -99,7 +99,7 @@ def test_december_extension_dates_and_bad_dates_asked_again(sandbox: SandboxServ
     liaison.send_text("培训机构调整")
     liaison.wait_for_message(has("延至"))
     liaison.send_text("2月底")
-    liaison.wait_for_message(has("2027年2月28日（星期日）"))
+    liaison.press(liaison.wait_for_message(has("请核对延期申请", "2027年2月28日（星期日）")), "提交")
     card = supervisor.wait_for_message(has("延期申请", f"#{other}"), timeout=20)
     supervisor.press(card, "另定日期")
     supervisor.wait_for_message(has("延至哪一天"))

@@ -237,7 +237,7 @@ def test_extension_late_refused_timely_approved_moves_deadline_and_reminders(
     liaison.send_text("培训机构调整，需重新招标")
     liaison.wait_for_message(has("延至"))
     liaison.send_text("4月3日")
-    liaison.wait_for_message(has("2026年4月3日（星期五）"))
+    liaison.press(liaison.wait_for_message(has("请核对延期申请", "2026年4月3日（星期五）")), "提交")
     liaison.wait_for_message(has("已提交延期申请"))
     request = sup1.wait_for_message(has("延期申请", f"#{timely}"), timeout=20)
     sup1.press(request, "同意")
@@ -265,6 +265,7 @@ def request_extension(liaison: SandboxUser, case_id: int, reason: str, until: st
     liaison.send_text(reason)
     liaison.wait_for_message(has("延至"))
     liaison.send_text(until)
+    liaison.press(liaison.wait_for_message(has("请核对延期申请")), "提交")
     liaison.wait_for_message(has("已提交延期申请"))
 
 
