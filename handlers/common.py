@@ -93,11 +93,12 @@ async def show_listing(update: Update, context: RectbotContext, text: str, rows:
     """A page of a list (bot.paging): a ◀ ▶ press edits its own message in place, anything else replies.
 
     A page is sized to fit one message; should one not (a pathological project name), the edit
-    keeps what fits at line ends rather than failing.
+    keeps what fits at line ends rather than failing. A press on a message that cannot be edited
+    into a page (a file's caption, one too old or deleted) gets the page as a new message.
     """
     query = update.callback_query
     message = query.message if query is not None else None
-    if query is None or PAGE.parse(query.data) is None or not isinstance(message, Message):
+    if query is None or PAGE.parse(query.data) is None or not isinstance(message, Message) or message.text is None:
         await reply(update, context, text, reply_markup=markup(rows))
         return
     await ack(update, context)
@@ -107,8 +108,10 @@ async def show_listing(update: Update, context: RectbotContext, text: str, rows:
     try:
         await query.edit_message_text(parts[0], reply_markup=markup(rows))
     except BadRequest as exc:
-        if "not modified" not in exc.message.lower():  # the same page again (the list did not change)
-            raise
+        if "not modified" in exc.message.lower():  # the same page again (the list did not change)
+            return
+        log.info("a list page could not replace its message (%s); sent as a new one", exc.message)
+        await reply(update, context, text, reply_markup=markup(rows))
 
 
 async def refuse(update: Update, context: RectbotContext, text: str) -> None:

@@ -383,8 +383,9 @@ def refused_calls(calls: Sequence[ApiCall]) -> Counter[str]:
     return Counter(f"{c.method} {c.status}" for c in calls if c.status >= 400)
 
 
-# A code may end in "-", where \\b finds no word boundary: look ahead for the code's own alphabet instead.
-INVITATION = re.compile(r"/start [A-Za-z0-9_-]{16}(?![A-Za-z0-9_-])")
+# Codes as issued now (K7QMX-4XPDR, bot.people.new_code) and the older 16-character URL-safe ones; a
+# code may end in "-", where \b finds no word boundary, so look ahead for the code alphabet instead.
+INVITATION = re.compile(r"/start (?:[2-9A-HJKMNP-Z]{5}-[2-9A-HJKMNP-Z]{5}|[A-Za-z0-9_-]{16})(?![A-Za-z0-9_-])")
 
 
 def invitation_codes(sandbox: SandboxServer) -> set[str]:
