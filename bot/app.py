@@ -24,6 +24,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     ContextTypes,
     Defaults,
+    JobQueue,
     PersistenceInput,
     PicklePersistence,
     TypeHandler,
@@ -74,6 +75,20 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to release."""
+
+
+class RectbotJobQueue(JobQueue[RectbotContext]):
+    """PTB's JobQueue, but stopping it lets running jobs finish rather than cancelling one started late.
+
+    PTB waits for the jobs running when it stops, then shuts the scheduler down, which cancels
+    any job that started in between (the delivery loop runs every second): that job died half-way
+    and APScheduler logged it as an error. Pausing the scheduler first means none starts then.
+    """
+
+    async def stop(self, wait: bool = True) -> None:
+        if self.scheduler.running:
+            self.scheduler.pause()
+        await super().stop(wait)
 
 
 def _chat_key(update: object) -> int:
@@ -170,6 +185,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         .base_file_url(settings.telegram.base_file_url)
         .defaults(Defaults(tzinfo=settings.bureau.tz))
         .rate_limiter(flood_limiter())
+        .job_queue(RectbotJobQueue())
         .persistence(persistence)
         .context_types(ContextTypes(context=RectbotContext))
         .concurrent_updates(PerChatUpdateProcessor())

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -222,47 +223,75 @@ class ChatPacer:
 
 
 class SendPacer:
-    """Bot-wide spacing: one send every `interval` seconds, first come first served, no bursts.
+    """Bot-wide: at most `limit` requests in any `window` seconds *as Telegram sees them*, spaced
+    `window / (limit + 1)` apart, first come first served.
 
-    aiolimiter's bucket (what AIORateLimiter uses) lets requests take their slot and then wait
-    on AIORateLimiter's retry_after event, so after every 429 they all reach Telegram at once and
-    trigger the next 429. Here the pause is part of the schedule: `pause` pushes the next slot
-    back, and the waiting sends resume one interval apart.
+    Spacing starts alone is not enough: a request reaches Telegram some time between its start and
+    its answer, so network or scheduling jitter can bunch evenly started requests together. Counting
+    every request still in flight, and every answer received within the window, before starting
+    the next one bounds what Telegram counts whatever the jitter. (aiolimiter's bucket, which
+    AIORateLimiter uses, also let requests take their slot and then wait on its retry_after event,
+    so after a 429 everything queued reached Telegram at once and earned the next 429; here a
+    429 moves the next slot back, see `pause`.)
     """
 
     def __init__(
         self,
-        interval: float,
+        limit: int,
+        window: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.interval = interval
+        self.limit, self.window = limit, window
+        self.interval = window / (limit + 1)
         self._clock = clock
         self._sleep = sleep
         self._next = clock()
+        self._answered: deque[float] = deque()  # answer times within the window, oldest first
+        self._in_flight = 0
         self._lock = asyncio.Lock()
 
-    async def wait(self) -> None:
-        """Wait for the next bot-wide slot and take it."""
+    def _wait_needed(self) -> float:
+        now = self._clock()
+        while self._answered and self._answered[0] <= now - self.window:
+            self._answered.popleft()
+        if self._next > now:
+            return self._next - now
+        if len(self._answered) + self._in_flight < self.limit:
+            return 0.0
+        if self._answered:
+            return self._answered[0] + self.window - now
+        return self.interval  # all in flight: look again when one may have been answered
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Wait for a bot-wide slot, hold it for one request (send inside the block)."""
         async with self._lock:
-            while (delay := self._next - self._clock()) > 0:  # a pause may move it while we sleep
+            while (delay := self._wait_needed()) > 0:  # a pause may move the slot while we sleep
                 await self._sleep(delay)
+            self._in_flight += 1
             self._next = self._clock() + self.interval
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            self._answered.append(self._clock())
 
     def pause(self, seconds: float) -> None:
-        """Telegram said retry_after: no send at all before then."""
+        """Telegram said retry_after: no request at all before then."""
         self._next = max(self._next, self._clock() + seconds)
 
 
 class RectbotRateLimiter(AIORateLimiter):
-    """Telegram's flood limits kept without bursts: bot-wide spacing (`SendPacer`), one send per
-    `chat_interval` to each private chat (`ChatPacer`, which AIORateLimiter lacks) and
-    AIORateLimiter's per-group bucket. A 429 pauses every send for its retry_after, then retries."""
+    """Telegram's flood limits kept without bursts: at most `overall_limit` requests with a chat in
+    any second (`SendPacer`; 0 for none), one send per `chat_interval` to each private chat
+    (`ChatPacer`, which AIORateLimiter lacks) and AIORateLimiter's per-group bucket. A 429 pauses
+    every request for its retry_after, then retries."""
 
     def __init__(
         self,
         *,
-        overall_rate: float = 25,
+        overall_limit: int = 29,
         chat_interval: float = 1.05,
         group_max_rate: float = 1,
         group_time_period: float = 3.2,
@@ -271,7 +300,7 @@ class RectbotRateLimiter(AIORateLimiter):
         super().__init__(overall_max_rate=0, overall_time_period=0, group_max_rate=group_max_rate,
                          group_time_period=group_time_period, max_retries=max_retries)
         self.pacer = ChatPacer(chat_interval)
-        self.overall = SendPacer(1 / overall_rate) if overall_rate else None
+        self.overall = SendPacer(overall_limit) if overall_limit else None
 
     @contextlib.asynccontextmanager
     async def _turn(self, endpoint: str, chat_id: Any) -> AsyncIterator[None]:
@@ -283,7 +312,7 @@ class RectbotRateLimiter(AIORateLimiter):
             elif isinstance(chat_id, int) and endpoint in SEND_ENDPOINTS:
                 await stack.enter_async_context(self.pacer.slot(chat_id))
             if chat_id is not None and self.overall is not None:
-                await self.overall.wait()
+                await stack.enter_async_context(self.overall.turn())
             yield
 
     async def process_request(
@@ -316,7 +345,7 @@ class RectbotRateLimiter(AIORateLimiter):
 
 
 def flood_limiter() -> RectbotRateLimiter:
-    """Telegram's limits with room for network jitter: 25 sends/s bot-wide (limit 30/s), one per
-    3.2 s per group (limit 20/min), one per 1.05 s per private chat (limit about 1/s)."""
-    return RectbotRateLimiter(overall_rate=25, chat_interval=1.05, group_max_rate=1,
+    """Telegram's limits whatever the network's jitter: 29 in any second bot-wide (limit 30/s), one
+    per 3.2 s per group (limit 20/min), one per 1.05 s per private chat (limit about 1/s)."""
+    return RectbotRateLimiter(overall_limit=29, chat_interval=1.05, group_max_rate=1,
                               group_time_period=3.2, max_retries=2)

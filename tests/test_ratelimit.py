@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 from datetime import timedelta
 
 import pytest
@@ -52,7 +53,7 @@ async def test_pacer_serializes_concurrent_sends_to_one_chat() -> None:
     assert len(times) == 4 and all(g >= 0.045 for g in gaps)
 
 
-async def test_send_pacer_spaces_every_send_and_a_pause_moves_the_next_slot() -> None:
+async def test_send_pacer_spaces_requests_and_a_pause_moves_the_next_slot() -> None:
     clock = FakeTime()
     slept: list[float] = []
 
@@ -60,19 +61,42 @@ async def test_send_pacer_spaces_every_send_and_a_pause_moves_the_next_slot() ->
         slept.append(round(seconds, 3))
         clock.now += seconds
 
-    pacer = SendPacer(0.04, clock=clock, sleep=fake_sleep)
-    await pacer.wait()           # the first send goes at once
-    await pacer.wait()           # the next one a full interval later
-    pacer.pause(1.5)             # Telegram said retry_after
-    await pacer.wait()
-    await pacer.wait()           # and after the pause, spaced again rather than at once
+    pacer = SendPacer(limit=24, window=1.0, clock=clock, sleep=fake_sleep)
+    for _ in range(2):
+        async with pacer.turn():     # the first goes at once, the next one interval later
+            pass
+    pacer.pause(1.5)                 # Telegram said retry_after
+    for _ in range(2):
+        async with pacer.turn():     # after the pause, spaced again rather than at once
+            pass
     assert slept == [0.04, 1.5, 0.04]
+
+
+async def test_send_pacer_never_lets_telegram_count_more_than_its_limit_in_a_window() -> None:
+    """Whatever the latency, the moments the server sees (anywhere between a request's start and
+    its answer) hold at most `limit` in any window: seeded random latencies, up to 4 intervals."""
+    rng = random.Random(20261201)
+    pacer = SendPacer(limit=5, window=0.2)
+    loop = asyncio.get_running_loop()
+    seen: list[float] = []
+
+    async def request() -> None:
+        async with pacer.turn():
+            before, after = rng.uniform(0, 0.12), rng.uniform(0, 0.05)
+            await asyncio.sleep(before)
+            seen.append(loop.time())      # the server counts it now
+            await asyncio.sleep(after)
+
+    await asyncio.gather(*(request() for _ in range(40)))
+    seen.sort()
+    spans = [b - a for a, b in zip(seen, seen[pacer.limit:], strict=False)]
+    assert len(seen) == 40 and min(spans) >= pacer.window - 0.005, spans
 
 
 async def test_sends_queued_behind_a_429_resume_spaced_not_in_a_burst() -> None:
     """AIORateLimiter's own bucket releases everything queued during a retry_after at once (and so
     earns the next 429); ours must keep the bot-wide spacing right after the pause."""
-    limiter = RectbotRateLimiter(overall_rate=50, max_retries=2)
+    limiter = RectbotRateLimiter(overall_limit=49, max_retries=2)
     loop = asyncio.get_running_loop()
     sent: list[float] = []
     refused = False
@@ -90,11 +114,11 @@ async def test_sends_queued_behind_a_429_resume_spaced_not_in_a_burst() -> None:
     ))
     gaps = [b - a for a, b in itertools.pairwise(sorted(sent))]
     assert all(results) and len(sent) == 12
-    assert min(gaps) >= 0.018, gaps   # 50/s → 20 ms apart, a little timer slack allowed
+    assert min(gaps) >= 0.018, gaps   # 49 a second → 20 ms apart, a little timer slack allowed
 
 
 async def test_a_429_that_persists_is_raised_after_the_retries() -> None:
-    limiter = RectbotRateLimiter(overall_rate=0, max_retries=1)
+    limiter = RectbotRateLimiter(overall_limit=0, max_retries=1)
     calls = 0
 
     async def call() -> bool:

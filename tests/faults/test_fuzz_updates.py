@@ -7,7 +7,7 @@ or invitation code in a group chat, the database's integrity_check ok afterwards
 Telegram's pacing (~30 messages/s per bot) makes 10,000 answered updates take ≥ 6 minutes through
 `rectbot run`, so the full 10,000 run through the real PTB Application (bot.app.build_application)
 in-process, in four seeded shards of 2,500 that xdist spreads over the workers, with the per-chat
-and per-group pacing as built but the bot-wide 25/s spacing lifted (the sandbox counts, rather than
+and per-group pacing as built but the bot-wide 29/s limit lifted (the sandbox counts, rather than
 refuses, bot-wide excess); 1,000 more run through the real `rectbot run` with every limit in force.
 docs/RELIABILITY.md has the figures."""
 
@@ -123,7 +123,7 @@ def test_ten_thousand_fuzzed_updates_in_process(
     proc.cli("db", "upgrade")
     population = populate(sandbox, proc.database, sizes=SIZES, departments=12, groups=60)
     # Per-chat (1/s) and per-group (20/min) pacing stay as built; only the bot-wide cap is lifted.
-    monkeypatch.setattr(bot.app, "flood_limiter", lambda: RectbotRateLimiter(overall_rate=0))
+    monkeypatch.setattr(bot.app, "flood_limiter", lambda: RectbotRateLimiter(overall_limit=0))
     sandbox.enforce_flood = False
     logs = LogKeeper()
     root = logging.getLogger()
