@@ -17,17 +17,19 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.callbacks import OPEN_CASE, PAGE, REPORT, REVIEW, TODO
-from bot.case_text import case_label
+from bot.case_text import case_label, confirmed_feedback_card, render_feedback_card
+from bot.cases import case_for
 from bot.dates import format_date, format_deadline
 from bot.domain import Person, Role, TodoItem
 from bot.i18n import N_, Translator
+from bot.notify import Rendered
 from bot.paging import PAGE_SIZE, Page, nav_row, with_page_line
 from bot.people import require_role
 from bot.reminders import traffic_light
 from bot.settings import Settings
 from bot.workcalendar import WorkCalendar
 from storage import todo as repo
-from storage.db import Conn
+from storage.db import Conn, Database
 
 BUREAU = "bureau"
 LIAISON = "liaison"
@@ -158,6 +160,16 @@ async def todo_for(db: Conn, calendar: WorkCalendar, settings: Settings, person:
     return await build(db, calendar, settings, audience=BUREAU, today=today, number=number)
 
 
+async def feedback_card(db: Database, t: Translator, person: Person | None, case_id: int) -> Rendered:
+    """A liaison's to-do line of feedback to acknowledge opens the feedback card itself, as a new
+    message (its 确认收到 edits that card, never the to-do); once confirmed, the confirmed card."""
+    who = require_role(person, Role.LIAISON)
+    case = await case_for(db, case_id, who)  # their own department's only
+    if case.feedback_received_on is not None:
+        return Rendered(confirmed_feedback_card(t, case))
+    return await render_feedback_card(db, t, {"case_id": case.id})
+
+
 # ----------------------------------------------------------------------------- wording
 
 def section_title(t: Translator, audience: str, section: str) -> str:
@@ -208,7 +220,7 @@ def _item_line(t: Translator, line: TodoLine) -> str:
     return mark + " · ".join(parts)
 
 
-def _button(t: Translator, line: TodoLine) -> tuple[str, str]:
+def _button(t: Translator, audience: str, line: TodoLine) -> tuple[str, str]:
     item = line.item
     if item.section == "review":
         return t._("Review #{id}").format(id=item.case_id), REVIEW.build("open", item.ref_id)
@@ -216,6 +228,8 @@ def _button(t: Translator, line: TodoLine) -> tuple[str, str]:
         return t._("Decide extension #{id}").format(id=item.case_id), TODO.build("ext", item.ref_id)
     if item.section in ("due", "returned"):
         return t._("Report on #{id}").format(id=item.case_id), REPORT.build("c", item.case_id)
+    if item.section == "feedback" and audience == LIAISON:
+        return t._("Confirm receipt #{id}").format(id=item.case_id), TODO.build("fb", item.case_id)
     return t._("Open #{id}").format(id=item.case_id), OPEN_CASE.build("o", item.case_id)
 
 
@@ -240,7 +254,7 @@ def render(t: Translator, todo: Todo, *, heading: str | None = None) -> tuple[st
             current = line.item.section
             lines += ["", f"【{section_title(t, todo.audience, current)}】"]
         lines.append(_item_line(t, line))
-        rows.append([_button(t, line)])
+        rows.append([_button(t, todo.audience, line)])
     nav = nav_row(t, todo.page, lambda n: PAGE.build("todo", n))
     if nav:
         rows.append(nav)

@@ -50,9 +50,23 @@ async def cb_extension(update: Update, context: RectbotContext) -> None:
     await reply(update, context, card.text, reply_markup=markup(card.buttons))
 
 
+@guarded
+async def cb_feedback(update: Update, context: RectbotContext) -> None:
+    """td:fb:CASE — the feedback card to acknowledge (a liaison of the case's department)."""
+    query = update.callback_query
+    assert query is not None
+    pressed = TODO.parse(query.data)
+    if pressed is None:
+        raise DomainError(STALE_BUTTON)
+    svc = context.services
+    card = await todo.feedback_card(svc.db, translator(context.person), context.person, pressed.number())
+    await reply(update, context, card.text, reply_markup=markup(card.buttons))
+
+
 def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
     return [
         CommandHandler("todo", cmd_todo),
         CallbackQueryHandler(cb_page, pattern=PAGE.pattern("todo")),
         CallbackQueryHandler(cb_extension, pattern=TODO.pattern("ext")),
+        CallbackQueryHandler(cb_feedback, pattern=TODO.pattern("fb")),
     ]

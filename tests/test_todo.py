@@ -12,7 +12,7 @@ import pytest
 
 from bot import menu, todo
 from bot.bootstrap import build_renderers, history_labels
-from bot.callbacks import OPEN_CASE, PAGE, REPORT, REVIEW, TODO
+from bot.callbacks import OPEN_CASE, PAGE, RECEIPT, REPORT, REVIEW, TODO
 from bot.clock import FakeClock, iso
 from bot.digests import build_digest, enqueue_daily_digests, render_digest_notification
 from bot.domain import Kind, Person, Role
@@ -109,7 +109,7 @@ async def test_bureau_todo_counts_first_then_items_with_buttons(svc: Services) -
     text, rows = todo.render(ZH, found)
     head, counts = text.split("\n")[0], text.split("\n")[1:5]
     assert head.startswith("📝 今日待办")
-    assert counts == ["• 待审核的整改报告：1", "• 待决定的延期申请：1", "• 单位尚未确认收到的反馈：2",
+    assert counts == ["• 待审核的整改报告：1", "• 待决定的延期申请：1", "• 单位尚未确认收到的反馈书：2",
                       "• 逾期事项：2（一级督办1件；二级督办、有拒不整改风险1件）"]
     assert "已发出5天" in text and "二级督办（拒不整改风险）" in text and "· 一级督办" in text
     assert "涉密项目" not in text
@@ -131,10 +131,19 @@ async def test_liaison_todo_is_their_department_only(svc: Services) -> None:
     due = [line.item.case_id for line in mine.page.items if line.item.section == "due"]
     assert due == [ids["old"], ids["soon"], ids["far"]]  # soonest first
     text, rows = todo.render(ZH, mine)
-    assert text.startswith("📝 我的待办") and "待确认收到的反馈：2" in text and "退回补充、待重新报送的报告：1" in text
+    assert text.startswith("📝 我的待办") and "待确认收到的反馈书：2" in text
+    assert "退回补充、待重新报送的报告：1" in text
     assert "新逾期" not in text and "县卫健局" not in text
     assert REPORT.build("c", ids["returned"]) in [row[0][1] for row in rows]
     assert REPORT.build("c", ids["soon"]) in [row[0][1] for row in rows]
+    # feedback to acknowledge opens the feedback card with its 确认收到, only for their own department
+    assert TODO.build("fb", ids["feedback"]) in [row[0][1] for row in rows]
+    card = await todo.feedback_card(svc.db, ZH, await person(svc, ids["liaison"]), ids["feedback"])
+    assert "待确认" in card.text and card.buttons == [[("确认收到", RECEIPT.build("ack", ids["feedback"]))]]
+    with pytest.raises(NotAuthorized):
+        await todo.feedback_card(svc.db, ZH, await person(svc, ids["other_liaison"]), ids["feedback"])
+    with pytest.raises(NotAuthorized):
+        await todo.feedback_card(svc.db, ZH, await person(svc, ids["supervisor"]), ids["feedback"])
     other = await todo.todo_for(svc.db, svc.calendar, svc.settings, await person(svc, ids["other_liaison"]),
                                 today=TODAY)
     assert dict(other.counts) == {"feedback": 0, "due": 1, "returned": 0}  # 已报告 awaits review: not theirs now
