@@ -150,7 +150,7 @@ async def role_change_button(update: Update, context: RectbotContext) -> None:
 @guarded
 async def help_command(update: Update, context: RectbotContext) -> None:
     person = context.person
-    await reply(update, context, help_text(translator(person), person))
+    await reply(update, context, help_text(translator(person), person), reply_markup=keyboard(person))
 
 
 @guarded

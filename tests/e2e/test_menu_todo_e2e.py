@@ -69,6 +69,21 @@ def insert(bot: RectbotProcess, count: int, *, project: str, due_on: str = "2026
         conn.close()
 
 
+def pending_feedback(bot: RectbotProcess, project: str) -> int:
+    """A case of 县教育局 whose feedback was sent on 2026-03-16 and not yet acknowledged."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    with sqlite3.connect(bot.database, timeout=30) as conn:
+        dept = conn.execute("SELECT id FROM departments WHERE name = ?", (EDU,)).fetchone()[0]
+        cur = conn.execute(
+            "INSERT INTO cases (department_id, project, source, grade, findings, suggestions, feedback_doc_no,"
+            " evaluation_ended_on, feedback_sent_on, period, feedback_due_on, confidential, status, next_action_at,"
+            " created_by, created_at, updated_at) VALUES (?, ?, 'evaluation', 'fair', '资金拨付滞后', '加快拨付',"
+            " '海财绩〔2026〕9号', '2026-03-01', '2026-03-16', '2m', '2026-04-01', 0, 'pending_feedback', NULL,"
+            " 'cli', ?, ?)", (dept, project, now, now))
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+
 def tap(user: SandboxUser, label: str) -> None:
     user.send_text(label)
 
@@ -96,6 +111,11 @@ def test_menu_taps_work_like_their_commands(sandbox: SandboxServer, rectbot: Fac
     # 待审核 → /review (surrounding and full-width spaces tolerated)
     tap(supervisor, "　待审核 ")
     supervisor.wait_for_message(has("义务教育均衡发展补助资金000"), timeout=15)
+
+    # /digest (the daily digest now) has the to-do as its body, with the same buttons
+    supervisor.send_command("digest")
+    digest = supervisor.wait_for_message(has("每日汇总", "待审核的整改报告：1"), timeout=15)
+    assert (f"审核#{case_id}", f"rv:open:{case_id}") in digest.buttons
 
     # what is not understood is answered with the menu again
     supervisor.send_text("asdfgh")
@@ -126,6 +146,17 @@ def test_menu_taps_work_like_their_commands(sandbox: SandboxServer, rectbot: Fac
         measures = conn.execute("SELECT measures FROM reports WHERE case_id = ? AND state = 'draft'",
                                 (open_id,)).fetchone()[0]
     assert measures == "已完善绩效目标，细化了三项指标。"
+
+    # feedback to acknowledge: the to-do's button brings the feedback card, whose 确认收到 edits that card
+    feedback_id = pending_feedback(bot, "农村饮水安全工程")
+    tap(liaison, "我的待办")
+    mine = liaison.wait_for_message(has("我的待办", "待确认收到的反馈书：1", "农村饮水安全工程"), timeout=15)
+    liaison.press(mine, f"确认收到#{feedback_id}")
+    card = liaison.wait_for_message(has("农村饮水安全工程", "确认收到"), timeout=15)
+    assert card.message_id != mine.message_id and card.buttons == [("确认收到", f"case:ack:{feedback_id}")]
+    liaison.press(card, "确认收到")
+    sandbox.wait_for_edit(liaison, card.message_id, has("✅"), timeout=15)
+    assert sandbox.message(liaison, mine.message_id).edits == []  # the to-do itself is untouched
 
     # /lang en switches the keyboard's labels, and the English labels work
     supervisor.send_command("lang", "en")
