@@ -194,11 +194,12 @@ def _count_line(t: Translator, todo: Todo, section: str) -> str:
     return t._("• {title}: {count}").format(title=name, count=count)
 
 
-def _item_line(t: Translator, line: TodoLine) -> str:
+def _item_line(t: Translator, audience: str, line: TodoLine) -> str:
+    """One item: a liaison's lines leave out their own department and the bureau's escalation levels."""
     item = line.item
     parts = [case_label(t, item.case_id)]
     if not item.confidential:
-        parts += [item.department_name, item.project]
+        parts += [item.project] if audience == LIAISON else [item.department_name, item.project]
     else:
         parts.append(t._("confidential"))
     if item.section == "review":
@@ -212,7 +213,7 @@ def _item_line(t: Translator, line: TodoLine) -> str:
         if line.days < 0:
             parts.append(t.ngettext("{n} working day overdue", "{n} working days overdue", -line.days).format(
                 n=-line.days))
-            if line.level:
+            if line.level and audience == BUREAU:
                 parts.append(t._(LEVEL_NAMES[line.level]))
         elif item.on is not None:
             parts.append(t.ngettext("{n} working day left", "{n} working days left", line.days).format(n=line.days))
@@ -229,7 +230,7 @@ def _button(t: Translator, audience: str, line: TodoLine) -> tuple[str, str]:
     if item.section in ("due", "returned"):
         return t._("Report on #{id}").format(id=item.case_id), REPORT.build("c", item.case_id)
     if item.section == "feedback" and audience == LIAISON:
-        return t._("Confirm receipt #{id}").format(id=item.case_id), TODO.build("fb", item.case_id)
+        return t._("Open feedback #{id}").format(id=item.case_id), TODO.build("fb", item.case_id)
     return t._("Open #{id}").format(id=item.case_id), OPEN_CASE.build("o", item.case_id)
 
 
@@ -253,7 +254,7 @@ def render(t: Translator, todo: Todo, *, heading: str | None = None) -> tuple[st
         if line.item.section != current:
             current = line.item.section
             lines += ["", f"【{section_title(t, todo.audience, current)}】"]
-        lines.append(_item_line(t, line))
+        lines.append(_item_line(t, todo.audience, line))
         rows.append([_button(t, todo.audience, line)])
     nav = nav_row(t, todo.page, lambda n: PAGE.build("todo", n))
     if nav:

@@ -134,6 +134,7 @@ async def test_liaison_todo_is_their_department_only(svc: Services) -> None:
     assert text.startswith("📝 我的待办") and "待确认收到的反馈书：2" in text
     assert "退回补充、待重新报送的报告：1" in text
     assert "新逾期" not in text and "县卫健局" not in text
+    assert "县教育局" not in text and "督办" not in text  # their own department, the bureau's levels: not shown
     assert REPORT.build("c", ids["returned"]) in [row[0][1] for row in rows]
     assert REPORT.build("c", ids["soon"]) in [row[0][1] for row in rows]
     # feedback to acknowledge opens the feedback card with its 确认收到, only for their own department

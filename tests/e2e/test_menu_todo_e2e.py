@@ -151,7 +151,7 @@ def test_menu_taps_work_like_their_commands(sandbox: SandboxServer, rectbot: Fac
     feedback_id = pending_feedback(bot, "农村饮水安全工程")
     tap(liaison, "我的待办")
     mine = liaison.wait_for_message(has("我的待办", "待确认收到的反馈书：1", "农村饮水安全工程"), timeout=15)
-    liaison.press(mine, f"确认收到#{feedback_id}")
+    liaison.press(mine, f"查看反馈书#{feedback_id}")
     card = liaison.wait_for_message(has("农村饮水安全工程", "确认收到"), timeout=15)
     assert card.message_id != mine.message_id and card.buttons == [("确认收到", f"case:ack:{feedback_id}")]
     liaison.press(card, "确认收到")
