@@ -40,7 +40,20 @@ from bot.i18n import translator_for_locale
 from bot.services import Services
 from bot.settings import Settings
 from bot.telegram_channel import TelegramChannel, flood_limiter
-from handlers import admin, cases, common, deadlines, ledger, new_case, onboarding, reminders, report, review
+from handlers import (
+    admin,
+    cases,
+    common,
+    deadlines,
+    ledger,
+    menu,
+    new_case,
+    onboarding,
+    reminders,
+    report,
+    review,
+    todo,
+)
 from handlers.common import RectbotContext
 
 log = logging.getLogger(__name__)
@@ -206,8 +219,17 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     # claimed (its state lost to a crash) still reaches their saved draft; and the catch-all after
     # everything answers every button press nothing else took ("This button is no longer valid."), and
     # the message fallback answers a private message nothing else took ("Sorry, I did not understand that.").
+    # The menu's taps come first of all: a tap is never the answer to a conversation's step, it runs its
+    # command wherever the person is (报送整改, 申请延期 and 登记事项 are instead entry points of their
+    # conversations, which have to own the state they start).
     group0: list[BaseHandler[Update, RectbotContext, object]] = [
+        *menu.handlers({
+            "todo": todo.cmd_todo, "cases": report.cmd_cases, "review": review.cmd_review,
+            "export": ledger.export_command,
+            # "status": the overview's handler, once /status exists (各单位情况 in bot/menu.py)
+        }),
         *onboarding.handlers(),
+        *todo.handlers(),
         *admin.handlers(),
         *deadlines.handlers(),
         *new_case.handlers(),  # the /new conversation, then its own answer for stale new: buttons

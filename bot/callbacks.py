@@ -131,13 +131,18 @@ REVIEW_NEEDS_WORDS = ("return_for_rework", "refused", "inadequate", "falsely_rep
 EXTENSION = CallbackCodec("ex", {"c": (int,), "send": (int,), "edit": (int,), "drop": (int,), "approve": (int,),
                                  "other": (int,), "refuse": (int,)})
 EXTENSION_CHECK = ("send", "edit", "drop")
-# The daily digest's lists: the action is the section (bot.digests.SECTIONS).
+# The to-do (bot/todo.py): td:ext:REQUEST opens an extension request's decision card, td:fb:CASE the
+# feedback card (with 确认收到) as a new message; its other lines open with the codecs above (rv:open,
+# cs:o, rp:c).
+TODO = CallbackCodec("td", {"ext": (int,), "fb": (int,)})
 # A registered person who redeemed another code: change to the code's role, or keep the current one.
 INVITE = CallbackCodec("inv", {"change": (), "keep": ()})
+# The daily digest's lists: the action is the section (bot.digests.SECTIONS).
 DIGEST = CallbackCodec("dg", {s: () for s in ("new", "overdue", "soon", "review", "provisional", "noliaison")})
 # ◀ ▶ of every paged list (bot/paging.py): pg:<list>:<page>, and pg:dg:<section>:<page> for the digest's lists.
 # The page is recomputed for whoever presses, so the data carries nothing but the list and the number.
 PAGE = CallbackCodec("pg", {
     "cases": (int,), "report": (int,), "extend": (int,), "review": (int,), "budget": (int,), "overdue": (int,),
+    "todo": (int,),
     "dg": (("new", "overdue", "soon", "review", "provisional", "noliaison"), int),
 })

@@ -23,6 +23,7 @@ class Command:
 LIAISON = (Role.LIAISON,)
 COMMANDS: tuple[Command, ...] = (
     Command("help", N_("What I can do for you"), ALL),
+    Command("todo", N_("Your to-do: what needs doing now"), ALL),
     Command("whoami", N_("Your role and department"), ALL),
     Command("lang", N_("Language: /lang zh or /lang en"), ALL),
     Command("invite", N_("Create an invitation: /invite liaison DEPARTMENT"), BUREAU),

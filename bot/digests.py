@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from bot import todo
 from bot.callbacks import DIGEST
 from bot.case_text import case_label
 from bot.dates import format_deadline
@@ -207,8 +208,28 @@ def overdue_page(t: Translator, digest: Digest, number: int) -> Listing:
     return section_page(t, merged, "overdue", number)
 
 
+def render_digest_with_todo(t: Translator, digest: Digest, body: todo.Todo | None) -> Rendered:
+    """The digest as supervisors get it: the bureau's to-do (counts, then the first page of items, each
+    with its button) under the digest's heading, then the digest's own lists (due soon, provisional,
+    departments without a liaison…) with their buttons. Without a to-do (a payload enqueued by an older
+    version) just the summary."""
+    summary = render_digest(t, digest)
+    if body is None:
+        return summary
+    day = format_deadline(date.fromisoformat(digest.day), False, t)
+    if body.empty and digest.empty:
+        return summary
+    text, rows = todo.render(t, body, heading=t._("📋 Daily digest {day}").format(day=day))
+    more = summary.text.split("\n")[1:] if not digest.empty else []
+    if more:
+        text += "\n\n" + t._("Lists:") + "\n" + "\n".join(more)
+    return Rendered(text, [*rows, *summary.buttons])
+
+
 async def render_digest_notification(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
-    return render_digest(t, Digest.from_payload(payload))
+    body = payload.get("todo")
+    return render_digest_with_todo(t, Digest.from_payload(payload),
+                                   todo.Todo.from_payload(body) if isinstance(body, Mapping) else None)
 
 
 async def render_calendar_missing(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
@@ -226,11 +247,9 @@ def digest_due_today(settings: Settings, calendar: WorkCalendar, now: datetime) 
 
 
 async def enqueue_daily_digests(services: Services, *, force: bool = False) -> int:
-    """At digest time on a working day, once per day (a restart later that day catches up).
-
-    On a fresh database the first day is only recorded, not sent, so a new installation (or a
-    test) started after digest time is not greeted by a digest it did not ask for.
-    """
+    """At digest time on a working day, once per day (a restart later that day catches up), from the
+    first day the bot runs (a fresh database used to only record that day, so the first digest came a
+    working day late). Its body is the bureau's to-do of that moment (bot/todo.py)."""
     settings, calendar, db = services.settings, services.calendar, services.db
     now = services.now()
     today = local_today(settings, now)
@@ -239,13 +258,10 @@ async def enqueue_daily_digests(services: Services, *, force: bool = False) -> i
     last = await outbox_repo.get_job_state(db, DIGEST_STATE)
     if not force and last is not None and last >= today.isoformat():
         return 0
-    if last is None and not force:
-        async with db.transaction() as conn:
-            await outbox_repo.set_job_state(conn, DIGEST_STATE, today.isoformat())
-        return 0
     digest = await build_digest(db, calendar, settings, now)
     supervisors = await repo.reachable_people_by_role(db, "supervisor")
-    payload = digest.to_payload()
+    payload = {**digest.to_payload(),
+               "todo": (await todo.build(db, calendar, settings, audience=todo.BUREAU, today=today)).to_payload()}
     async with db.transaction() as conn:
         count = await enqueue(conn, [
             Notification(f"digest:{today.isoformat()}:p{p}", p, Kind.DIGEST, payload, now) for p in supervisors

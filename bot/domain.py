@@ -312,6 +312,24 @@ class PendingReview:
     submitted_at: str | None
 
 
+@dataclass(frozen=True)
+class TodoItem:
+    """One line of a to-do (/todo, the digest): what needs doing and the row a button opens.
+
+    `ref_id` is the report (review), the extension request (extension) or the case (the others);
+    `on` is the date the line shows: submitted, proposed, feedback sent, or the running deadline.
+    """
+
+    section: str
+    ref_id: int
+    case_id: int
+    department_name: str
+    project: str
+    confidential: bool
+    on: date | None
+    provisional: bool = False
+
+
 # ----------------------------------------------------------------------------- notifications
 
 

@@ -42,6 +42,7 @@ from bot.i18n import Translator
 from bot.people import BUREAU_ROLES, require_role
 from bot.periods import Period, PeriodError
 from handlers.common import STALE_BUTTON, RectbotContext, ack, guarded, markup, reply, translator
+from handlers.menu import tapped
 
 DRAFT = "new_case"
 PAGE_SIZE = 8
@@ -607,7 +608,7 @@ def _conversation(
     text = filters.TEXT & ~filters.COMMAND
     skip = NEW_CASE.pattern("skip")
     return ConversationHandler(
-        entry_points=[CommandHandler("new", new_start)],
+        entry_points=[CommandHandler("new", new_start), MessageHandler(tapped("new"), new_start)],  # + the menu
         states={
             DEPT: [CallbackQueryHandler(dept_chosen, pattern=NEW_CASE.pattern("dept")),
                    CallbackQueryHandler(dept_page, pattern=NEW_CASE.pattern("page")),

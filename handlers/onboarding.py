@@ -16,6 +16,7 @@ from bot.domain import Person, Role
 from bot.i18n import N_, Translator
 from bot.people import ROLE_NAMES
 from handlers.common import INVITATION_HINT, STALE_BUTTON, RectbotContext, guarded, markup, refuse, reply, translator
+from handlers.menu import keyboard
 
 # user_data key: the hash (never the code) of an invitation a registered person may still confirm.
 PENDING_INVITE = "invite.pending"
@@ -74,7 +75,8 @@ async def start(update: Update, context: RectbotContext) -> None:
         context.person = person
         t = translator(person)
         await reply(update, context, t._("Welcome back, {name}. You are registered as {role}.").format(
-            name=greeting_name(t, person), role=role_label(t, person)) + "\n\n" + help_text(t, person))
+            name=greeting_name(t, person), role=role_label(t, person)) + "\n\n" + help_text(t, person),
+            reply_markup=keyboard(person))
         return
     try:
         person = await people.redeem_invitation(
@@ -95,7 +97,7 @@ async def _welcome(update: Update, context: RectbotContext, person: Person) -> N
             name=greeting_name(t, person), role=role_label(t, person)),
         t._(ROLE_INTRO[Role(person.role)]),
         help_text(t, person),
-    ]))
+    ]), reply_markup=keyboard(person))
     await sync_chat_commands(context, person)
 
 
@@ -148,7 +150,7 @@ async def role_change_button(update: Update, context: RectbotContext) -> None:
 @guarded
 async def help_command(update: Update, context: RectbotContext) -> None:
     person = context.person
-    await reply(update, context, help_text(translator(person), person))
+    await reply(update, context, help_text(translator(person), person), reply_markup=keyboard(person))
 
 
 @guarded
@@ -176,7 +178,8 @@ async def lang(update: Update, context: RectbotContext) -> None:
     context.person = updated
     t = translator(updated)
     await reply(update, context,
-                t._("Language set to English.") if updated.locale == "en" else t._("Language set to Chinese."))
+                t._("Language set to English.") if updated.locale == "en" else t._("Language set to Chinese."),
+                reply_markup=keyboard(updated))  # the menu's labels in the new language
     await sync_chat_commands(context, updated)
 
 
@@ -186,10 +189,11 @@ NOT_UNDERSTOOD = N_("Sorry, I did not understand that.")
 @guarded
 async def not_understood(update: Update, context: RectbotContext) -> None:
     """A private message no handler took (stray text, an unknown command, a file outside any draft)
-    gets an answer with the person's commands: silence reads as a bot that is down."""
+    gets an answer with the person's commands and the menu again: silence reads as a bot that is down,
+    and a lost person gets their way back."""
     person = context.person
     t = translator(person)
-    await reply(update, context, t._(NOT_UNDERSTOOD) + "\n\n" + help_text(t, person))
+    await reply(update, context, t._(NOT_UNDERSTOOD) + "\n\n" + help_text(t, person), reply_markup=keyboard(person))
 
 
 def fallback_handlers() -> list[BaseHandler[Update, RectbotContext, object]]:

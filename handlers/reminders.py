@@ -25,10 +25,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot import paging
+from bot import paging, todo
 from bot.callbacks import DIGEST, PAGE
 from bot.delivery import mark_reachable, mark_unreachable
-from bot.digests import build_digest, overdue_page, render_digest, section_page
+from bot.digests import build_digest, overdue_page, render_digest_with_todo, section_page
 from bot.domain import Role
 from bot.errors import DomainError
 from bot.people import require_role
@@ -89,7 +89,8 @@ async def digest_command(update: Update, context: RectbotContext) -> None:
     person = require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
     svc = context.services
     digest = await build_digest(svc.db, svc.calendar, svc.settings, svc.now())
-    rendered = render_digest(translator(person), digest)
+    body = await todo.build(svc.db, svc.calendar, svc.settings, audience=todo.BUREAU, today=svc.today())
+    rendered = render_digest_with_todo(translator(person), digest, body)
     await reply(update, context, rendered.text, reply_markup=markup(rendered.buttons))
 
 

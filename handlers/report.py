@@ -37,6 +37,7 @@ from bot.reports import Draft
 from bot.services import Services
 from handlers import onboarding, reminders
 from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, refuse, reply, show_listing, translator
+from handlers.menu import tapped
 
 log = logging.getLogger(__name__)
 
@@ -653,6 +654,7 @@ def _conversation() -> ConversationHandler[RectbotContext]:
         entry_points=[
             CommandHandler("report", cmd_report),
             CommandHandler("extend", cmd_extend),
+            MessageHandler(tapped("report"), cmd_report), MessageHandler(tapped("extend"), cmd_extend),  # the menu
             CallbackQueryHandler(cb_start, pattern=REPORT.pattern("c")),
             CallbackQueryHandler(cb_extend_case, pattern=EXTENSION.pattern("c")),
             MessageHandler(filters.ChatType.PRIVATE & REPLY_TO_BOT & (CONTENT | VOICE), on_reply),

@@ -88,7 +88,8 @@ async def test_empty_digest_is_one_line(svc: Services) -> None:
 
 async def test_digest_once_per_working_day_via_outbox(svc: Services) -> None:
     await ledger(svc)
-    assert await enqueue_daily_digests(svc) == 0        # a fresh database only records the day
+    assert await enqueue_daily_digests(svc) == 2        # the first day the bot runs has its digest too
+    assert await enqueue_daily_digests(svc) == 0        # once a day
     clock = svc.clock
     assert isinstance(clock, FakeClock)
     clock.set(local(date(2026, 3, 21), 9))              # Saturday: none
@@ -100,7 +101,8 @@ async def test_digest_once_per_working_day_via_outbox(svc: Services) -> None:
     clock.set(local(date(2026, 3, 23), 15))
     assert await enqueue_daily_digests(svc) == 0         # a restart later that day: nothing twice
     rows = await repo.rows(svc.db, kind=Kind.DIGEST)
-    assert sorted(r.key for r in rows) == ["digest:2026-03-23:p3", "digest:2026-03-23:p4"]
+    assert sorted(r.key for r in rows) == ["digest:2026-03-20:p3", "digest:2026-03-20:p4",
+                                           "digest:2026-03-23:p3", "digest:2026-03-23:p4"]
 
 
 async def test_missing_calendar_warning_weekly_from_november(svc: Services) -> None:

@@ -83,8 +83,8 @@ ID_KINDS: dict[tuple[str, str], str] = {
     ("case", "ack"): "case", ("cs", "o"): "case", ("rp", "c"): "case", ("ex", "c"): "case",
     ("ex", "send"): "case", ("ex", "edit"): "case", ("ex", "drop"): "case",
     ("ex", "approve"): "extension", ("ex", "other"): "extension", ("ex", "refuse"): "extension",
-    ("new", "dept"): "department", ("new", "page"): "page",
-    **{("pg", a): "page" for a in ("cases", "report", "extend", "review", "budget", "overdue", "dg")},
+    ("new", "dept"): "department", ("new", "page"): "page", ("td", "ext"): "extension", ("td", "fb"): "case",
+    **{("pg", a): "page" for a in ("cases", "report", "extend", "review", "budget", "overdue", "dg", "todo")},
     **{("rp", a): "report" for a in ("next", "p", "evdone", "goto", "rewrite", "evclear", "edit", "cancel", "submit")},
     **{("rv", a): "report" for a in ("close", "return_for_rework", "refused", "inadequate", "falsely_reported",
                                      "open")},
@@ -162,7 +162,7 @@ def refused_in_private(cell: Cell) -> bool:
     prefix, action = cell.what.split(":")[:2]
     if prefix == "pg":
         return action in BUREAU_PAGES
-    return prefix in BUREAU_PREFIXES or action in ("approve", "other", "refuse")
+    return prefix in BUREAU_PREFIXES or action in ("approve", "other", "refuse") or (prefix, action) == ("td", "ext")
 
 
 # --- the database, read and written directly --------------------------------------------------------

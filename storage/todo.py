@@ -1,0 +1,95 @@
+"""The to-do's queries (bot/todo.py): per section a COUNT and one LIMITed page, never every open case.
+
+A section is a plain name here (storage does not import bot.todo); each is one FROM/WHERE over indexed
+columns (reports_state, extension_one_pending, cases_department_status) and one ORDER BY, so the page
+asked for is the only thing read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import aiosqlite
+
+from bot.domain import TodoItem
+from storage.db import Conn, fetchall, fetchone
+
+# The running deadline of a case, as bot.reminders.target_of picks it: the report deadline of an
+# open case, else the bureau's own feedback deadline of an evaluation whose feedback is not sent.
+_TARGET_DUE = (
+    "CASE WHEN c.status IN ('in_progress', 'returned') THEN c.due_on"
+    " WHEN c.status = 'pending_feedback' AND c.source = 'evaluation' AND c.feedback_sent_on IS NULL"
+    " THEN c.feedback_due_on END"
+)
+_TARGET_PROVISIONAL = (
+    "CASE WHEN c.status IN ('in_progress', 'returned') THEN c.due_provisional ELSE c.feedback_due_provisional END"
+)
+_CASES = " FROM cases c JOIN departments d ON d.id = c.department_id"
+
+# section -> (ref id, the date shown, provisional flag, FROM … WHERE …, ORDER BY); `?today` marks today.
+_SECTIONS: dict[str, tuple[str, str, str, str, str]] = {
+    "review": ("r.id", "r.submitted_on", "0",
+               " FROM reports r JOIN cases c ON c.id = r.case_id JOIN departments d ON d.id = c.department_id"
+               " WHERE r.state = 'submitted'", "r.submitted_at, r.id"),
+    "extension": ("e.id", "e.proposed_due_on", "0",
+                  " FROM extension_requests e JOIN cases c ON c.id = e.case_id"
+                  " JOIN departments d ON d.id = c.department_id WHERE e.state = 'pending'", "e.created_at, e.id"),
+    "feedback": ("c.id", "c.feedback_sent_on", "0",
+                 _CASES + " WHERE c.status = 'pending_feedback' AND c.feedback_sent_on IS NOT NULL"
+                 " AND c.feedback_received_on IS NULL", "c.feedback_sent_on, c.id"),
+    "overdue": ("c.id", _TARGET_DUE, _TARGET_PROVISIONAL,
+                _CASES + " WHERE c.status IN ('in_progress', 'returned', 'pending_feedback')"
+                f" AND ({_TARGET_DUE}) < ?today", f"{_TARGET_DUE}, c.id"),
+    "due": ("c.id", "c.due_on", "c.due_provisional",
+            _CASES + " WHERE c.status = 'in_progress' AND c.due_on IS NOT NULL", "c.due_on, c.id"),
+    "returned": ("c.id", "c.due_on", "c.due_provisional",
+                 _CASES + " WHERE c.status = 'returned'", "c.due_on IS NULL, c.due_on, c.id"),
+}
+SECTIONS = tuple(_SECTIONS)
+
+
+def _where(section: str, today: date, department_id: int | None) -> tuple[str, list[Any]]:
+    body = _SECTIONS[section][3]
+    params: list[Any] = [today.isoformat()] * body.count("?today")
+    body = body.replace("?today", "?")
+    if department_id is not None:
+        body += " AND c.department_id = ?"
+        params.append(department_id)
+    return body, params
+
+
+async def count(conn: Conn, section: str, *, today: date, department_id: int | None = None) -> int:
+    body, params = _where(section, today, department_id)
+    row = await fetchone(conn, "SELECT COUNT(*)" + body, params)
+    return int(row[0]) if row else 0
+
+
+async def items(conn: Conn, section: str, *, today: date, limit: int, offset: int,
+                department_id: int | None = None) -> list[TodoItem]:
+    """One slice of a section, in its order (oldest waiting first, soonest deadline first)."""
+    ref, on, provisional, _body, order = _SECTIONS[section]
+    body, params = _where(section, today, department_id)
+    found = await fetchall(
+        conn, f"SELECT {ref}, c.id, d.name, c.project, c.confidential, {on}, {provisional}" + body
+        + f" ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset],
+    )
+    return [_item(section, r) for r in found]
+
+
+def _item(section: str, r: aiosqlite.Row) -> TodoItem:
+    return TodoItem(section=section, ref_id=int(r[0]), case_id=int(r[1]), department_name=str(r[2]),
+                    project=str(r[3]), confidential=bool(r[4]), on=date.fromisoformat(r[5]) if r[5] else None,
+                    provisional=bool(r[6]))
+
+
+async def overdue_before(conn: Conn, cutoffs: Sequence[date], *, today: date,
+                         department_id: int | None = None) -> list[int]:
+    """How many overdue cases have a deadline before each cutoff (the escalation levels' dates)."""
+    if not cutoffs:
+        return []
+    body, params = _where("overdue", today, department_id)
+    sums = ", ".join(f"COALESCE(SUM(({_TARGET_DUE}) < ?), 0)" for _ in cutoffs)
+    row = await fetchone(conn, f"SELECT {sums}" + body, [*(c.isoformat() for c in cutoffs), *params])
+    return [int(v) for v in row] if row else [0] * len(cutoffs)
