@@ -120,10 +120,11 @@ REPORT = CallbackCodec("rp", {
 # Open a case with its history from the /cases list.
 OPEN_CASE = CallbackCodec("cs", {"o": (int,)})
 # Review cards: the decisions and /review's open buttons carry the report id; rv:due:default takes the
-# default rework deadline.
+# default rework deadline, rv:due:keep keeps the case's deadline (保持原期限), rv:due:yes confirms an earlier
+# date the supervisor typed.
 REVIEW = CallbackCodec("rv", {
     "close": (int,), "return_for_rework": (int,), "refused": (int,), "inadequate": (int,),
-    "falsely_reported": (int,), "open": (int,), "due": (("default",),),
+    "falsely_reported": (int,), "open": (int,), "due": (("default", "keep", "yes"),),
 })
 REVIEW_NEEDS_WORDS = ("return_for_rework", "refused", "inadequate", "falsely_reported")
 # Extensions: ex:c:CASE asks for one and send / edit / drop answer its check step (liaison, case id);

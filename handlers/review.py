@@ -56,13 +56,13 @@ def _pressed(update: Update, codec: CallbackCodec) -> Callback:
 
 
 async def _close_card(update: Update, line: str) -> None:
-    """Take the buttons off the card that was pressed and say what was decided on it."""
+    """Take the buttons off the card that was pressed and say what was decided on it (if `line`)."""
     query = update.callback_query
     message = query.message if query else None
     if query is None or not isinstance(message, Message):
         return
     try:
-        if message.text is not None:
+        if message.text is not None and line:
             await query.edit_message_text((message.text + "\n\n" + line)[:4096], reply_markup=None)
         else:
             await query.edit_message_reply_markup(reply_markup=None)
@@ -73,18 +73,30 @@ async def _close_card(update: Update, line: str) -> None:
 def _decided_line(t: Translator, decided: review.Decided, person_name: str) -> str:
     line = t._("Decided by {name}: {decision}").format(
         name=person_name, decision=t._(review.DECISION_NAMES[review.Decision(decided.review.decision)]))
-    if decided.review.new_due_on is not None:
-        line += "\n" + t._("New deadline: {deadline}").format(
-            deadline=format_deadline(decided.review.new_due_on, decided.case.due_provisional, t))
+    if decided.review.decision == review.Decision.RETURN_FOR_REWORK:
+        line += "\n" + rework_due_line(t, decided.review.new_due_on, decided.previous_due_on,
+                                       decided.case.due_provisional)
+    return line
+
+
+def rework_due_line(t: Translator, new_due: date | None, previous: date | None, provisional: bool) -> str:
+    """What a return did to the deadline: kept, moved later, or — said plainly — brought forward."""
+    if new_due is None:
+        return t._("Deadline unchanged: {deadline}").format(deadline=format_deadline(previous, provisional, t))
+    line = t._("New deadline: {deadline}").format(deadline=format_deadline(new_due, provisional, t))
+    if previous is not None and new_due < previous:
+        line += "\n" + t._("Note: this is earlier than the previous deadline {previous}.").format(
+            previous=format_date(previous, t))
     return line
 
 
 async def _decide(context: RectbotContext, report_id: int, decision: str, *, note: str = "",
-                  new_due_on: date | None = None) -> review.Decided:
+                  new_due_on: date | None = None, keep_due: bool = False,
+                  allow_earlier: bool = False) -> review.Decided:
     svc = context.services
     decided = await review.decide(svc.db, context.person, report_id, decision, note=note, new_due_on=new_due_on,
-                                  now=svc.now(), today=svc.today(), calendar=svc.calendar,
-                                  tz=svc.settings.bureau.tz)
+                                  keep_due=keep_due, allow_earlier=allow_earlier, now=svc.now(), today=svc.today(),
+                                  calendar=svc.calendar, tz=svc.settings.bureau.tz)
     svc.wake_delivery()
     return decided
 
@@ -149,20 +161,51 @@ async def on_review_note(update: Update, context: RectbotContext) -> int:
 
 
 async def _ask_rework_due(update: Update, context: RectbotContext) -> int:
-    """The new deadline of a return: the default as a button, or a typed date (asked again after a bad one)."""
+    """The deadline after a return: the current one shown, [保持原期限] while it is ahead, the default
+    (10 working days) as a button, or a typed date (asked again after a bad one)."""
     svc = context.services
     t = translator(context.person)
+    assert context.user_data is not None
+    pending = context.user_data[PENDING]
+    _report, case = await review.report_for_review(svc.db, context.person, int(pending["report_id"]),
+                                                   svc.settings.bureau.tz)
     due, provisional = review.default_rework_deadline(svc.today(), svc.calendar)
-    rows: Buttons = [[(t._("Use {date}").format(date=format_date(due, t)), REVIEW.build("due", "default"))]]
-    await reply(update, context, t._("New deadline? The default is 10 working days: {deadline}. Press the "
-                                     "button, or type another date (e.g. 2026-05-29, 5月29日).").format(
-        deadline=format_deadline(due, provisional, t)), reply_markup=markup(rows))
+    rows: Buttons = []
+    lines = [t._("Current deadline: {deadline}").format(
+        deadline=format_deadline(case.due_on, case.due_provisional, t))]
+    if review.may_keep_deadline(case, svc.today()):
+        rows.append([(t._("Keep the current deadline"), REVIEW.build("due", "keep"))])
+        lines.append(t._("Keep the current deadline, or set a new one: type a date (e.g. 2026-05-29, 5月29日), "
+                         "or take the default of 10 working days: {deadline}.").format(
+            deadline=format_deadline(due, provisional, t)))
+    else:
+        lines.append(t._("The current deadline has passed. Set a new one: type a date (e.g. 2026-05-29, 5月29日), "
+                         "or take the default of 10 working days: {deadline}.").format(
+            deadline=format_deadline(due, provisional, t)))
+    rows.append([(t._("Use {date}").format(date=format_date(due, t)), REVIEW.build("due", "default"))])
+    await reply(update, context, "\n".join(lines), reply_markup=markup(rows))
+    return REVIEW_DUE
+
+
+async def _ask_earlier(update: Update, context: RectbotContext, exc: review.EarlierThanDeadline) -> int:
+    """A date before the current deadline: say so, and take it only on an explicit second press."""
+    t = translator(context.person)
+    assert context.user_data is not None
+    context.user_data[PENDING]["due"] = exc.new.isoformat()
+    rows: Buttons = [[(t._("Yes, bring it forward to {date}").format(date=format_date(exc.new, t)),
+                       REVIEW.build("due", "yes"))],
+                     [(t._("Keep the current deadline"), REVIEW.build("due", "keep"))]]
+    await reply(update, context, t._("The new deadline {new} is earlier than the current deadline {current}: the "
+                                     "unit would get less time. Bring the deadline forward? You may also type "
+                                     "another date.").format(new=format_date(exc.new, t),
+                                                             current=format_date(exc.current, t)),
+                reply_markup=markup(rows))
     return REVIEW_DUE
 
 
 @guarded(on_refusal=END, forget=PENDING)
 async def on_review_due(update: Update, context: RectbotContext) -> int:
-    """The new deadline of a return: the default button or a typed date."""
+    """The deadline after a return: 保持原期限, the default, a confirmed earlier date, or a typed date."""
     svc = context.services
     person = context.person
     t = translator(person)
@@ -170,8 +213,16 @@ async def on_review_due(update: Update, context: RectbotContext) -> int:
     pending = context.user_data.get(PENDING)
     if not pending or "note" not in pending:
         return END
-    new_due = None
-    if update.callback_query is None:
+    new_due: date | None = None
+    keep = earlier = False
+    if update.callback_query is not None:
+        choice = _pressed(update, REVIEW).text(0)
+        keep = choice == "keep"
+        if choice == "yes":
+            if "due" not in pending:
+                raise DomainError(STALE_BUTTON)
+            new_due, earlier = date.fromisoformat(str(pending["due"])), True
+    else:
         message = update.effective_message
         assert message is not None
         try:
@@ -181,9 +232,14 @@ async def on_review_due(update: Update, context: RectbotContext) -> int:
         except DateInputError as exc:
             await reply(update, context, exc.render(t))
             return await _ask_rework_due(update, context)
-    decided = await _decide(context, int(pending["report_id"]), review.Decision.RETURN_FOR_REWORK,
-                            note=str(pending["note"]), new_due_on=new_due)
+    try:
+        decided = await _decide(context, int(pending["report_id"]), review.Decision.RETURN_FOR_REWORK,
+                                note=str(pending["note"]), new_due_on=new_due, keep_due=keep, allow_earlier=earlier)
+    except review.EarlierThanDeadline as exc:
+        return await _ask_earlier(update, context, exc)
     context.user_data.pop(PENDING, None)
+    if update.callback_query is not None:
+        await _close_card(update, "")
     await reply(update, context, _decided_line(t, decided, person.name if person else ""))
     return END
 

@@ -44,9 +44,13 @@ async def test_return_for_rework_then_second_report_accepted(world: World) -> No
     first = await submitted(w, case_id)
     with pytest.raises(DomainError, match="reason for returning"):
         await review.decide(w.db, w.sup1, first, "return_for_rework", **kw())  # type: ignore[arg-type]
+    # Default: 10 working days, today not counted: 3 → 16 March 2026, earlier than the 31 March deadline,
+    # so only with the supervisor's explicit consent.
+    with pytest.raises(review.EarlierThanDeadline):
+        await review.decide(w.db, w.sup1, first, "return_for_rework", note="缺少资金拨付凭证",
+                            **kw())  # type: ignore[arg-type]
     decided = await review.decide(w.db, w.sup1, first, "return_for_rework", note="缺少资金拨付凭证",
-                                  **kw())  # type: ignore[arg-type]
-    # Default: 10 working days, today not counted: 3 → 16 March 2026.
+                                  allow_earlier=True, **kw())  # type: ignore[arg-type]
     assert decided.review.new_due_on == date(2026, 3, 16) == decided.case.due_on
     assert (decided.case.status, decided.report.state) == ("returned", "returned")
     assert decided.case.next_action_at == NOW  # the reminder sweep looks again, at the new deadline
@@ -161,3 +165,72 @@ async def test_return_with_an_explicit_date_and_card_rendering(world: World) -> 
     assert card.buttons == []  # decided: no more buttons
     notice = await review.render_review_decided(w.db, t, {"report_id": rid})
     assert "退回" in notice.text or "returned" in notice.text
+
+
+async def test_return_keeps_the_deadline_and_says_so(world: World) -> None:
+    """保持原期限: the case's deadline is untouched, the review records no new date, everyone is told."""
+    w = world
+    case_id = await add_case(w.db, w.edu, due_on=date(2027, 2, 2))
+    rid = await submitted(w, case_id)
+    decided = await review.decide(w.db, w.sup1, rid, "return_for_rework", note="缺少明细表", keep_due=True,
+                                  **kw())  # type: ignore[arg-type]
+    assert decided.case.due_on == date(2027, 2, 2) and decided.review.new_due_on is None
+    assert decided.previous_due_on == date(2027, 2, 2)
+    assert decided.case.status == "returned"
+    t = translator_for_locale("zh_CN")
+    notice = await review.render_review_decided(w.db, t, {"report_id": rid})
+    assert "整改期限不变" in notice.text and "2027年2月2日" in notice.text
+    returned = next(h for h in await cases_repo.case_history(w.db, case_id)
+                    if h.action == "case.review.return_for_rework")
+    assert json.loads(returned.after or "{}")["due_kept"] is True
+
+
+async def test_return_never_moves_a_deadline_forward_silently(world: World) -> None:
+    """The replayed failure: 2027-02-02 replaced by the 10-working-day default. Now refused unless chosen."""
+    w = world
+    case_id = await add_case(w.db, w.edu, due_on=date(2027, 2, 2))
+    rid = await submitted(w, case_id)
+    for wanted in (None, date(2026, 12, 16)):
+        with pytest.raises(review.EarlierThanDeadline) as caught:
+            await review.decide(w.db, w.sup1, rid, "return_for_rework", note="补充", new_due_on=wanted,
+                                **kw())  # type: ignore[arg-type]
+        assert caught.value.current == date(2027, 2, 2)
+    assert (await cases_repo.get_case(w.db, case_id)).due_on == date(2027, 2, 2)  # type: ignore[union-attr]
+    assert await repo.review_of(w.db, rid) is None
+    zh = caught.value.render(translator_for_locale("zh_CN"))
+    assert "早于" in zh and "2027年2月2日" in zh
+    decided = await review.decide(w.db, w.sup1, rid, "return_for_rework", note="补充",
+                                  new_due_on=date(2026, 12, 16), allow_earlier=True, **kw())  # type: ignore[arg-type]
+    assert decided.case.due_on == date(2026, 12, 16) and decided.previous_due_on == date(2027, 2, 2)
+
+
+async def test_a_later_date_needs_no_consent_and_a_passed_deadline_cannot_be_kept(world: World) -> None:
+    w = world
+    later = await add_case(w.db, w.edu, due_on=date(2026, 3, 5))
+    rid = await submitted(w, later)
+    decided = await review.decide(w.db, w.sup1, rid, "return_for_rework", note="补充",
+                                  new_due_on=date(2026, 4, 30), **kw())  # type: ignore[arg-type]
+    assert decided.case.due_on == date(2026, 4, 30)
+    passed = await add_case(w.db, w.edu, project="校舍维修", due_on=date(2026, 2, 27))
+    rid2 = await submitted(w, passed)
+    with pytest.raises(DomainError, match="has passed"):
+        await review.decide(w.db, w.sup1, rid2, "return_for_rework", note="补充", keep_due=True,
+                            **kw())  # type: ignore[arg-type]
+    # No current deadline ahead: the default needs no consent.
+    decided2 = await review.decide(w.db, w.sup1, rid2, "return_for_rework", note="补充",
+                                   **kw())  # type: ignore[arg-type]
+    assert decided2.case.due_on == date(2026, 3, 16)
+
+
+def test_history_detail_words_returns_rounds_and_opinions() -> None:
+    from bot.review_text import history_detail
+    t = translator_for_locale("zh_CN")
+    kept = history_detail(t, "case.review.return_for_rework", {}, {"due_kept": True, "due_on": "2027-02-02",
+                                                                  "note": "缺少明细表"})
+    assert "整改期限不变" in kept and "2027年2月2日" in kept and "退回理由：缺少明细表" in kept
+    moved = history_detail(t, "case.review.return_for_rework", {"due_on": "2027-02-02"},
+                           {"due_on": "2026-12-16", "note": "补充"})
+    assert "2027年2月2日" in moved and "2026年12月16日" in moved
+    assert "第2次报送" in history_detail(t, "case.reported", {}, {"round": 2})
+    assert history_detail(t, "case.reported", {}, {"round": 1}) == ""
+    assert "审核意见：同意销号" in history_detail(t, "case.review.close", {}, {"note": "同意销号"})
