@@ -256,6 +256,7 @@ class Report:
     submitted_at: datetime | None
     submitted_on: date | None
     on_time: bool | None
+    round: int = 1             # 第N次报送: 1 + the case's earlier non-draft reports
 
 
 @dataclass(frozen=True)

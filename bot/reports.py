@@ -31,6 +31,7 @@ from bot.dates import format_deadline
 from bot.domain import (
     Case,
     CaseStatus,
+    Decision,
     EvidenceFile,
     Kind,
     Notification,
@@ -38,6 +39,7 @@ from bot.domain import (
     Progress,
     Report,
     ReportState,
+    Review,
     Role,
     Step,
 )
@@ -189,6 +191,26 @@ def is_reportable(case: Case) -> bool:
 # --------------------------------------------------------------------------- drafts
 
 
+async def last_return(db: Database, case_id: int, *, before_report: int | None = None) -> Review | None:
+    """The bureau's decision on the case's last decided report (why a resubmission is needed), if any;
+    with `before_report`, the decision that preceded that report."""
+    previous = await repo.latest_decided_report(db, case_id, before_id=before_report)
+    return await repo.review_of(db, previous.id) if previous else None
+
+
+def resubmission_lines(report: Report, previous: Review | None, t: Translator, *, confidential: bool) -> list[str]:
+    """第2次报送 and why: the round, the last decision and its words (not for confidential cases)."""
+    if report.round <= 1:
+        return []
+    lines = [t._("Submission no. {n}").format(n=report.round)]
+    if previous is not None and previous.note and not confidential:
+        if previous.decision == Decision.RETURN_FOR_REWORK:
+            lines.append(t._("Reason for return: {note}").format(note=previous.note))
+        else:
+            lines.append(t._("Last review opinion: {note}").format(note=previous.note))
+    return lines
+
+
 @dataclass(frozen=True)
 class Draft:
     report: Report
@@ -234,9 +256,18 @@ async def start_draft(db: Database, person: Person | None, case_id: int, *, now:
             await repo.update_report(conn, existing.id, {"updated_at": iso(now)})
             report_id, resumed = existing.id, True
         else:
-            report_id, resumed = await repo.insert_draft(conn, case.id, person.id, iso(now)), False
+            # A resubmission starts from the last decided report: its measures and (references to) its files.
+            previous = await repo.latest_decided_report(conn, case.id)
+            round_no = await repo.next_round(conn, case.id)
+            report_id = await repo.insert_draft(conn, case.id, person.id, iso(now), round_no=round_no,
+                                                measures=previous.measures if previous else "")
+            copied = await repo.copy_evidence(conn, previous.id, report_id, iso(now)) if previous else 0
+            resumed = False
+            after: dict[str, Any] = {"case_id": case.id, "round": round_no}
+            if previous is not None:
+                after.update(from_report=previous.id, evidence_copied=copied)
             await audit(conn, actor=actor_of(person), action="report.draft", entity="report", entity_id=report_id,
-                        after={"case_id": case.id}, at=now)
+                        after=after, at=now)
     report = await repo.get_report(db, report_id)
     assert report is not None
     return Draft(report, case, await repo.evidence_of(db, report_id), resumed=resumed)
@@ -504,19 +535,20 @@ async def submit_report(
         _require_reportable(fresh)
         if await repo.submitted_report_of_case(conn, case.id) is not None:
             raise DomainError(N_("A report on case #{id} is already awaiting the bureau's review."), id=case.id)
+        round_no = await repo.next_round(conn, case.id)  # counted again: another draft may have gone first
         await repo.update_report(conn, report.id, {
             "state": ReportState.SUBMITTED, "step": Step.SUMMARY, "submitted_at": iso(now),
-            "submitted_on": today, "on_time": on_time, "updated_at": iso(now),
+            "submitted_on": today, "on_time": on_time, "updated_at": iso(now), "round": round_no,
         })
         await cases_repo.update_case(conn, case.id, {"status": CaseStatus.REPORTED, "next_action_at": now,
                                                      "updated_at": now})
         await audit(conn, actor=actor_of(person), action="report.submit", entity="report", entity_id=report.id,
-                    after={"case_id": case.id, "progress": report.progress, "on_time": on_time,
+                    after={"case_id": case.id, "progress": report.progress, "on_time": on_time, "round": round_no,
                            "submitted_on": today.isoformat(), "evidence": len(draft.evidence)}, at=now)
         await audit(conn, actor=actor_of(person), action="case.reported", entity="case", entity_id=case.id,
                     before={"status": fresh.status},
                     after={"status": CaseStatus.REPORTED.value, "report_id": report.id, "on_time": on_time,
-                           "submitted_on": today.isoformat()}, at=now)
+                           "submitted_on": today.isoformat(), "round": round_no}, at=now)
         notes = [Notification(key=f"report:{report.id}:review_card:p{s.id}", person_id=s.id, kind=Kind.REVIEW_CARD,
                               payload={"report_id": report.id}, not_before=now, case_id=case.id)
                  for s in supervisors]

@@ -26,7 +26,7 @@ from bot.i18n import N_, Translator
 from bot.notify import Rendered
 from bot.people import BUREAU_ROLES, actor_of, require_role
 from bot.periods import Period, compute_deadline
-from bot.reports import evidence_path, report_body
+from bot.reports import evidence_path, last_return, report_body, resubmission_lines
 from bot.workcalendar import WorkCalendar
 from storage import cases as cases_repo
 from storage import people as people_repo
@@ -263,6 +263,8 @@ async def review_card(db: Database, t: Translator, report_id: int) -> Rendered:
     evidence = await repo.evidence_of(db, report_id)
     when = format_date(report.submitted_on, t)
     lines = [t._("Rectification report for review: {case}").format(case=case_title(t, case))]
+    lines += resubmission_lines(report, await last_return(db, case.id, before_report=report.id), t,
+                                confidential=case.confidential)
     if not case.confidential:
         lines.append(t._("Department: {department}").format(department=case.department_name))
     lines.append(t._("Deadline: {deadline}").format(deadline=format_deadline(case.due_on, case.due_provisional, t)))

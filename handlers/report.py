@@ -173,7 +173,10 @@ def prompt_for(draft: Draft, t: Translator) -> tuple[str, Buttons]:
         else:
             text = t._("Please describe the rectification measures taken. You may send several messages; "
                        "press Next when you are done.")
-        return text, [[(t._("Next"), REPORT.build("next", rid)), cancel]]
+        rows: Buttons = [[(t._("Next"), REPORT.build("next", rid)), cancel]]
+        if draft.report.measures:  # kept, added to, or (this button) rewritten from scratch
+            rows.insert(1, [(t._("Rewrite the measures"), REPORT.build("rewrite", rid))])
+        return text, rows
     if step is Step.PROGRESS:
         return t._("What is the rectification status?"), [
             [(t._(reports.PROGRESS_NAMES[p]), REPORT.build("p", p.value, rid)) for p in Progress], [cancel]]
@@ -186,7 +189,10 @@ def prompt_for(draft: Draft, t: Translator) -> tuple[str, Buttons]:
                    "Press Done when finished.")
         if count:
             text += "\n" + t.ngettext("{n} file received so far.", "{n} files received so far.", count).format(n=count)
-        return text, [[(t._("Done") if count else t._("Skip (no evidence)"), REPORT.build("evdone", rid)), cancel]]
+        rows = [[(t._("Done") if count else t._("Skip (no evidence)"), REPORT.build("evdone", rid)), cancel]]
+        if count:  # replace: remove them all, then send the new ones
+            rows.insert(1, [(t._("Remove all evidence"), REPORT.build("evclear", rid))])
+        return text, rows
     return summary_text(draft, t), [
         [(t._("Submit"), REPORT.build("submit", rid)), (t._("Edit"), REPORT.build("edit", rid)), cancel]]
 
@@ -206,13 +212,22 @@ async def show_prompt(update: Update, context: RectbotContext, draft: Draft, t: 
     await reply(update, context, (prefix + "\n\n" + text) if prefix else text, reply_markup=markup(rows))
 
 
-def opening_lines(draft: Draft, t: Translator, svc: Services) -> str:
+async def opening_lines(draft: Draft, t: Translator, svc: Services) -> str:
     lines = [
         (t._("Resuming your draft report on {case}.") if draft.resumed
          else t._("Report on {case}.")).format(case=case_text.case_title(t, draft.case)),
         t._("Deadline: {deadline}").format(deadline=reports.describe_deadline(draft.case, svc.today(),
                                                                                 svc.calendar, t)),
     ]
+    if draft.report.round > 1:  # a resubmission: say which, why, and what it starts from
+        previous = await reports.last_return(svc.db, draft.case.id, before_report=draft.report.id)
+        lines += reports.resubmission_lines(draft.report, previous, t, confidential=draft.case.confidential)
+        if not draft.resumed and (draft.report.measures or draft.evidence):
+            lines.append(t.ngettext(
+                "This draft starts from your last report: its measures and {n} evidence file. Keep, change or "
+                "add to them.",
+                "This draft starts from your last report: its measures and {n} evidence files. Keep, change or "
+                "add to them.", len(draft.evidence)).format(n=len(draft.evidence)))
     if draft.case.confidential:
         lines.append(t._("This is a confidential case (涉密): do not send confidential details or documents here. "
                          "State only what was done and that the materials went through official channels."))
@@ -227,7 +242,7 @@ async def _start_on_case(update: Update, context: RectbotContext, case_id: int) 
     person = context.person
     t = translator(person)
     draft = await reports.start_draft(svc.db, person, case_id, now=svc.now())
-    await show_prompt(update, context, draft, t, opening_lines(draft, t, svc))
+    await show_prompt(update, context, draft, t, await opening_lines(draft, t, svc))
     return REPORTING
 
 
@@ -246,7 +261,7 @@ async def cmd_report(update: Update, context: RectbotContext) -> int:
         return await _start_on_case(update, context, wanted)
     draft = await reports.current_draft(svc.db, person)
     if draft is not None and reports.is_reportable(draft.case):
-        await show_prompt(update, context, draft, t, opening_lines(draft, t, svc))
+        await show_prompt(update, context, draft, t, await opening_lines(draft, t, svc))
         return REPORTING
     reportable = await reportable_cases(svc, person)
     if not reportable:
@@ -290,7 +305,7 @@ async def _report_from_reply(update: Update, context: RectbotContext, case_id: i
     svc = context.services
     t = translator(context.person)
     draft = await reports.start_draft(svc.db, context.person, case_id, now=svc.now())
-    await reply(update, context, opening_lines(draft, t, svc))
+    await reply(update, context, await opening_lines(draft, t, svc))
     return await _handle_content(update, context, draft)
 
 

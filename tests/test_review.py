@@ -234,3 +234,52 @@ def test_history_detail_words_returns_rounds_and_opinions() -> None:
     assert "第2次报送" in history_detail(t, "case.reported", {}, {"round": 2})
     assert history_detail(t, "case.reported", {}, {"round": 1}) == ""
     assert "审核意见：同意销号" in history_detail(t, "case.review.close", {}, {"note": "同意销号"})
+
+
+async def test_resubmission_is_numbered_prefilled_and_explained(world: World) -> None:
+    """第2次报送: starts from the returned report's measures and files; the card says the round and why."""
+    w = world
+    case_id = await add_case(w.db, w.edu)
+    first = await submitted(w, case_id)
+    await review.decide(w.db, w.sup1, first, "return_for_rework", note="缺少资金拨付明细表", keep_due=True,
+                        **kw())  # type: ignore[arg-type]
+    draft = await reports.start_draft(w.db, w.liaison2, case_id, now=NOW)  # another liaison may take it over
+    assert draft.report.round == 2 and draft.report.measures == "已完成整改"
+    first_files = await repo.evidence_of(w.db, first)
+    assert [(e.sha256, e.path) for e in draft.evidence] == [(e.sha256, e.path) for e in first_files]
+    assert [e.id for e in draft.evidence] != [e.id for e in first_files]  # copies: editing leaves the first intact
+    previous = await reports.last_return(w.db, case_id)
+    assert previous is not None and previous.note == "缺少资金拨付明细表"
+    t = translator_for_locale("zh_CN")
+    assert reports.resubmission_lines(draft.report, previous, t, confidential=False) == [
+        "第2次报送", "退回理由：缺少资金拨付明细表"]
+    assert reports.resubmission_lines(draft.report, previous, t, confidential=True) == ["第2次报送"]
+    # Replace the files, add to the measures, submit.
+    await reports.clear_evidence(w.db, w.liaison2, draft.report.id, now=NOW)
+    assert len(await repo.evidence_of(w.db, first)) == 1
+    await reports.add_measures(w.db, w.liaison2, draft.report.id, "已补充明细表", now=NOW)
+    await reports.finish_measures(w.db, w.liaison2, draft.report.id, now=NOW)
+    await reports.set_progress(w.db, w.liaison2, draft.report.id, "done", now=NOW)
+    done = await reports.submit_report(w.db, w.liaison2, draft.report.id, now=NOW, today=TODAY)
+    assert done.report.round == 2 and done.report.measures == "已完成整改\n已补充明细表"
+    card = await review.review_card(w.db, t, draft.report.id)
+    assert "第2次报送" in card.text and "退回理由：缺少资金拨付明细表" in card.text
+    first_card = await review.review_card(w.db, t, first)
+    assert "次报送" not in first_card.text
+    reported = [h for h in await cases_repo.case_history(w.db, case_id) if h.action == "case.reported"]
+    assert [json.loads(h.after or "{}")["round"] for h in reported] == [1, 2]
+
+
+async def test_cancelled_resubmission_draft_leaves_the_first_report_whole(world: World) -> None:
+    w = world
+    case_id = await add_case(w.db, w.edu)
+    first = await submitted(w, case_id)
+    await review.decide(w.db, w.sup1, first, "inadequate", note="措施不具体", **kw())  # type: ignore[arg-type]
+    draft = await reports.start_draft(w.db, w.liaison1, case_id, now=NOW)
+    assert draft.report.round == 2 and len(draft.evidence) == 1
+    await reports.cancel_draft(w.db, w.liaison1, draft.report.id, now=NOW)
+    assert len(await repo.evidence_of(w.db, first)) == 1
+    again = await reports.start_draft(w.db, w.liaison1, case_id, now=NOW)
+    t = translator_for_locale("zh_CN")
+    assert reports.resubmission_lines(again.report, await reports.last_return(w.db, case_id), t,
+                                      confidential=False) == ["第2次报送", "上次审核意见：措施不具体"]
