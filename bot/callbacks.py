@@ -125,7 +125,10 @@ OPEN_CASE = CallbackCodec("cs", {"o": (int,)})
 REVIEW = CallbackCodec("rv", {
     "close": (int,), "return_for_rework": (int,), "refused": (int,), "inadequate": (int,),
     "falsely_reported": (int,), "open": (int,), "due": (("default", "keep", "yes"),),
+    "nonote": (int,), "closeok": (int,), "back": (int,),
 })
+# 销号 in steps: close asks for the 审核意见, nonote (无意见) skips it, closeok confirms, back leaves it undecided.
+REVIEW_CLOSE_STEPS = ("close", "nonote", "closeok", "back")
 REVIEW_NEEDS_WORDS = ("return_for_rework", "refused", "inadequate", "falsely_reported")
 # Extensions: ex:c:CASE asks for one and send / edit / drop answer its check step (liaison, case id);
 # approve / other / refuse decide request ID (bureau).

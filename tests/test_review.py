@@ -283,3 +283,17 @@ async def test_cancelled_resubmission_draft_leaves_the_first_report_whole(world:
     t = translator_for_locale("zh_CN")
     assert reports.resubmission_lines(again.report, await reports.last_return(w.db, case_id), t,
                                       confidential=False) == ["第2次报送", "上次审核意见：措施不具体"]
+
+
+async def test_closing_keeps_the_review_opinion_in_the_history(world: World) -> None:
+    w = world
+    case_id = await add_case(w.db, w.edu)
+    rid = await submitted(w, case_id)
+    decided = await review.decide(w.db, w.sup1, rid, "close", note="整改到位，同意销号", **kw())  # type: ignore[arg-type]
+    assert decided.review.note == "整改到位，同意销号" and decided.case.status == "closed"
+    closed = next(h for h in await cases_repo.case_history(w.db, case_id) if h.action == "case.review.close")
+    assert json.loads(closed.after or "{}")["note"] == "整改到位，同意销号"
+    from bot.bootstrap import history_labels
+    from bot.case_text import history_text
+    line = history_text(translator_for_locale("zh_CN"), closed, history_labels())
+    assert "销号" in line and "审核意见：整改到位，同意销号" in line

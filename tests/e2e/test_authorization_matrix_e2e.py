@@ -87,7 +87,7 @@ ID_KINDS: dict[tuple[str, str], str] = {
     **{("pg", a): "page" for a in ("cases", "report", "extend", "review", "budget", "overdue", "dg")},
     **{("rp", a): "report" for a in ("next", "p", "evdone", "goto", "rewrite", "evclear", "edit", "cancel", "submit")},
     **{("rv", a): "report" for a in ("close", "return_for_rework", "refused", "inadequate", "falsely_reported",
-                                     "open")},
+                                     "open", "nonote", "closeok", "back")},
 }
 STR_VALUES: dict[tuple[str, str], str] = {
     ("new", "src"): "evaluation", ("new", "grade"): "fair", ("new", "field"): "project",

@@ -151,6 +151,8 @@ def test_reminder_reply_report_return_second_report_close_and_export(
     card2_sup2 = sup2.wait_for_message(has("审核", "二、已补充"), timeout=20)
     card2_sup1 = sup1.wait_for_message(has("审核", "二、已补充"), timeout=20)
     sup2.press(card2_sup2, "销号")
+    sup2.press(sup2.wait_for_message(has("审核意见", "无意见")), "无意见")
+    sup2.press(sup2.wait_for_message(has("确认对", "销号", "审核意见：无")), "确认销号")
     sup2.wait_for_message(has("已销号"))
     late_press = sup1.press(card2_sup1, "销号")
     told = answer_of(sandbox, late_press)
