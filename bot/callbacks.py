@@ -116,7 +116,10 @@ LEDGER = CallbackCodec("ledger", {"go": (str,), "no": (str,)})
 REPORT = CallbackCodec("rp", {
     "c": (int,), "next": (int,), "p": (str, int), "evdone": (int,), "goto": (str, int), "rewrite": (int,),
     "evclear": (int,), "edit": (int,), "cancel": (int,), "submit": (int,),
+    "is": (("done", "in_progress", "cannot"), int, int), "irw": (int, int), "items": (int,),
 })
+# 逐条整改: rp:is:STATUS:ITEM:REPORT sets one item's status, rp:irw:ITEM:REPORT rewrites it, rp:items:REPORT
+# goes through the items again.
 # Open a case with its history from the /cases list.
 OPEN_CASE = CallbackCodec("cs", {"o": (int,)})
 # Review cards: the decisions and /review's open buttons carry the report id; rv:due:default takes the

@@ -271,7 +271,8 @@ async def review_card(db: Database, t: Translator, report_id: int) -> Rendered:
     timing = t._("on time") if report.on_time else t._("late")
     lines.append(t._("Submitted by {author} on {date} ({timing})").format(author=report.author_name, date=when,
                                                                           timing=timing))
-    lines += report_body(case, report, evidence, t, with_content=not case.confidential)
+    lines += report_body(case, report, evidence, t, with_content=not case.confidential,
+                         items=await repo.items_of(db, report_id))
     if case.confidential:
         lines.append(t._("This is a confidential case: the report's content and evidence are not sent through "
                          "the chat. Consult them through official channels."))

@@ -29,7 +29,7 @@ from bot import case_text, extensions, paging, reports
 from bot import cases as cases_domain
 from bot.callbacks import EXTENSION, EXTENSION_CHECK, OPEN_CASE, PAGE, REPORT, CallbackCodec
 from bot.dates import DateInputError, Direction, format_date, format_deadline, parse_natural_date
-from bot.domain import Case, Person, Progress, Role, Step
+from bot.domain import Case, ItemStatus, Person, Progress, ReportItem, Role, Step
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
 from bot.people import require_role
@@ -166,6 +166,12 @@ def prompt_for(draft: Draft, t: Translator) -> tuple[str, Buttons]:
     rid = draft.report.id
     step = draft.step
     cancel = (t._("Cancel"), REPORT.build("cancel", rid))
+    item = reports.current_item(draft) if step is Step.ITEMS else None
+    if item is not None:
+        return item_prompt(draft, item, t), [
+            [(t._(reports.ITEM_STATUS_NAMES[s]), REPORT.build("is", s.value, item.item_no, rid))
+             for s in ItemStatus],
+            [(t._("Rewrite this item"), REPORT.build("irw", item.item_no, rid)), cancel]]
     if step is Step.MEASURES:
         if draft.report.measures:
             text = t._("Measures so far:\n{measures}\n\nSend more, or press Next.").format(
@@ -197,9 +203,23 @@ def prompt_for(draft: Draft, t: Translator) -> tuple[str, Buttons]:
         [(t._("Submit"), REPORT.build("submit", rid)), (t._("Edit"), REPORT.build("edit", rid)), cancel]]
 
 
+def item_prompt(draft: Draft, item: ReportItem, t: Translator) -> str:
+    """逐条整改: one numbered finding, the measures so far, and what to do next."""
+    findings = reports.finding_items(draft.case)
+    finding = findings[item.item_no - 1] if item.item_no <= len(findings) else "—"
+    lines = [t._("Item {n} of {total}: {finding}").format(n=item.item_no, total=len(draft.items), finding=finding)]
+    if item.measures:
+        lines += [t._("Measures for this item so far:"), item.measures,
+                  t._("Send more, or choose the status of this item.")]
+    else:
+        lines.append(t._("Please describe the measures taken for this item (you may send several messages), then "
+                         "choose its status."))
+    return "\n".join(lines)
+
+
 def summary_text(draft: Draft, t: Translator) -> str:
     lines = [t._("Please check your report on {case}:").format(case=case_text.case_title(t, draft.case))]
-    lines += reports.report_body(draft.case, draft.report, draft.evidence, t)
+    lines += reports.report_body(draft.case, draft.report, draft.evidence, t, items=draft.items)
     lines.append(t._("Deadline: {deadline}").format(
         deadline=format_deadline(draft.case.due_on, draft.case.due_provisional, t)))
     lines.append(t._("Press Submit to send it to the finance bureau."))
@@ -335,7 +355,16 @@ async def _handle_content(update: Update, context: RectbotContext, draft: Draft)
     if message.document or message.photo:
         return await _handle_file(update, context, draft, message)
     text = message.text or message.caption or ""
-    if draft.step is Step.REASON:
+    if draft.step is Step.ITEMS and reports.current_item(draft) is not None:
+        item = reports.current_item(draft)
+        assert item is not None
+        typed = {t._(name): status for status, name in reports.ITEM_STATUS_NAMES.items()}.get(text.strip())
+        if typed is not None:  # the status typed instead of tapped
+            draft = await reports.set_item_status(svc.db, person, rid, item.item_no, typed, now=now)
+        else:
+            draft = await reports.add_item_measures(svc.db, person, rid, text, now=now)
+        await show_prompt(update, context, draft, t)
+    elif draft.step is Step.REASON:
         draft = await reports.set_reason(svc.db, person, rid, text, now=now)
         await show_prompt(update, context, draft, t, t._("Reason noted."))
     elif draft.step is Step.PROGRESS:
@@ -379,7 +408,7 @@ async def _handle_file(update: Update, context: RectbotContext, draft: Draft, me
     else:
         head = t._("Received {name} ({size} KB).").format(name=added.file.file_name,
                                                          size=max(1, added.file.size // 1024))
-    if fresh.step in (Step.MEASURES, Step.PROGRESS, Step.REASON):
+    if fresh.step in (Step.ITEMS, Step.MEASURES, Step.PROGRESS, Step.REASON):
         await show_prompt(update, context, fresh, t, head)
     else:
         rows = [[(t._("Done"), REPORT.build("evdone", fresh.report.id)),
@@ -424,6 +453,19 @@ async def on_button(update: Update, context: RectbotContext) -> int:
         draft = await reports.replace_measures(svc.db, person, rid, now=now)
     elif action == "evclear":
         draft = await reports.clear_evidence(svc.db, person, rid, now=now)
+    elif action == "is":
+        draft = await reports.set_item_status(svc.db, person, rid, pressed.number(1), pressed.text(0), now=now)
+    elif action == "irw":
+        draft = await reports.rewrite_item(svc.db, person, rid, pressed.number(0), now=now)
+    elif action == "items":
+        draft = await reports.restart_items(svc.db, person, rid, now=now)
+    elif action == "edit" and (await reports.load_draft(svc.db, person, rid)).items:
+        rows = [[(t._("Go through the items again"), REPORT.build("items", rid))],
+                [(t._("Add evidence"), REPORT.build("goto", Step.EVIDENCE.value, rid)),
+                 (t._("Remove all evidence"), REPORT.build("evclear", rid))],
+                [(t._("Back to the summary"), REPORT.build("goto", Step.SUMMARY.value, rid))]]
+        await reply(update, context, t._("What would you like to change?"), reply_markup=markup(rows))
+        return REPORTING
     elif action == "edit":
         draft = await reports.load_draft(svc.db, person, rid)
         rows = [[(t._("Add to the measures"), REPORT.build("goto", Step.MEASURES.value, rid)),

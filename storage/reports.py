@@ -18,8 +18,10 @@ from bot.domain import (
     EvidenceFile,
     ExtensionRequest,
     ExtensionState,
+    ItemStatus,
     Progress,
     Report,
+    ReportItem,
     ReportState,
     Review,
     Step,
@@ -140,6 +142,35 @@ async def delete_draft(conn: aiosqlite.Connection, report_id: int) -> None:
     await conn.execute("DELETE FROM evidence_files WHERE report_id = ?", (report_id,))
     await conn.execute("DELETE FROM report_items WHERE report_id = ?", (report_id,))
     await conn.execute("DELETE FROM reports WHERE id = ? AND state = 'draft'", (report_id,))
+
+
+# --------------------------------------------------------------------------- items (逐条整改)
+
+
+def _item(row: aiosqlite.Row) -> ReportItem:
+    return ReportItem(report_id=row["report_id"], item_no=row["item_no"], measures=row["measures"],
+                      status=ItemStatus(row["status"]) if row["status"] else None)
+
+
+async def items_of(conn: Conn, report_id: int) -> list[ReportItem]:
+    rows = await fetchall(conn, "SELECT * FROM report_items WHERE report_id = ? ORDER BY item_no", (report_id,))
+    return [_item(r) for r in rows]
+
+
+async def insert_items(conn: aiosqlite.Connection, report_id: int, measures: list[str]) -> None:
+    """One row per numbered finding, item 1 first, with the measures a resubmission starts from."""
+    await conn.executemany("INSERT INTO report_items (report_id, item_no, measures) VALUES (?, ?, ?)",
+                           [(report_id, n, text) for n, text in enumerate(measures, start=1)])
+
+
+async def update_item(conn: aiosqlite.Connection, report_id: int, item_no: int, *, measures: str,
+                      status: str | None) -> None:
+    await conn.execute("UPDATE report_items SET measures = ?, status = ? WHERE report_id = ? AND item_no = ?",
+                       (measures, status, report_id, item_no))
+
+
+async def clear_item_statuses(conn: aiosqlite.Connection, report_id: int) -> None:
+    await conn.execute("UPDATE report_items SET status = NULL WHERE report_id = ?", (report_id,))
 
 
 # --------------------------------------------------------------------------- evidence

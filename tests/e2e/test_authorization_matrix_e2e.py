@@ -85,7 +85,8 @@ ID_KINDS: dict[tuple[str, str], str] = {
     ("ex", "approve"): "extension", ("ex", "other"): "extension", ("ex", "refuse"): "extension",
     ("new", "dept"): "department", ("new", "page"): "page",
     **{("pg", a): "page" for a in ("cases", "report", "extend", "review", "budget", "overdue", "dg")},
-    **{("rp", a): "report" for a in ("next", "p", "evdone", "goto", "rewrite", "evclear", "edit", "cancel", "submit")},
+    **{("rp", a): "report" for a in ("next", "p", "evdone", "goto", "rewrite", "evclear", "edit", "cancel", "submit",
+                                     "is", "irw", "items")},
     **{("rv", a): "report" for a in ("close", "return_for_rework", "refused", "inadequate", "falsely_reported",
                                      "open", "nonote", "closeok", "back")},
 }
