@@ -709,7 +709,7 @@ def item_lines(case: Case, items: Sequence[ReportItem], t: Translator) -> list[s
         finding = findings[item.item_no - 1] if item.item_no <= len(findings) else "—"
         status = t._(ITEM_STATUS_NAMES[item.status]) if item.status else "—"
         lines += [t._("{n}. Finding: {finding}").format(n=item.item_no, finding=finding),
-                  "   " + t._("Measures: {measures}").format(measures=item.measures or "—"),
+                  "   " + t._("Measures: {measures}").format(measures=(item.measures or "—").replace("\n", "\n   ")),
                   "   " + t._("Status: {status}").format(status=status)]
     return lines
 

@@ -335,7 +335,12 @@ async def render_review_decided(db: Database, t: Translator, payload: Mapping[st
         lines = [t._("The bureau recorded on {case}: {decision}.").format(
             case=label, decision=t._(DECISION_NAMES[decision]))]
     if review.note and not case.confidential:
-        lines.insert(1, t._("Note: {note}").format(note=review.note))
+        if decision is Decision.RETURN_FOR_REWORK:
+            lines.insert(1, t._("Reason for return: {note}").format(note=review.note))
+        elif decision is Decision.CLOSE:
+            lines.insert(1, t._("Review opinion: {note}").format(note=review.note))
+        else:
+            lines.insert(1, t._("Note: {note}").format(note=review.note))
     return Rendered("\n".join(lines))
 
 

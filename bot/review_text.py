@@ -45,4 +45,4 @@ def history_detail(t: Translator, action: str, before: Mapping[str, Any], after:
     if not parts:
         return ""
     zh = t.locale.startswith("zh")
-    return ("：" if zh else ": ") + ("；" if zh else "; ").join(parts)
+    return ("，" if zh else ", ") + ("；" if zh else "; ").join(parts)

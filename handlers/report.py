@@ -171,7 +171,8 @@ def prompt_for(draft: Draft, t: Translator) -> tuple[str, Buttons]:
         return item_prompt(draft, item, t), [
             [(t._(reports.ITEM_STATUS_NAMES[s]), REPORT.build("is", s.value, item.item_no, rid))
              for s in ItemStatus],
-            [(t._("Rewrite this item"), REPORT.build("irw", item.item_no, rid)), cancel]]
+            [(t._("Rewrite this item"), REPORT.build("irw", item.item_no, rid)), cancel] if item.measures
+            else [cancel]]
     if step is Step.MEASURES:
         if draft.report.measures:
             text = t._("Measures so far:\n{measures}\n\nSend more, or press Next.").format(
