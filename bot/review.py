@@ -205,7 +205,8 @@ async def decide(
             before.update(due_on=case.due_on, due_provisional=case.due_provisional, due_rule=case.due_rule)
         await cases_repo.update_case(conn, case.id, changes)
         after: dict[str, Any] = {"status": _CASE_STATUS[choice].value, "decision": choice.value, "note": note,
-                 "report_id": report_id, "review_id": review_id}
+                                 "report_id": report_id, "review_id": review_id, "round": report.round,
+                                 "confidential": case.confidential}
         if keep_due:
             after.update(due_kept=True, due_on=case.due_on.isoformat() if case.due_on else None)
         elif new_due_on is not None:

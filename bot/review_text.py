@@ -31,6 +31,7 @@ def history_detail(t: Translator, action: str, before: Mapping[str, Any], after:
     rounds = after.get("round")
     if action == "case.reported" and isinstance(rounds, int) and rounds > 1:
         parts.append(t._("submission no. {n}").format(n=rounds))
+    words = "" if after.get("confidential") else str(after.get("note") or "")  # 涉密: the words stay offline
     if action == "case.review.return_for_rework":
         if after.get("due_kept"):
             parts.append(t._("deadline unchanged: {date}").format(date=format_date(_day(after.get("due_on")), t)))
@@ -38,10 +39,10 @@ def history_detail(t: Translator, action: str, before: Mapping[str, Any], after:
             parts.append(t._("deadline {old} → {new}").format(
                 old=format_date(_day(before.get("due_on")), t),
                 new=format_deadline(_day(after.get("due_on")), bool(after.get("due_provisional")), t)))
-        if after.get("note"):
-            parts.append(t._("reason for return: {note}").format(note=after["note"]))
-    elif action.startswith("case.review.") and after.get("note"):
-        parts.append(t._("review opinion: {note}").format(note=after["note"]))
+        if words:
+            parts.append(t._("reason for return: {note}").format(note=words))
+    elif action.startswith("case.review.") and words:
+        parts.append(t._("review opinion: {note}").format(note=words))
     if not parts:
         return ""
     zh = t.locale.startswith("zh")

@@ -297,3 +297,10 @@ async def test_closing_keeps_the_review_opinion_in_the_history(world: World) -> 
     from bot.case_text import history_text
     line = history_text(translator_for_locale("zh_CN"), closed, history_labels())
     assert "销号" in line and "审核意见：整改到位，同意销号" in line
+
+
+def test_history_keeps_a_confidential_case_s_review_words_offline() -> None:
+    from bot.review_text import history_detail
+    t = translator_for_locale("zh_CN")
+    line = history_detail(t, "case.review.close", {}, {"note": "涉密内容", "confidential": True})
+    assert "涉密内容" not in line
