@@ -400,7 +400,10 @@ async def _handle_file(update: Update, context: RectbotContext, draft: Draft, me
     added = await reports.add_evidence(svc.db, person, draft.report.id, data=data, file_name=name, mime_type=mime,
                                        telegram_file_id=file_id, files_root=svc.settings.storage.files,
                                        now=svc.now())
-    if message.caption and not added.draft.report.measures:
+    if message.caption and reports.current_item(added.draft) is not None:
+        # 逐条整改: the caption goes to the item being answered.
+        await reports.add_item_measures(svc.db, person, draft.report.id, message.caption, now=svc.now())
+    elif message.caption and not added.draft.report.measures:
         # "整改情况见附件" sent with the file: the caption starts the measures.
         await reports.add_measures(svc.db, person, draft.report.id, message.caption, now=svc.now())
     fresh = await reports.load_draft(svc.db, person, draft.report.id)

@@ -101,3 +101,13 @@ async def test_a_resubmission_starts_from_the_items_and_free_text_or_confidentia
     assert (await reports.start_draft(w.db, w.liaison1, plain, now=NOW)).items == ()
     secret = await numbered_case(w, project="涉密装备", confidential=True)
     assert (await reports.start_draft(w.db, w.liaison1, secret, now=NOW)).items == ()
+
+
+async def test_a_file_sent_while_answering_items_keeps_the_items_step(world: World) -> None:
+    w = world
+    case_id = await numbered_case(w)
+    rid = (await reports.start_draft(w.db, w.liaison1, case_id, now=NOW)).report.id
+    from tests.test_reports_helpers import PDF
+    added = await reports.add_evidence(w.db, w.liaison1, rid, data=PDF, file_name="凭证.pdf", mime_type=None,
+                                       telegram_file_id=None, files_root=w.files, now=NOW)
+    assert added.draft.step is Step.ITEMS and reports.current_item(added.draft).item_no == 1  # type: ignore[union-attr]

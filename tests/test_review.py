@@ -304,3 +304,24 @@ def test_history_keeps_a_confidential_case_s_review_words_offline() -> None:
     t = translator_for_locale("zh_CN")
     line = history_detail(t, "case.review.close", {}, {"note": "涉密内容", "confidential": True})
     assert "涉密内容" not in line
+
+
+async def test_migration_0006_numbers_existing_reports_per_case(world: World) -> None:
+    """The backfill in 0006_report_rounds.sql: each case's non-draft reports count 1, 2, … by id."""
+    from storage.db import _split_sql, migrations
+    w = world
+    case_a, case_b = await add_case(w.db, w.edu), await add_case(w.db, w.edu, project="校舍维修")
+    a1 = await submitted(w, case_a)
+    await review.decide(w.db, w.sup1, a1, "return_for_rework", note="补充", keep_due=True,
+                        **kw())  # type: ignore[arg-type]
+    b1 = await submitted(w, case_b)
+    a2 = await submitted(w, case_a)
+    case_c = await add_case(w.db, w.edu, project="课后服务")
+    draft = await reports.start_draft(w.db, w.liaison2, case_c, now=NOW)  # type: ignore[arg-type]
+    sql = next(s for n, _, s in migrations() if n == 6)
+    backfill = next(st for st in _split_sql(sql) if st.startswith("UPDATE reports"))
+    async with w.db.transaction() as conn:
+        await conn.execute("UPDATE reports SET round = 1")
+        await conn.execute(backfill)
+    rounds = {r: (await repo.get_report(w.db, r)).round for r in (a1, a2, b1, draft.report.id)}  # type: ignore[union-attr]
+    assert rounds == {a1: 1, a2: 2, b1: 1, draft.report.id: 1}
