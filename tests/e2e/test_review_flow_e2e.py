@@ -215,7 +215,11 @@ def test_return_keep_deadline_resubmit_item_by_item_and_close_with_an_opinion(
             in card.content)
     assert "整改状态：已整改" in card.content
 
-    # 销号: an opinion, then a check step; nothing is recorded before 确认销号.
+    # 销号: an opinion, then a check step; nothing is recorded before 确认销号, and 返回 leaves it undecided.
+    sup.press(card, "销号")
+    sup.press(sup.wait_for_message(has("请输入审核意见", "无意见")), "返回")
+    sup.wait_for_message(has("未销号", "仍在待审核"))
+    assert one(bot, "SELECT status FROM cases WHERE id = ?", case_id) == "reported"
     sup.press(card, "销号")
     sup.wait_for_message(has("请输入审核意见", "无意见"))
     sup.send_text("整改到位，同意销号")
