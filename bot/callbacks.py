@@ -116,15 +116,22 @@ LEDGER = CallbackCodec("ledger", {"go": (str,), "no": (str,)})
 REPORT = CallbackCodec("rp", {
     "c": (int,), "next": (int,), "p": (str, int), "evdone": (int,), "goto": (str, int), "rewrite": (int,),
     "evclear": (int,), "edit": (int,), "cancel": (int,), "submit": (int,),
+    "is": (("done", "in_progress", "cannot"), int, int), "irw": (int, int), "items": (int,),
 })
+# 逐条整改: rp:is:STATUS:ITEM:REPORT sets one item's status, rp:irw:ITEM:REPORT rewrites it, rp:items:REPORT
+# goes through the items again.
 # Open a case with its history from the /cases list.
 OPEN_CASE = CallbackCodec("cs", {"o": (int,)})
 # Review cards: the decisions and /review's open buttons carry the report id; rv:due:default takes the
-# default rework deadline.
+# default rework deadline, rv:due:keep keeps the case's deadline (保持原期限), rv:due:yes confirms an earlier
+# date the supervisor typed.
 REVIEW = CallbackCodec("rv", {
     "close": (int,), "return_for_rework": (int,), "refused": (int,), "inadequate": (int,),
-    "falsely_reported": (int,), "open": (int,), "due": (("default",),),
+    "falsely_reported": (int,), "open": (int,), "due": (("default", "keep", "yes"),),
+    "nonote": (int,), "closeok": (int,), "back": (int,),
 })
+# 销号 in steps: close asks for the 审核意见, nonote (无意见) skips it, closeok confirms, back leaves it undecided.
+REVIEW_CLOSE_STEPS = ("close", "nonote", "closeok", "back")
 REVIEW_NEEDS_WORDS = ("return_for_rework", "refused", "inadequate", "falsely_reported")
 # Extensions: ex:c:CASE asks for one and send / edit / drop answer its check step (liaison, case id);
 # approve / other / refuse decide request ID (bureau).

@@ -21,6 +21,7 @@ from bot.domain import AuditEntry, Case, CaseStatus, Grade, Source
 from bot.i18n import N_, Translator
 from bot.notify import Rendered
 from bot.periods import RULE_DESCRIPTIONS, Period
+from bot.review_text import history_detail, is_review_event
 from storage import cases as repo
 from storage.db import Database
 
@@ -204,6 +205,8 @@ def history_text(t: Translator, entry: AuditEntry, labels: Mapping[str, str]) ->
                     new, bool(after.get(key.replace("_on", "_provisional"))), t))
         if after.get("reason"):
             text += t._("; reason: {reason}").format(reason=after["reason"])
+    elif is_review_event(entry.action):
+        text += history_detail(t, entry.action, before, after)
     elif entry.action == "case.feedback_sent" and after.get("feedback_sent_on"):
         text += t._(": {date}").format(date=format_date(_date_or_none(after["feedback_sent_on"]), t))
     return text

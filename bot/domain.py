@@ -60,9 +60,18 @@ class Progress(StrEnum):
     NOT_YET = "not_yet"    # 未整改
 
 
+class ItemStatus(StrEnum):
+    """逐条整改: where one numbered finding stands."""
+
+    DONE = "done"                # 已完成
+    IN_PROGRESS = "in_progress"  # 正在整改
+    CANNOT = "cannot"            # 无法整改
+
+
 class Step(StrEnum):
     """Where a report draft stands; the conversation asks for this next."""
 
+    ITEMS = "items"        # 逐条整改: the measures and status of each numbered finding, in turn
     MEASURES = "measures"
     PROGRESS = "progress"
     REASON = "reason"
@@ -256,6 +265,17 @@ class Report:
     submitted_at: datetime | None
     submitted_on: date | None
     on_time: bool | None
+    round: int = 1             # 第N次报送: 1 + the case's earlier non-draft reports
+
+
+@dataclass(frozen=True)
+class ReportItem:
+    """A report's answer to one numbered finding (逐条整改); item_no counts from 1."""
+
+    report_id: int
+    item_no: int
+    measures: str
+    status: ItemStatus | None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -31,17 +31,22 @@ from bot.dates import format_deadline
 from bot.domain import (
     Case,
     CaseStatus,
+    Decision,
     EvidenceFile,
+    ItemStatus,
     Kind,
     Notification,
     Person,
     Progress,
     Report,
+    ReportItem,
     ReportState,
+    Review,
     Role,
     Step,
 )
 from bot.errors import DomainError, NotAuthorized
+from bot.findings import split_findings
 from bot.i18n import N_, Translator
 from bot.notify import Rendered
 from bot.people import actor_of, require_role
@@ -57,6 +62,11 @@ PROGRESS_NAMES = {
     Progress.DONE: N_("rectified"),
     Progress.PARTLY: N_("partly rectified"),
     Progress.NOT_YET: N_("not yet rectified"),
+}
+ITEM_STATUS_NAMES = {
+    ItemStatus.DONE: N_("completed"),
+    ItemStatus.IN_PROGRESS: N_("being rectified"),
+    ItemStatus.CANNOT: N_("cannot be rectified"),
 }
 
 
@@ -189,12 +199,33 @@ def is_reportable(case: Case) -> bool:
 # --------------------------------------------------------------------------- drafts
 
 
+async def last_return(db: Database, case_id: int, *, before_report: int | None = None) -> Review | None:
+    """The bureau's decision on the case's last decided report (why a resubmission is needed), if any;
+    with `before_report`, the decision that preceded that report."""
+    previous = await repo.latest_decided_report(db, case_id, before_id=before_report)
+    return await repo.review_of(db, previous.id) if previous else None
+
+
+def resubmission_lines(report: Report, previous: Review | None, t: Translator, *, confidential: bool) -> list[str]:
+    """第2次报送 and why: the round, the last decision and its words (not for confidential cases)."""
+    if report.round <= 1:
+        return []
+    lines = [t._("Submission no. {n}").format(n=report.round)]
+    if previous is not None and previous.note and not confidential:
+        if previous.decision == Decision.RETURN_FOR_REWORK:
+            lines.append(t._("Reason for return: {note}").format(note=previous.note))
+        else:
+            lines.append(t._("Last review opinion: {note}").format(note=previous.note))
+    return lines
+
+
 @dataclass(frozen=True)
 class Draft:
     report: Report
     case: Case
     evidence: list[EvidenceFile]
     resumed: bool = False
+    items: tuple[ReportItem, ...] = ()  # 逐条整改: one per numbered finding (empty for a free-text report)
 
     @property
     def step(self) -> Step:
@@ -208,7 +239,7 @@ async def load_draft(db: Database, person: Person | None, report_id: int) -> Dra
     if report is None or report.author_id != liaison.id or report.state != ReportState.DRAFT:
         raise DomainError(N_("This report draft no longer exists. Send /report to start again."))
     case = await case_for_liaison(db, liaison, report.case_id)
-    return Draft(report, case, await repo.evidence_of(db, report.id))
+    return Draft(report, case, await repo.evidence_of(db, report.id), items=tuple(await repo.items_of(db, report.id)))
 
 
 async def current_draft(db: Database, person: Person | None) -> Draft | None:
@@ -220,7 +251,8 @@ async def current_draft(db: Database, person: Person | None) -> Draft | None:
     case = await cases_repo.get_case(db, report.case_id)
     if case is None or case.department_id != liaison.department_id:
         return None
-    return Draft(report, case, await repo.evidence_of(db, report.id), resumed=True)
+    return Draft(report, case, await repo.evidence_of(db, report.id), resumed=True,
+                 items=tuple(await repo.items_of(db, report.id)))
 
 
 async def start_draft(db: Database, person: Person | None, case_id: int, *, now: datetime) -> Draft:
@@ -234,12 +266,28 @@ async def start_draft(db: Database, person: Person | None, case_id: int, *, now:
             await repo.update_report(conn, existing.id, {"updated_at": iso(now)})
             report_id, resumed = existing.id, True
         else:
-            report_id, resumed = await repo.insert_draft(conn, case.id, person.id, iso(now)), False
+            # A resubmission starts from the last decided report: its measures and (references to) its files.
+            previous = await repo.latest_decided_report(conn, case.id)
+            round_no = await repo.next_round(conn, case.id)
+            report_id = await repo.insert_draft(conn, case.id, person.id, iso(now), round_no=round_no,
+                                                measures=previous.measures if previous else "")
+            copied = await repo.copy_evidence(conn, previous.id, report_id, iso(now)) if previous else 0
+            resumed = False
+            after: dict[str, Any] = {"case_id": case.id, "round": round_no}
+            findings = finding_items(case)
+            if findings:  # 逐条整改: answer each numbered finding, starting from the last report's answers
+                earlier = {i.item_no: i.measures for i in await repo.items_of(conn, previous.id)} if previous else {}
+                await repo.insert_items(conn, report_id, [earlier.get(n, "") for n in range(1, len(findings) + 1)])
+                await repo.update_report(conn, report_id, {"step": Step.ITEMS})
+                after["items"] = len(findings)
+            if previous is not None:
+                after.update(from_report=previous.id, evidence_copied=copied)
             await audit(conn, actor=actor_of(person), action="report.draft", entity="report", entity_id=report_id,
-                        after={"case_id": case.id}, at=now)
+                        after=after, at=now)
     report = await repo.get_report(db, report_id)
     assert report is not None
-    return Draft(report, case, await repo.evidence_of(db, report_id), resumed=resumed)
+    return Draft(report, case, await repo.evidence_of(db, report_id), resumed=resumed,
+                 items=tuple(await repo.items_of(db, report_id)))
 
 
 async def _save(db: Database, person: Person | None, report_id: int, changes: dict[str, Any], *,
@@ -315,7 +363,9 @@ async def goto_step(db: Database, person: Person | None, report_id: int, step: s
         raise DomainError(N_("This button is no longer valid.")) from None
     draft = await load_draft(db, person, report_id)
     if wanted is Step.SUMMARY:
-        if not draft.report.measures:
+        if draft.items and current_item(draft) is not None:
+            wanted = Step.ITEMS
+        elif not draft.report.measures:
             wanted = Step.MEASURES
         elif not draft.report.progress:
             wanted = Step.PROGRESS
@@ -333,6 +383,110 @@ async def cancel_draft(db: Database, person: Person | None, report_id: int, *, n
                     before={"case_id": draft.case.id, "measures": draft.report.measures,
                             "evidence": [e.sha256 for e in draft.evidence]}, at=now)
     return draft.case
+
+
+# --------------------------------------------------------------------------- 逐条整改 (item by item)
+
+
+def finding_items(case: Case) -> list[str]:
+    """The numbered findings a report answers one by one; none for a confidential case (whose findings
+    never go through the chat) or when the findings are not a numbered list."""
+    return [] if case.confidential else split_findings(case.findings)
+
+
+def current_item(draft: Draft) -> ReportItem | None:
+    """The first item still without a status: the one the conversation asks about."""
+    return next((i for i in draft.items if i.status is None), None)
+
+
+def _item(draft: Draft, item_no: int) -> ReportItem:
+    found = next((i for i in draft.items if i.item_no == item_no), None)
+    if found is None:
+        raise DomainError(N_("This button is no longer valid."))
+    return found
+
+
+def overall_progress(items: Sequence[ReportItem]) -> Progress:
+    """The report's status from its items: all completed → rectified; none → not yet; else partly."""
+    statuses = [i.status for i in items]
+    if all(s is ItemStatus.DONE for s in statuses):
+        return Progress.DONE
+    if all(s is ItemStatus.CANNOT for s in statuses):
+        return Progress.NOT_YET
+    return Progress.PARTLY
+
+
+def composed_measures(items: Sequence[ReportItem]) -> str:
+    """The report's measures as one text (ledger export, history): 1. … 2. …"""
+    return "\n".join(f"{i.item_no}. {i.measures}" for i in items)
+
+
+async def add_item_measures(db: Database, person: Person | None, report_id: int, text: str, *,
+                            now: datetime) -> Draft:
+    """Append one message to the measures of the item being asked about."""
+    draft = await load_draft(db, person, report_id)
+    item = current_item(draft)
+    if item is None:
+        return await add_measures(db, person, report_id, text, now=now)
+    piece = _clean_text(text)
+    if not piece:
+        raise DomainError(N_("Please describe the measures taken in words."))
+    measures = f"{item.measures}\n{piece}" if item.measures else piece
+    if sum(len(i.measures) for i in draft.items) + len(piece) > MAX_MEASURES_CHARS:
+        raise DomainError(N_("The measures are too long ({limit} characters at most). Attach the full text as "
+                             "a file instead."), limit=MAX_MEASURES_CHARS)
+    async with db.transaction() as conn:
+        await repo.update_item(conn, report_id, item.item_no, measures=measures, status=None)
+        await repo.update_report(conn, report_id, {"step": Step.ITEMS, "updated_at": iso(now)})
+    return await load_draft(db, person, report_id)
+
+
+async def set_item_status(db: Database, person: Person | None, report_id: int, item_no: int, status: str, *,
+                          now: datetime) -> Draft:
+    """The status of one item; after the last one the report's measures and status follow from the items."""
+    try:
+        value = ItemStatus(status)
+    except ValueError:
+        raise DomainError(N_("Unknown rectification status.")) from None
+    draft = await load_draft(db, person, report_id)
+    item = _item(draft, item_no)
+    if not item.measures:
+        raise DomainError(N_("Please describe the measures taken for item {n} first."), n=item_no)
+    items = [replace(i, status=value) if i.item_no == item_no else i for i in draft.items]
+    changes: dict[str, Any] = {"step": Step.ITEMS, "updated_at": iso(now)}
+    if all(i.status is not None for i in items):
+        progress = overall_progress(items)
+        changes.update(measures=composed_measures(items), progress=progress)
+        if progress is Progress.DONE:
+            changes.update(reason=None, step=Step.SUMMARY if draft.evidence else Step.EVIDENCE)
+        else:
+            changes["step"] = Step.REASON
+    async with db.transaction() as conn:
+        await repo.update_item(conn, report_id, item_no, measures=item.measures, status=value)
+        await repo.update_report(conn, report_id, changes)
+    return await load_draft(db, person, report_id)
+
+
+async def rewrite_item(db: Database, person: Person | None, report_id: int, item_no: int, *,
+                       now: datetime) -> Draft:
+    """Clear one item's measures and status, and ask for it again."""
+    draft = await load_draft(db, person, report_id)
+    _item(draft, item_no)
+    async with db.transaction() as conn:
+        await repo.update_item(conn, report_id, item_no, measures="", status=None)
+        await repo.update_report(conn, report_id, {"step": Step.ITEMS, "updated_at": iso(now)})
+    return await load_draft(db, person, report_id)
+
+
+async def restart_items(db: Database, person: Person | None, report_id: int, *, now: datetime) -> Draft:
+    """Edit → 逐条修改: go through the items again (measures kept, each status asked again)."""
+    draft = await load_draft(db, person, report_id)
+    if not draft.items:
+        raise DomainError(N_("This button is no longer valid."))
+    async with db.transaction() as conn:
+        await repo.clear_item_statuses(conn, report_id)
+        await repo.update_report(conn, report_id, {"step": Step.ITEMS, "updated_at": iso(now)})
+    return await load_draft(db, person, report_id)
 
 
 # --------------------------------------------------------------------------- evidence
@@ -443,7 +597,7 @@ async def add_evidence(
             conn, report_id=report_id, file_name=name, mime_type=EVIDENCE_TYPES[ext], size=len(data), sha256=sha,
             path=relative, telegram_file_id=telegram_file_id, at=iso(now),
         )
-        step = draft.report.step if draft.report.step == Step.SUMMARY else Step.EVIDENCE
+        step = draft.report.step if draft.report.step in (Step.SUMMARY, Step.ITEMS) else Step.EVIDENCE
         await repo.update_report(conn, report_id, {"updated_at": iso(now), "step": step})
         await audit(conn, actor=actor_of(person), action="report.evidence", entity="report", entity_id=report_id,
                     after={"file": name, "sha256": sha, "size": len(data), "type": ext}, at=now)
@@ -489,6 +643,8 @@ async def submit_report(
     assert person is not None
     report, case = draft.report, draft.case
     _require_reportable(case)
+    if draft.items and current_item(draft) is not None:
+        raise DomainError(N_("Please answer every numbered finding first."))
     if not report.measures:
         raise DomainError(N_("Please describe the measures taken first."))
     if not report.progress:
@@ -504,19 +660,20 @@ async def submit_report(
         _require_reportable(fresh)
         if await repo.submitted_report_of_case(conn, case.id) is not None:
             raise DomainError(N_("A report on case #{id} is already awaiting the bureau's review."), id=case.id)
+        round_no = await repo.next_round(conn, case.id)  # counted again: another draft may have gone first
         await repo.update_report(conn, report.id, {
             "state": ReportState.SUBMITTED, "step": Step.SUMMARY, "submitted_at": iso(now),
-            "submitted_on": today, "on_time": on_time, "updated_at": iso(now),
+            "submitted_on": today, "on_time": on_time, "updated_at": iso(now), "round": round_no,
         })
         await cases_repo.update_case(conn, case.id, {"status": CaseStatus.REPORTED, "next_action_at": now,
                                                      "updated_at": now})
         await audit(conn, actor=actor_of(person), action="report.submit", entity="report", entity_id=report.id,
-                    after={"case_id": case.id, "progress": report.progress, "on_time": on_time,
+                    after={"case_id": case.id, "progress": report.progress, "on_time": on_time, "round": round_no,
                            "submitted_on": today.isoformat(), "evidence": len(draft.evidence)}, at=now)
         await audit(conn, actor=actor_of(person), action="case.reported", entity="case", entity_id=case.id,
                     before={"status": fresh.status},
                     after={"status": CaseStatus.REPORTED.value, "report_id": report.id, "on_time": on_time,
-                           "submitted_on": today.isoformat()}, at=now)
+                           "submitted_on": today.isoformat(), "round": round_no}, at=now)
         notes = [Notification(key=f"report:{report.id}:review_card:p{s.id}", person_id=s.id, kind=Kind.REVIEW_CARD,
                               payload={"report_id": report.id}, not_before=now, case_id=case.id)
                  for s in supervisors]
@@ -544,8 +701,21 @@ def progress_name(progress: str | None, t: Translator) -> str:
     return t._(PROGRESS_NAMES[Progress(progress)])
 
 
+def item_lines(case: Case, items: Sequence[ReportItem], t: Translator) -> list[str]:
+    """逐条整改 side by side: each numbered finding, then its measures and status."""
+    findings = finding_items(case)
+    lines: list[str] = []
+    for item in items:
+        finding = findings[item.item_no - 1] if item.item_no <= len(findings) else "—"
+        status = t._(ITEM_STATUS_NAMES[item.status]) if item.status else "—"
+        lines += [t._("{n}. Finding: {finding}").format(n=item.item_no, finding=finding),
+                  "   " + t._("Measures: {measures}").format(measures=(item.measures or "—").replace("\n", "\n   ")),
+                  "   " + t._("Status: {status}").format(status=status)]
+    return lines
+
+
 def report_body(case: Case, report: Report, evidence: Sequence[EvidenceFile], t: Translator, *,
-                with_content: bool = True) -> list[str]:
+                with_content: bool = True, items: Sequence[ReportItem] = ()) -> list[str]:
     """The lines a summary or review card shows about a report (content hidden for confidential cases)."""
     lines = [
         t._("Status: {status}").format(status=progress_name(report.progress, t)),
@@ -553,9 +723,13 @@ def report_body(case: Case, report: Report, evidence: Sequence[EvidenceFile], t:
     if report.reason:
         lines.append(t._("Reason: {reason}").format(reason=report.reason) if with_content
                      else t._("Reason: given"))
-    if with_content:
+    if with_content and items:
+        lines.append(t._("Item by item (逐条整改):"))
+        lines += item_lines(case, items, t)
+    elif with_content:
         lines.append(t._("Measures taken:"))
         lines.append(report.measures or "—")
+    if with_content:
         if evidence:
             lines.append(t.ngettext("Evidence: {n} file", "Evidence: {n} files", len(evidence)).format(n=len(evidence)))
             lines += [f"  · {e.file_name} ({_size(e.size)})" for e in evidence]

@@ -19,14 +19,14 @@ from typing import Any
 from bot.callbacks import REVIEW
 from bot.case_text import case_title
 from bot.clock import iso
-from bot.dates import format_date, format_deadline
+from bot.dates import _Day, format_date, format_deadline
 from bot.domain import Case, CaseStatus, Decision, Kind, Notification, Person, Report, ReportState, Review, Role
 from bot.errors import DomainError, Msg
 from bot.i18n import N_, Translator
 from bot.notify import Rendered
 from bot.people import BUREAU_ROLES, actor_of, require_role
 from bot.periods import Period, compute_deadline
-from bot.reports import evidence_path, report_body
+from bot.reports import evidence_path, last_return, report_body, resubmission_lines
 from bot.workcalendar import WorkCalendar
 from storage import cases as cases_repo
 from storage import people as people_repo
@@ -96,11 +96,48 @@ def default_rework_deadline(today: date, calendar: WorkCalendar) -> tuple[date, 
     return deadline.due, deadline.provisional
 
 
+class EarlierThanDeadline(DomainError):
+    """A return's new deadline is before the current one: only on the supervisor's explicit choice."""
+
+    def __init__(self, new: date, current: date) -> None:
+        super().__init__(N_("The new deadline {new} is earlier than the current deadline {current}."),
+                         new=_Day(new), current=_Day(current))
+        self.new, self.current = new, current
+
+
+def may_keep_deadline(case: Case, today: date) -> bool:
+    """保持原期限 makes sense only while the current deadline is still ahead."""
+    return case.due_on is not None and case.due_on > today
+
+
+def rework_due(case: Case, wanted: date | None, *, keep_due: bool, allow_earlier: bool, today: date,
+               calendar: WorkCalendar) -> tuple[date | None, bool]:
+    """The deadline a return leaves the case with, and whether it is provisional; refuses a silent change.
+
+    keep → the current deadline (refused once it has passed); no date → 10 working days; a date before
+    the current deadline → EarlierThanDeadline unless `allow_earlier`.
+    """
+    if keep_due:
+        if not may_keep_deadline(case, today):
+            raise DomainError(N_("The current deadline has passed; please set a new deadline."))
+        return case.due_on, case.due_provisional
+    if wanted is None:
+        wanted, provisional = default_rework_deadline(today, calendar)
+    elif wanted <= today:
+        raise DomainError(N_("The new deadline must be after today."))
+    else:
+        provisional = calendar.is_guessed(wanted)
+    if case.due_on is not None and wanted < case.due_on and not allow_earlier:
+        raise EarlierThanDeadline(wanted, case.due_on)
+    return wanted, provisional
+
+
 @dataclass(frozen=True)
 class Decided:
     review: Review
     report: Report
     case: Case
+    previous_due_on: date | None = None  # the case's deadline before the decision (a return may move it)
 
 
 async def report_for_review(db: Database, person: Person | None, report_id: int, tz: tzinfo) -> tuple[Report, Case]:
@@ -121,9 +158,15 @@ async def report_for_review(db: Database, person: Person | None, report_id: int,
 
 async def decide(
     db: Database, person: Person | None, report_id: int, decision: str, *, note: str = "",
-    new_due_on: date | None = None, now: datetime, today: date, calendar: WorkCalendar, tz: tzinfo,
+    new_due_on: date | None = None, keep_due: bool = False, allow_earlier: bool = False,
+    now: datetime, today: date, calendar: WorkCalendar, tz: tzinfo,
 ) -> Decided:
-    """Record a supervisor's decision on a submitted report; the first decision counts."""
+    """Record a supervisor's decision on a submitted report; the first decision counts.
+
+    A return keeps the case's deadline (`keep_due`) or sets `new_due_on` (default: 10 working days);
+    a date earlier than the current deadline is refused unless `allow_earlier` says the supervisor
+    chose it (a return once silently moved a deadline forward by seven weeks).
+    """
     reviewer = require_role(person, *REVIEWERS)
     choice = parse_decision(decision)
     note = note.strip()
@@ -133,16 +176,6 @@ async def decide(
         raise DomainError(N_("Please give the reason for returning the report."))
     if choice in NON_COMPLIANCE and not note:
         raise DomainError(N_("A non-compliance finding needs a note explaining it."))
-    provisional = False
-    if choice is Decision.RETURN_FOR_REWORK:
-        if new_due_on is None:
-            new_due_on, provisional = default_rework_deadline(today, calendar)
-        elif new_due_on <= today:
-            raise DomainError(N_("The new deadline must be after today."))
-        else:
-            provisional = calendar.is_guessed(new_due_on)
-    else:
-        new_due_on = None
     liaisons = []
     async with db.transaction() as conn:
         existing = await repo.review_of(conn, report_id)
@@ -155,19 +188,28 @@ async def decide(
             raise DomainError(N_("This report is not awaiting review."))
         case = await cases_repo.get_case(conn, report.case_id)
         assert case is not None
-        review_id = await repo.insert_review(conn, report_id=report_id, reviewer_id=reviewer.id,
-                                             decision=choice, note=note, new_due_on=new_due_on, at=iso(now))
+        provisional = False
+        if choice is Decision.RETURN_FOR_REWORK:
+            new_due_on, provisional = rework_due(case, new_due_on, keep_due=keep_due, allow_earlier=allow_earlier,
+                                                 today=today, calendar=calendar)
+        else:
+            new_due_on = None
+        review_id = await repo.insert_review(conn, report_id=report_id, reviewer_id=reviewer.id, decision=choice,
+                                             note=note, new_due_on=None if keep_due else new_due_on, at=iso(now))
         await repo.update_report(conn, report_id, {"state": _REPORT_STATE[choice], "updated_at": iso(now)})
         changes: dict[str, Any] = {"status": _CASE_STATUS[choice], "next_action_at": now, "updated_at": now}
         before: dict[str, Any] = {"status": case.status}
-        if new_due_on is not None:
+        if new_due_on is not None and not keep_due:
             changes.update(due_on=new_due_on, due_provisional=provisional,
                            due_rule=f"return_for_rework:{report_id}")
             before.update(due_on=case.due_on, due_provisional=case.due_provisional, due_rule=case.due_rule)
         await cases_repo.update_case(conn, case.id, changes)
-        after = {"status": _CASE_STATUS[choice].value, "decision": choice.value, "note": note,
-                 "report_id": report_id, "review_id": review_id}
-        if new_due_on is not None:
+        after: dict[str, Any] = {"status": _CASE_STATUS[choice].value, "decision": choice.value, "note": note,
+                                 "report_id": report_id, "review_id": review_id, "round": report.round,
+                                 "confidential": case.confidential}
+        if keep_due:
+            after.update(due_kept=True, due_on=case.due_on.isoformat() if case.due_on else None)
+        elif new_due_on is not None:
             after.update(due_on=new_due_on.isoformat(), due_provisional=provisional)
         await audit(conn, actor=actor_of(reviewer), action=f"review.{choice.value}", entity="report",
                     entity_id=report_id, before={"state": report.state},
@@ -184,7 +226,7 @@ async def decide(
     report_after = await repo.get_report(db, report_id)
     case_after = await cases_repo.get_case(db, case.id)
     assert review is not None and report_after is not None and case_after is not None
-    return Decided(review, report_after, case_after)
+    return Decided(review, report_after, case_after, case.due_on)
 
 
 async def awaiting_review(db: Database, person: Person | None) -> list[tuple[Report, Case]]:
@@ -222,13 +264,16 @@ async def review_card(db: Database, t: Translator, report_id: int) -> Rendered:
     evidence = await repo.evidence_of(db, report_id)
     when = format_date(report.submitted_on, t)
     lines = [t._("Rectification report for review: {case}").format(case=case_title(t, case))]
+    lines += resubmission_lines(report, await last_return(db, case.id, before_report=report.id), t,
+                                confidential=case.confidential)
     if not case.confidential:
         lines.append(t._("Department: {department}").format(department=case.department_name))
     lines.append(t._("Deadline: {deadline}").format(deadline=format_deadline(case.due_on, case.due_provisional, t)))
     timing = t._("on time") if report.on_time else t._("late")
     lines.append(t._("Submitted by {author} on {date} ({timing})").format(author=report.author_name, date=when,
                                                                           timing=timing))
-    lines += report_body(case, report, evidence, t, with_content=not case.confidential)
+    lines += report_body(case, report, evidence, t, with_content=not case.confidential,
+                         items=await repo.items_of(db, report_id))
     if case.confidential:
         lines.append(t._("This is a confidential case: the report's content and evidence are not sent through "
                          "the chat. Consult them through official channels."))
@@ -281,15 +326,22 @@ async def render_review_decided(db: Database, t: Translator, payload: Mapping[st
     if decision is Decision.CLOSE:
         lines = [t._("Your report on {case} was accepted and the case is closed (销号).").format(case=label)]
     elif decision is Decision.RETURN_FOR_REWORK:
-        lines = [t._("Your report on {case} was returned for rework.").format(case=label),
-                 t._("New deadline: {deadline}").format(
-                     deadline=format_deadline(review.new_due_on, case.due_provisional, t)),
+        due = (t._("New deadline: {deadline}").format(
+                   deadline=format_deadline(review.new_due_on, case.due_provisional, t)) if review.new_due_on
+               else t._("Deadline unchanged: {deadline}").format(
+                   deadline=format_deadline(case.due_on, case.due_provisional, t)))
+        lines = [t._("Your report on {case} was returned for rework.").format(case=label), due,
                  t._("Send /report to report again.")]
     else:
         lines = [t._("The bureau recorded on {case}: {decision}.").format(
             case=label, decision=t._(DECISION_NAMES[decision]))]
     if review.note and not case.confidential:
-        lines.insert(1, t._("Note: {note}").format(note=review.note))
+        if decision is Decision.RETURN_FOR_REWORK:
+            lines.insert(1, t._("Reason for return: {note}").format(note=review.note))
+        elif decision is Decision.CLOSE:
+            lines.insert(1, t._("Review opinion: {note}").format(note=review.note))
+        else:
+            lines.insert(1, t._("Note: {note}").format(note=review.note))
     return Rendered("\n".join(lines))
 
 
@@ -301,7 +353,7 @@ async def supervisors(db: Database) -> list[Person]:
 HISTORY_LABELS: Mapping[str, str] = {
     "case.reported": N_("submitted a rectification report"),
     "case.review.close": N_("accepted the report and closed the case (销号)"),
-    "case.review.return_for_rework": N_("returned the report for rework with a new deadline"),
+    "case.review.return_for_rework": N_("returned the report for rework (退回补充)"),
     "case.review.refused": N_("recorded: refused to rectify without good cause (拒不整改)"),
     "case.review.inadequate": N_("recorded: rectification inadequate (整改不到位)"),
     "case.review.falsely_reported": N_("recorded: rectification falsely reported (虚报)"),

@@ -29,7 +29,7 @@ from bot import case_text, extensions, paging, reports
 from bot import cases as cases_domain
 from bot.callbacks import EXTENSION, EXTENSION_CHECK, OPEN_CASE, PAGE, REPORT, CallbackCodec
 from bot.dates import DateInputError, Direction, format_date, format_deadline, parse_natural_date
-from bot.domain import Case, Person, Progress, Role, Step
+from bot.domain import Case, ItemStatus, Person, Progress, ReportItem, Role, Step
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
 from bot.people import require_role
@@ -167,6 +167,13 @@ def prompt_for(draft: Draft, t: Translator) -> tuple[str, Buttons]:
     rid = draft.report.id
     step = draft.step
     cancel = (t._("Cancel"), REPORT.build("cancel", rid))
+    item = reports.current_item(draft) if step is Step.ITEMS else None
+    if item is not None:
+        return item_prompt(draft, item, t), [
+            [(t._(reports.ITEM_STATUS_NAMES[s]), REPORT.build("is", s.value, item.item_no, rid))
+             for s in ItemStatus],
+            [(t._("Rewrite this item"), REPORT.build("irw", item.item_no, rid)), cancel] if item.measures
+            else [cancel]]
     if step is Step.MEASURES:
         if draft.report.measures:
             text = t._("Measures so far:\n{measures}\n\nSend more, or press Next.").format(
@@ -174,7 +181,10 @@ def prompt_for(draft: Draft, t: Translator) -> tuple[str, Buttons]:
         else:
             text = t._("Please describe the rectification measures taken. You may send several messages; "
                        "press Next when you are done.")
-        return text, [[(t._("Next"), REPORT.build("next", rid)), cancel]]
+        rows: Buttons = [[(t._("Next"), REPORT.build("next", rid)), cancel]]
+        if draft.report.measures:  # kept, added to, or (this button) rewritten from scratch
+            rows.insert(1, [(t._("Rewrite the measures"), REPORT.build("rewrite", rid))])
+        return text, rows
     if step is Step.PROGRESS:
         return t._("What is the rectification status?"), [
             [(t._(reports.PROGRESS_NAMES[p]), REPORT.build("p", p.value, rid)) for p in Progress], [cancel]]
@@ -187,14 +197,31 @@ def prompt_for(draft: Draft, t: Translator) -> tuple[str, Buttons]:
                    "Press Done when finished.")
         if count:
             text += "\n" + t.ngettext("{n} file received so far.", "{n} files received so far.", count).format(n=count)
-        return text, [[(t._("Done") if count else t._("Skip (no evidence)"), REPORT.build("evdone", rid)), cancel]]
+        rows = [[(t._("Done") if count else t._("Skip (no evidence)"), REPORT.build("evdone", rid)), cancel]]
+        if count:  # replace: remove them all, then send the new ones
+            rows.insert(1, [(t._("Remove all evidence"), REPORT.build("evclear", rid))])
+        return text, rows
     return summary_text(draft, t), [
         [(t._("Submit"), REPORT.build("submit", rid)), (t._("Edit"), REPORT.build("edit", rid)), cancel]]
 
 
+def item_prompt(draft: Draft, item: ReportItem, t: Translator) -> str:
+    """逐条整改: one numbered finding, the measures so far, and what to do next."""
+    findings = reports.finding_items(draft.case)
+    finding = findings[item.item_no - 1] if item.item_no <= len(findings) else "—"
+    lines = [t._("Item {n} of {total}: {finding}").format(n=item.item_no, total=len(draft.items), finding=finding)]
+    if item.measures:
+        lines += [t._("Measures for this item so far:"), item.measures,
+                  t._("Send more, or choose the status of this item.")]
+    else:
+        lines.append(t._("Please describe the measures taken for this item (you may send several messages), then "
+                         "choose its status."))
+    return "\n".join(lines)
+
+
 def summary_text(draft: Draft, t: Translator) -> str:
     lines = [t._("Please check your report on {case}:").format(case=case_text.case_title(t, draft.case))]
-    lines += reports.report_body(draft.case, draft.report, draft.evidence, t)
+    lines += reports.report_body(draft.case, draft.report, draft.evidence, t, items=draft.items)
     lines.append(t._("Deadline: {deadline}").format(
         deadline=format_deadline(draft.case.due_on, draft.case.due_provisional, t)))
     lines.append(t._("Press Submit to send it to the finance bureau."))
@@ -207,13 +234,22 @@ async def show_prompt(update: Update, context: RectbotContext, draft: Draft, t: 
     await reply(update, context, (prefix + "\n\n" + text) if prefix else text, reply_markup=markup(rows))
 
 
-def opening_lines(draft: Draft, t: Translator, svc: Services) -> str:
+async def opening_lines(draft: Draft, t: Translator, svc: Services) -> str:
     lines = [
         (t._("Resuming your draft report on {case}.") if draft.resumed
          else t._("Report on {case}.")).format(case=case_text.case_title(t, draft.case)),
         t._("Deadline: {deadline}").format(deadline=reports.describe_deadline(draft.case, svc.today(),
                                                                                 svc.calendar, t)),
     ]
+    if draft.report.round > 1:  # a resubmission: say which, why, and what it starts from
+        previous = await reports.last_return(svc.db, draft.case.id, before_report=draft.report.id)
+        lines += reports.resubmission_lines(draft.report, previous, t, confidential=draft.case.confidential)
+        if not draft.resumed and (draft.report.measures or draft.evidence):
+            lines.append(t.ngettext(
+                "This draft starts from your last report: its measures and {n} evidence file. Keep, change or "
+                "add to them.",
+                "This draft starts from your last report: its measures and {n} evidence files. Keep, change or "
+                "add to them.", len(draft.evidence)).format(n=len(draft.evidence)))
     if draft.case.confidential:
         lines.append(t._("This is a confidential case (涉密): do not send confidential details or documents here. "
                          "State only what was done and that the materials went through official channels."))
@@ -228,7 +264,7 @@ async def _start_on_case(update: Update, context: RectbotContext, case_id: int) 
     person = context.person
     t = translator(person)
     draft = await reports.start_draft(svc.db, person, case_id, now=svc.now())
-    await show_prompt(update, context, draft, t, opening_lines(draft, t, svc))
+    await show_prompt(update, context, draft, t, await opening_lines(draft, t, svc))
     return REPORTING
 
 
@@ -247,7 +283,7 @@ async def cmd_report(update: Update, context: RectbotContext) -> int:
         return await _start_on_case(update, context, wanted)
     draft = await reports.current_draft(svc.db, person)
     if draft is not None and reports.is_reportable(draft.case):
-        await show_prompt(update, context, draft, t, opening_lines(draft, t, svc))
+        await show_prompt(update, context, draft, t, await opening_lines(draft, t, svc))
         return REPORTING
     reportable = await reportable_cases(svc, person)
     if not reportable:
@@ -291,7 +327,7 @@ async def _report_from_reply(update: Update, context: RectbotContext, case_id: i
     svc = context.services
     t = translator(context.person)
     draft = await reports.start_draft(svc.db, context.person, case_id, now=svc.now())
-    await reply(update, context, opening_lines(draft, t, svc))
+    await reply(update, context, await opening_lines(draft, t, svc))
     return await _handle_content(update, context, draft)
 
 
@@ -321,7 +357,16 @@ async def _handle_content(update: Update, context: RectbotContext, draft: Draft)
     if message.document or message.photo:
         return await _handle_file(update, context, draft, message)
     text = message.text or message.caption or ""
-    if draft.step is Step.REASON:
+    if draft.step is Step.ITEMS and reports.current_item(draft) is not None:
+        item = reports.current_item(draft)
+        assert item is not None
+        typed = {t._(name): status for status, name in reports.ITEM_STATUS_NAMES.items()}.get(text.strip())
+        if typed is not None:  # the status typed instead of tapped
+            draft = await reports.set_item_status(svc.db, person, rid, item.item_no, typed, now=now)
+        else:
+            draft = await reports.add_item_measures(svc.db, person, rid, text, now=now)
+        await show_prompt(update, context, draft, t)
+    elif draft.step is Step.REASON:
         draft = await reports.set_reason(svc.db, person, rid, text, now=now)
         await show_prompt(update, context, draft, t, t._("Reason noted."))
     elif draft.step is Step.PROGRESS:
@@ -356,7 +401,10 @@ async def _handle_file(update: Update, context: RectbotContext, draft: Draft, me
     added = await reports.add_evidence(svc.db, person, draft.report.id, data=data, file_name=name, mime_type=mime,
                                        telegram_file_id=file_id, files_root=svc.settings.storage.files,
                                        now=svc.now())
-    if message.caption and not added.draft.report.measures:
+    if message.caption and reports.current_item(added.draft) is not None:
+        # 逐条整改: the caption goes to the item being answered.
+        await reports.add_item_measures(svc.db, person, draft.report.id, message.caption, now=svc.now())
+    elif message.caption and not added.draft.report.measures:
         # "整改情况见附件" sent with the file: the caption starts the measures.
         await reports.add_measures(svc.db, person, draft.report.id, message.caption, now=svc.now())
     fresh = await reports.load_draft(svc.db, person, draft.report.id)
@@ -365,7 +413,7 @@ async def _handle_file(update: Update, context: RectbotContext, draft: Draft, me
     else:
         head = t._("Received {name} ({size} KB).").format(name=added.file.file_name,
                                                          size=max(1, added.file.size // 1024))
-    if fresh.step in (Step.MEASURES, Step.PROGRESS, Step.REASON):
+    if fresh.step in (Step.ITEMS, Step.MEASURES, Step.PROGRESS, Step.REASON):
         await show_prompt(update, context, fresh, t, head)
     else:
         rows = [[(t._("Done"), REPORT.build("evdone", fresh.report.id)),
@@ -410,6 +458,19 @@ async def on_button(update: Update, context: RectbotContext) -> int:
         draft = await reports.replace_measures(svc.db, person, rid, now=now)
     elif action == "evclear":
         draft = await reports.clear_evidence(svc.db, person, rid, now=now)
+    elif action == "is":
+        draft = await reports.set_item_status(svc.db, person, rid, pressed.number(1), pressed.text(0), now=now)
+    elif action == "irw":
+        draft = await reports.rewrite_item(svc.db, person, rid, pressed.number(0), now=now)
+    elif action == "items":
+        draft = await reports.restart_items(svc.db, person, rid, now=now)
+    elif action == "edit" and (await reports.load_draft(svc.db, person, rid)).items:
+        rows = [[(t._("Go through the items again"), REPORT.build("items", rid))],
+                [(t._("Add evidence"), REPORT.build("goto", Step.EVIDENCE.value, rid)),
+                 (t._("Remove all evidence"), REPORT.build("evclear", rid))],
+                [(t._("Back to the summary"), REPORT.build("goto", Step.SUMMARY.value, rid))]]
+        await reply(update, context, t._("What would you like to change?"), reply_markup=markup(rows))
+        return REPORTING
     elif action == "edit":
         draft = await reports.load_draft(svc.db, person, rid)
         rows = [[(t._("Add to the measures"), REPORT.build("goto", Step.MEASURES.value, rid)),

@@ -1,8 +1,8 @@
 """Supervisor journeys: review cards and decisions, /review, extension decisions, /budget, /spotcheck.
 
-Decisions that need words (a return's reason and new deadline, a non-compliance note, a refusal
-of an extension, another date) go through a small persistent ConversationHandler ("review");
-one-tap decisions (销号, approve as proposed) are plain callback handlers. Every press is
+Decisions that need words (a return's reason and deadline, 销号's optional 审核意见 and its
+confirmation, a non-compliance note, a refusal of an extension, another date) go through a small
+persistent ConversationHandler ("review"); approving an extension as proposed is one tap. Every press is
 authorized again in the domain (bot.review / bot.extensions): a liaison replaying a supervisor's
 callback data gets a polite refusal and nothing changes.
 """
@@ -27,7 +27,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import budget, extensions, paging, review, spotcheck
-from bot.callbacks import EXTENSION, PAGE, REVIEW, REVIEW_NEEDS_WORDS, Callback, CallbackCodec
+from bot.callbacks import EXTENSION, PAGE, REVIEW, REVIEW_CLOSE_STEPS, REVIEW_NEEDS_WORDS, Callback, CallbackCodec
 from bot.case_text import case_title
 from bot.dates import DateInputError, Direction, format_date, format_deadline, parse_natural_date
 from bot.domain import Case, Report
@@ -39,7 +39,7 @@ from handlers.report import Buttons
 
 log = logging.getLogger(__name__)
 
-REVIEW_NOTE, REVIEW_DUE, EXT_DATE, EXT_REASON = range(10, 14)
+REVIEW_NOTE, REVIEW_DUE, EXT_DATE, EXT_REASON, REVIEW_CLOSE_NOTE, REVIEW_CLOSE_CONFIRM = range(10, 16)
 END = ConversationHandler.END
 
 PENDING = "review"  # user_data key of the decision waiting for the supervisor's words
@@ -56,13 +56,13 @@ def _pressed(update: Update, codec: CallbackCodec) -> Callback:
 
 
 async def _close_card(update: Update, line: str) -> None:
-    """Take the buttons off the card that was pressed and say what was decided on it."""
+    """Take the buttons off the card that was pressed and say what was decided on it (if `line`)."""
     query = update.callback_query
     message = query.message if query else None
     if query is None or not isinstance(message, Message):
         return
     try:
-        if message.text is not None:
+        if message.text is not None and line:
             await query.edit_message_text((message.text + "\n\n" + line)[:4096], reply_markup=None)
         else:
             await query.edit_message_reply_markup(reply_markup=None)
@@ -73,18 +73,30 @@ async def _close_card(update: Update, line: str) -> None:
 def _decided_line(t: Translator, decided: review.Decided, person_name: str) -> str:
     line = t._("Decided by {name}: {decision}").format(
         name=person_name, decision=t._(review.DECISION_NAMES[review.Decision(decided.review.decision)]))
-    if decided.review.new_due_on is not None:
-        line += "\n" + t._("New deadline: {deadline}").format(
-            deadline=format_deadline(decided.review.new_due_on, decided.case.due_provisional, t))
+    if decided.review.decision == review.Decision.RETURN_FOR_REWORK:
+        line += "\n" + rework_due_line(t, decided.review.new_due_on, decided.previous_due_on,
+                                       decided.case.due_provisional)
+    return line
+
+
+def rework_due_line(t: Translator, new_due: date | None, previous: date | None, provisional: bool) -> str:
+    """What a return did to the deadline: kept, moved later, or — said plainly — brought forward."""
+    if new_due is None:
+        return t._("Deadline unchanged: {deadline}").format(deadline=format_deadline(previous, provisional, t))
+    line = t._("New deadline: {deadline}").format(deadline=format_deadline(new_due, provisional, t))
+    if previous is not None and new_due < previous:
+        line += "\n" + t._("Note: this is earlier than the previous deadline {previous}.").format(
+            previous=format_date(previous, t))
     return line
 
 
 async def _decide(context: RectbotContext, report_id: int, decision: str, *, note: str = "",
-                  new_due_on: date | None = None) -> review.Decided:
+                  new_due_on: date | None = None, keep_due: bool = False,
+                  allow_earlier: bool = False) -> review.Decided:
     svc = context.services
     decided = await review.decide(svc.db, context.person, report_id, decision, note=note, new_due_on=new_due_on,
-                                  now=svc.now(), today=svc.today(), calendar=svc.calendar,
-                                  tz=svc.settings.bureau.tz)
+                                  keep_due=keep_due, allow_earlier=allow_earlier, now=svc.now(), today=svc.today(),
+                                  calendar=svc.calendar, tz=svc.settings.bureau.tz)
     svc.wake_delivery()
     return decided
 
@@ -92,16 +104,87 @@ async def _decide(context: RectbotContext, report_id: int, decision: str, *, not
 # --------------------------------------------------------------------------- review cards
 
 
-@guarded
-async def cb_close(update: Update, context: RectbotContext) -> None:
-    """rv:close:REPORT — accept and close (销号) in one tap."""
+@guarded(on_refusal=END, forget=PENDING)
+async def cb_close_flow(update: Update, context: RectbotContext) -> int:
+    """rv:close|nonote|closeok|back:REPORT — 销号 in two steps: an optional 审核意见, then 确认销号.
+
+    Every press re-checks the role and that the report still awaits review (report_for_review);
+    a press for another report than the one being closed is a stale button.
+    """
+    svc = context.services
+    assert context.user_data is not None
+    t = translator(context.person)
+    pressed = _pressed(update, REVIEW)
+    report_id = pressed.number()
+    _report, case = await review.report_for_review(svc.db, context.person, report_id, svc.settings.bureau.tz)
+    pending = context.user_data.get(PENDING) or {}
+    if pressed.action == "close":
+        context.user_data[PENDING] = {"report_id": report_id, "decision": review.Decision.CLOSE.value}
+        await ack(update, context)
+        await reply(update, context, t._("Closing {case} (销号). Please type your review opinion (审核意见), or "
+                                         "press No opinion.").format(case=case_title(t, case)),
+                    reply_markup=markup([[(t._("No opinion"), REVIEW.build("nonote", report_id)),
+                                          (t._("Back"), REVIEW.build("back", report_id))]]))
+        return REVIEW_CLOSE_NOTE
+    if pending.get("report_id") != report_id or pending.get("decision") != review.Decision.CLOSE:
+        raise DomainError(STALE_BUTTON)
+    if pressed.action == "back":
+        context.user_data.pop(PENDING, None)
+        await _close_card(update, "")
+        await reply(update, context, t._("Not closed; the report on {case} still awaits review (/review).").format(
+            case=case_title(t, case)))
+        return END
+    if pressed.action == "nonote":
+        pending["note"] = ""
+        await _close_card(update, "")
+        return await _ask_close_confirm(update, context, case)
+    if "note" not in pending:
+        raise DomainError(STALE_BUTTON)
+    decided = await _decide(context, report_id, "close", note=str(pending["note"]))
+    context.user_data.pop(PENDING, None)
     person = context.person
-    t = translator(person)
-    decided = await _decide(context, _pressed(update, REVIEW).number(), "close")
     await ack(update, context, t._("Closed (销号)."))
     await _close_card(update, _decided_line(t, decided, person.name if person else ""))
     await reply(update, context,
                 t._("Case #{id} is closed (销号). The liaison officers are told.").format(id=decided.case.id))
+    return END
+
+
+async def _ask_close_confirm(update: Update, context: RectbotContext, case: Case) -> int:
+    """The check step of 销号: the case and the opinion, and nothing recorded before 确认销号."""
+    t = translator(context.person)
+    assert context.user_data is not None
+    pending = context.user_data[PENDING]
+    note = str(pending.get("note") or "")
+    report_id = int(pending["report_id"])
+    await reply(update, context, "\n".join([
+        t._("Close {case} (销号)?").format(case=case_title(t, case)),
+        t._("Review opinion: {note}").format(note=note or t._("none")),
+        t._("Press Confirm to close the case, or type another opinion."),
+    ]), reply_markup=markup([[(t._("Confirm closing (确认销号)"), REVIEW.build("closeok", report_id)),
+                              (t._("Back"), REVIEW.build("back", report_id))]]))
+    return REVIEW_CLOSE_CONFIRM
+
+
+@guarded(on_refusal=END, forget=PENDING)
+async def on_close_note(update: Update, context: RectbotContext) -> int:
+    """A typed 审核意见 (at the opinion step, or at the check step to replace it)."""
+    svc = context.services
+    t = translator(context.person)
+    message = update.effective_message
+    assert message is not None and context.user_data is not None
+    pending = context.user_data.get(PENDING)
+    if not pending or pending.get("decision") != review.Decision.CLOSE:
+        return END
+    note = (message.text or "").strip()
+    if len(note) > review.MAX_NOTE_CHARS:
+        await reply(update, context, t._("The note is too long ({limit} characters at most).").format(
+            limit=review.MAX_NOTE_CHARS))
+        return REVIEW_CLOSE_CONFIRM if "note" in pending else REVIEW_CLOSE_NOTE
+    pending["note"] = note
+    _report, case = await review.report_for_review(svc.db, context.person, int(pending["report_id"]),
+                                                   svc.settings.bureau.tz)
+    return await _ask_close_confirm(update, context, case)
 
 
 @guarded(on_refusal=END, forget=PENDING)
@@ -149,20 +232,51 @@ async def on_review_note(update: Update, context: RectbotContext) -> int:
 
 
 async def _ask_rework_due(update: Update, context: RectbotContext) -> int:
-    """The new deadline of a return: the default as a button, or a typed date (asked again after a bad one)."""
+    """The deadline after a return: the current one shown, [保持原期限] while it is ahead, the default
+    (10 working days) as a button, or a typed date (asked again after a bad one)."""
     svc = context.services
     t = translator(context.person)
+    assert context.user_data is not None
+    pending = context.user_data[PENDING]
+    _report, case = await review.report_for_review(svc.db, context.person, int(pending["report_id"]),
+                                                   svc.settings.bureau.tz)
     due, provisional = review.default_rework_deadline(svc.today(), svc.calendar)
-    rows: Buttons = [[(t._("Use {date}").format(date=format_date(due, t)), REVIEW.build("due", "default"))]]
-    await reply(update, context, t._("New deadline? The default is 10 working days: {deadline}. Press the "
-                                     "button, or type another date (e.g. 2026-05-29, 5月29日).").format(
-        deadline=format_deadline(due, provisional, t)), reply_markup=markup(rows))
+    rows: Buttons = []
+    lines = [t._("Current deadline: {deadline}").format(
+        deadline=format_deadline(case.due_on, case.due_provisional, t))]
+    if review.may_keep_deadline(case, svc.today()):
+        rows.append([(t._("Keep the current deadline"), REVIEW.build("due", "keep"))])
+        lines.append(t._("Keep the current deadline, or set a new one: type a date (e.g. 2026-05-29, 5月29日), "
+                         "or take the default of 10 working days: {deadline}.").format(
+            deadline=format_deadline(due, provisional, t)))
+    else:
+        lines.append(t._("The current deadline has passed. Set a new one: type a date (e.g. 2026-05-29, 5月29日), "
+                         "or take the default of 10 working days: {deadline}.").format(
+            deadline=format_deadline(due, provisional, t)))
+    rows.append([(t._("Use {date}").format(date=format_date(due, t)), REVIEW.build("due", "default"))])
+    await reply(update, context, "\n".join(lines), reply_markup=markup(rows))
+    return REVIEW_DUE
+
+
+async def _ask_earlier(update: Update, context: RectbotContext, exc: review.EarlierThanDeadline) -> int:
+    """A date before the current deadline: say so, and take it only on an explicit second press."""
+    t = translator(context.person)
+    assert context.user_data is not None
+    context.user_data[PENDING]["due"] = exc.new.isoformat()
+    rows: Buttons = [[(t._("Yes, bring it forward to {date}").format(date=format_date(exc.new, t)),
+                       REVIEW.build("due", "yes"))],
+                     [(t._("Keep the current deadline"), REVIEW.build("due", "keep"))]]
+    await reply(update, context, t._("The new deadline {new} is earlier than the current deadline {current}: the "
+                                     "unit would get less time. Bring the deadline forward? You may also type "
+                                     "another date.").format(new=format_date(exc.new, t),
+                                                             current=format_date(exc.current, t)),
+                reply_markup=markup(rows))
     return REVIEW_DUE
 
 
 @guarded(on_refusal=END, forget=PENDING)
 async def on_review_due(update: Update, context: RectbotContext) -> int:
-    """The new deadline of a return: the default button or a typed date."""
+    """The deadline after a return: 保持原期限, the default, a confirmed earlier date, or a typed date."""
     svc = context.services
     person = context.person
     t = translator(person)
@@ -170,8 +284,16 @@ async def on_review_due(update: Update, context: RectbotContext) -> int:
     pending = context.user_data.get(PENDING)
     if not pending or "note" not in pending:
         return END
-    new_due = None
-    if update.callback_query is None:
+    new_due: date | None = None
+    keep = earlier = False
+    if update.callback_query is not None:
+        choice = _pressed(update, REVIEW).text(0)
+        keep = choice == "keep"
+        if choice == "yes":
+            if "due" not in pending:
+                raise DomainError(STALE_BUTTON)
+            new_due, earlier = date.fromisoformat(str(pending["due"])), True
+    else:
         message = update.effective_message
         assert message is not None
         try:
@@ -181,9 +303,14 @@ async def on_review_due(update: Update, context: RectbotContext) -> int:
         except DateInputError as exc:
             await reply(update, context, exc.render(t))
             return await _ask_rework_due(update, context)
-    decided = await _decide(context, int(pending["report_id"]), review.Decision.RETURN_FOR_REWORK,
-                            note=str(pending["note"]), new_due_on=new_due)
+    try:
+        decided = await _decide(context, int(pending["report_id"]), review.Decision.RETURN_FOR_REWORK,
+                                note=str(pending["note"]), new_due_on=new_due, keep_due=keep, allow_earlier=earlier)
+    except review.EarlierThanDeadline as exc:
+        return await _ask_earlier(update, context, exc)
     context.user_data.pop(PENDING, None)
+    if update.callback_query is not None:
+        await _close_card(update, "")
     await reply(update, context, _decided_line(t, decided, person.name if person else ""))
     return END
 
@@ -422,12 +549,15 @@ def _conversation() -> ConversationHandler[RectbotContext]:
         allow_reentry=True,
         entry_points=[
             CallbackQueryHandler(cb_needs_words, pattern=REVIEW.pattern(*REVIEW_NEEDS_WORDS)),
+            CallbackQueryHandler(cb_close_flow, pattern=REVIEW.pattern(*REVIEW_CLOSE_STEPS)),
             CallbackQueryHandler(cb_ext_words, pattern=EXTENSION.pattern("other", "refuse")),
         ],
         states={
             REVIEW_NOTE: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_review_note)],
             REVIEW_DUE: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_review_due),
                          CallbackQueryHandler(on_review_due, pattern=REVIEW.pattern("due"))],
+            REVIEW_CLOSE_NOTE: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_close_note)],
+            REVIEW_CLOSE_CONFIRM: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_close_note)],
             EXT_DATE: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_ext_date)],
             EXT_REASON: [MessageHandler(filters.TEXT & ~filters.COMMAND, on_ext_reason)],
         },
@@ -438,7 +568,6 @@ def _conversation() -> ConversationHandler[RectbotContext]:
 def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
     return [
         conversation(),
-        CallbackQueryHandler(cb_close, pattern=REVIEW.pattern("close")),
         CallbackQueryHandler(cb_open_report, pattern=REVIEW.pattern("open")),
         CallbackQueryHandler(cb_ext_approve, pattern=EXTENSION.pattern("approve")),
         CallbackQueryHandler(cb_list_page, pattern=PAGE.pattern("review", "budget")),

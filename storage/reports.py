@@ -18,8 +18,10 @@ from bot.domain import (
     EvidenceFile,
     ExtensionRequest,
     ExtensionState,
+    ItemStatus,
     Progress,
     Report,
+    ReportItem,
     ReportState,
     Review,
     Step,
@@ -34,7 +36,7 @@ from storage.db import Conn, fetchall, fetchone, to_date, to_ts
 
 _REPORT_SQL = "SELECT r.*, p.name AS author_name FROM reports r JOIN people p ON p.id = r.author_id"
 REPORT_COLUMNS = frozenset({"state", "step", "measures", "progress", "reason", "updated_at", "submitted_at",
-                            "submitted_on", "on_time"})
+                            "submitted_on", "on_time", "round"})
 
 
 def _report(row: aiosqlite.Row) -> Report:
@@ -46,6 +48,7 @@ def _report(row: aiosqlite.Row) -> Report:
         progress=Progress(row["progress"]) if row["progress"] else None,
         reason=row["reason"], created_at=created, updated_at=updated, submitted_at=to_ts(row["submitted_at"]),
         submitted_on=to_date(row["submitted_on"]), on_time=None if row["on_time"] is None else bool(row["on_time"]),
+        round=row["round"],
     )
 
 
@@ -80,13 +83,42 @@ async def awaiting_review(conn: Conn) -> list[Report]:
     return [_report(r) for r in rows]
 
 
-async def insert_draft(conn: aiosqlite.Connection, case_id: int, author_id: int, at: str) -> int:
+async def insert_draft(conn: aiosqlite.Connection, case_id: int, author_id: int, at: str, *,
+                       measures: str = "", round_no: int = 1) -> int:
     cur = await conn.execute(
-        "INSERT INTO reports (case_id, author_id, state, step, created_at, updated_at)"
-        " VALUES (?, ?, 'draft', 'measures', ?, ?)", (case_id, author_id, at, at),
+        "INSERT INTO reports (case_id, author_id, state, step, measures, round, created_at, updated_at)"
+        " VALUES (?, ?, 'draft', 'measures', ?, ?, ?, ?)", (case_id, author_id, measures, round_no, at, at),
     )
     assert cur.lastrowid is not None
     return cur.lastrowid
+
+
+async def next_round(conn: Conn, case_id: int) -> int:
+    """The number the case's next submission takes: 1 + its non-draft reports."""
+    row = await fetchone(conn, "SELECT count(*) FROM reports WHERE case_id = ? AND state != 'draft'", (case_id,))
+    return 1 + int(row[0]) if row else 1
+
+
+async def latest_decided_report(conn: Conn, case_id: int, *, before_id: int | None = None) -> Report | None:
+    """The case's last decided report (returned, non-compliant), optionally the last one before report
+    `before_id`: what a resubmission starts from, and whose review explains it."""
+    sql = _REPORT_SQL + " WHERE r.case_id = ? AND r.state NOT IN ('draft', 'submitted')"
+    params: list[Any] = [case_id]
+    if before_id is not None:
+        sql += " AND r.id < ?"
+        params.append(before_id)
+    row = await fetchone(conn, sql + " ORDER BY r.id DESC LIMIT 1", params)
+    return _report(row) if row else None
+
+
+async def copy_evidence(conn: aiosqlite.Connection, from_report: int, to_report: int, at: str) -> int:
+    """Reference the earlier report's files from a new draft (rows copied; the stored files are shared)."""
+    cur = await conn.execute(
+        "INSERT INTO evidence_files (report_id, file_name, mime_type, size, sha256, path, telegram_file_id,"
+        " created_at) SELECT ?, file_name, mime_type, size, sha256, path, telegram_file_id, ? FROM evidence_files"
+        " WHERE report_id = ? ORDER BY id", (to_report, at, from_report),
+    )
+    return cur.rowcount
 
 
 async def update_report(conn: aiosqlite.Connection, report_id: int, changes: Mapping[str, Any]) -> None:
@@ -108,7 +140,37 @@ async def update_report(conn: aiosqlite.Connection, report_id: int, changes: Map
 async def delete_draft(conn: aiosqlite.Connection, report_id: int) -> None:
     """A cancelled draft leaves nothing behind but its audit row (and files shared by content)."""
     await conn.execute("DELETE FROM evidence_files WHERE report_id = ?", (report_id,))
+    await conn.execute("DELETE FROM report_items WHERE report_id = ?", (report_id,))
     await conn.execute("DELETE FROM reports WHERE id = ? AND state = 'draft'", (report_id,))
+
+
+# --------------------------------------------------------------------------- items (逐条整改)
+
+
+def _item(row: aiosqlite.Row) -> ReportItem:
+    return ReportItem(report_id=row["report_id"], item_no=row["item_no"], measures=row["measures"],
+                      status=ItemStatus(row["status"]) if row["status"] else None)
+
+
+async def items_of(conn: Conn, report_id: int) -> list[ReportItem]:
+    rows = await fetchall(conn, "SELECT * FROM report_items WHERE report_id = ? ORDER BY item_no", (report_id,))
+    return [_item(r) for r in rows]
+
+
+async def insert_items(conn: aiosqlite.Connection, report_id: int, measures: list[str]) -> None:
+    """One row per numbered finding, item 1 first, with the measures a resubmission starts from."""
+    await conn.executemany("INSERT INTO report_items (report_id, item_no, measures) VALUES (?, ?, ?)",
+                           [(report_id, n, text) for n, text in enumerate(measures, start=1)])
+
+
+async def update_item(conn: aiosqlite.Connection, report_id: int, item_no: int, *, measures: str,
+                      status: str | None) -> None:
+    await conn.execute("UPDATE report_items SET measures = ?, status = ? WHERE report_id = ? AND item_no = ?",
+                       (measures, status, report_id, item_no))
+
+
+async def clear_item_statuses(conn: aiosqlite.Connection, report_id: int) -> None:
+    await conn.execute("UPDATE report_items SET status = NULL WHERE report_id = ?", (report_id,))
 
 
 # --------------------------------------------------------------------------- evidence

@@ -85,9 +85,10 @@ ID_KINDS: dict[tuple[str, str], str] = {
     ("ex", "approve"): "extension", ("ex", "other"): "extension", ("ex", "refuse"): "extension",
     ("new", "dept"): "department", ("new", "page"): "page", ("td", "ext"): "extension", ("td", "fb"): "case",
     **{("pg", a): "page" for a in ("cases", "report", "extend", "review", "budget", "overdue", "dg", "todo")},
-    **{("rp", a): "report" for a in ("next", "p", "evdone", "goto", "rewrite", "evclear", "edit", "cancel", "submit")},
+    **{("rp", a): "report" for a in ("next", "p", "evdone", "goto", "rewrite", "evclear", "edit", "cancel", "submit",
+                                     "is", "irw", "items")},
     **{("rv", a): "report" for a in ("close", "return_for_rework", "refused", "inadequate", "falsely_reported",
-                                     "open")},
+                                     "open", "nonote", "closeok", "back")},
 }
 STR_VALUES: dict[tuple[str, str], str] = {
     ("new", "src"): "evaluation", ("new", "grade"): "fair", ("new", "field"): "project",

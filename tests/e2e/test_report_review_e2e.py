@@ -134,15 +134,16 @@ def test_reminder_reply_report_return_second_report_close_and_export(
     assert one(bot, "SELECT due_on FROM cases WHERE id = ?", case_id) == "2026-03-16"
 
     # Second report through /report (the only case awaiting a report: no choice to make).
+    # It is the second submission and starts from the first one's measures and PDF.
     liaison.send_command("report")
-    liaison.wait_for_message(has(f"#{case_id}"))
+    liaison.wait_for_message(has(f"#{case_id}", "第2次报送", "缺少资金拨付明细表", "一、已拨付"))
     liaison.send_text("二、已补充资金拨付明细表。")
     noted = liaison.wait_for_message(has("下一步"))
     liaison.press(noted, "下一步")
     liaison.press(liaison.wait_for_message(has("整改情况如何")), "已整改")
-    evidence_step = liaison.wait_for_message(has("证明材料"))
-    liaison.press(evidence_step, "跳过")
-    liaison.press(liaison.wait_for_message(has("提交")), "提交")
+    summary2 = liaison.wait_for_message(has("提交"))
+    assert "一、已拨付补助资金120万元。\n二、已补充" in summary2.content and "拨付凭证.pdf" in summary2.content
+    liaison.press(summary2, "提交")
     liaison.wait_for_message(has("已提交"))
     wait_db(bot, "SELECT count(*) FROM reports WHERE case_id = ? AND state = 'submitted'", 1, case_id)
     second_report = int(one(bot, "SELECT id FROM reports WHERE case_id = ? AND state = 'submitted'", case_id))  # type: ignore[arg-type]
@@ -150,6 +151,8 @@ def test_reminder_reply_report_return_second_report_close_and_export(
     card2_sup2 = sup2.wait_for_message(has("审核", "二、已补充"), timeout=20)
     card2_sup1 = sup1.wait_for_message(has("审核", "二、已补充"), timeout=20)
     sup2.press(card2_sup2, "销号")
+    sup2.press(sup2.wait_for_message(has("审核意见", "无意见")), "无意见")
+    sup2.press(sup2.wait_for_message(has("确认对", "销号", "审核意见：无")), "确认销号")
     sup2.wait_for_message(has("已销号"))
     late_press = sup1.press(card2_sup1, "销号")
     told = answer_of(sandbox, late_press)

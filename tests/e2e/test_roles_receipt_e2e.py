@@ -139,6 +139,9 @@ def test_an_admin_runs_spotcheck_decides_a_review_and_is_greeted_by_name(
     admin.press(listing, f"查看#{case_id}")
     card = admin.wait_for_message(lambda m: any("审核通过" in label for label, _ in m.buttons), timeout=15)
     admin.press(card, "审核通过（销号）")
+    admin.wait_for_message(has("请输入审核意见"))
+    admin.send_text("整改到位，同意销号")
+    admin.press(admin.wait_for_message(has("审核意见：整改到位，同意销号")), "确认销号")
     admin.wait_for_message(has(f"整改事项#{case_id}已销号"))
     assert sql(bot, "SELECT count(*) FROM cases WHERE id = ? AND status = 'closed'", case_id) == 1
     bot.stop()
