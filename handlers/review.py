@@ -27,7 +27,16 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import budget, extensions, paging, review, spotcheck
-from bot.callbacks import EXTENSION, PAGE, REVIEW, REVIEW_CLOSE_STEPS, REVIEW_NEEDS_WORDS, Callback, CallbackCodec
+from bot.callbacks import (
+    EXTENSION,
+    OPEN_CASE,
+    PAGE,
+    REVIEW,
+    REVIEW_CLOSE_STEPS,
+    REVIEW_NEEDS_WORDS,
+    Callback,
+    CallbackCodec,
+)
 from bot.case_text import case_title
 from bot.dates import DateInputError, Direction, format_date, format_deadline, parse_natural_date
 from bot.domain import Case, Report
@@ -146,7 +155,9 @@ async def cb_close_flow(update: Update, context: RectbotContext) -> int:
     await ack(update, context, t._("Closed (销号)."))
     await _close_card(update, _decided_line(t, decided, person.name if person else ""))
     await reply(update, context,
-                t._("Case #{id} is closed (销号). The liaison officers are told.").format(id=decided.case.id))
+                t._("Case #{id} is closed (销号). The liaison officers are told.").format(id=decided.case.id),
+                reply_markup=markup([[(t._("History of #{id}").format(id=decided.case.id),
+                                       OPEN_CASE.build("o", decided.case.id))]]))
     return END
 
 
