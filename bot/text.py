@@ -38,3 +38,11 @@ def clean_text(value: str | None, *, max_len: int | None, multiline: bool = Fals
     if max_len is not None and len(text) > max_len:
         raise DomainError(too_long, limit=max_len)
     return text
+
+
+def size_text(n: int) -> str:
+    """A file size in one style everywhere (0.6 KB, 12.0 KB, 3.4 MB): people compare sizes at a glance,
+    and bytes next to kilobytes (594 B beside 1 KB) read as different kinds of number."""
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.1f} MB"
+    return f"{max(n / 1024, 0.1):.1f} KB"

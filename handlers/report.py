@@ -35,6 +35,7 @@ from bot.i18n import N_, Translator
 from bot.people import require_role
 from bot.reports import Draft
 from bot.services import Services
+from bot.text import size_text
 from handlers import onboarding, reminders
 from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, refuse, reply, show_listing, translator
 
@@ -362,8 +363,7 @@ async def _handle_file(update: Update, context: RectbotContext, draft: Draft, me
     if added.duplicate:
         head = t._("This file is already attached: {name}").format(name=added.file.file_name)
     else:
-        head = t._("Received {name} ({size} KB).").format(name=added.file.file_name,
-                                                         size=max(1, added.file.size // 1024))
+        head = t._("Received {name} ({size}).").format(name=added.file.file_name, size=size_text(added.file.size))
     if fresh.step in (Step.MEASURES, Step.PROGRESS, Step.REASON):
         await show_prompt(update, context, fresh, t, head)
     else:

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import enum
 import os
+import re
+import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
+from bot import domain
 from bot.sandbox import SandboxServer
+from bot.settings import Settings
 from tests.e2e.harness import RectbotProcess
 
 Factory = Callable[..., RectbotProcess]
@@ -21,6 +28,62 @@ def sandbox() -> Iterator[SandboxServer]:
             for m in server.messages():
                 print(f"--- to {m.chat_id} #{m.message_id}: {m.text or m.caption or ''}  {m.buttons or ''}")
         assert server.internal_errors == [], server.internal_errors
+        offenders = internal_codes_shown(server)
+        assert offenders == [], "internal codes shown to zh_CN users:\n" + "\n".join(offenders)
+
+
+# --------------------------------------------------------------------------- no internal code ever shown
+# Chinese users must never read what only the code knows: an enum value of bot/domain.py
+# (return_for_rework, awaiting_review, liaison), a settings key (telegram.token), an IANA zone name
+# (Asia/Shanghai). Every e2e test's sandbox is scanned at teardown (the `sandbox` fixture above).
+
+# Codes a message may show on purpose, each with its reason.
+ALLOWED_CODES: dict[str, str] = {}
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@cache
+def internal_codes() -> frozenset[str]:
+    """Every enum value in bot/domain.py, every settings key as section.key, every zone name with a slash."""
+    codes: set[str] = set()
+    for obj in vars(domain).values():
+        if isinstance(obj, type) and issubclass(obj, enum.Enum) and obj.__module__ == domain.__name__:
+            codes |= {str(m.value) for m in obj}
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            codes |= {f"{section}.{key}" for key in model.model_fields}
+    codes |= {z for z in zoneinfo.available_timezones() if "/" in z}
+    return frozenset(codes - ALLOWED_CODES.keys())
+
+
+@cache
+def _code_pattern() -> re.Pattern[str]:
+    # ASCII word boundaries written out: Python's \b counts CJK as word characters (so
+    # "return_for_rework审核" would slip through), and a code right after "/" is a command (/report).
+    alternatives = "|".join(re.escape(c) for c in sorted(internal_codes(), key=len, reverse=True))
+    return re.compile(rf"(?<![A-Za-z0-9_/.])(?:{alternatives})(?![A-Za-z0-9_])")
+
+
+def internal_codes_shown(server: SandboxServer) -> list[str]:
+    """Offending lines: what the bot sent to private chats (texts, captions, every edit, button labels)
+    in Chinese. A message is Chinese when it has a CJK character; English users' messages are skipped."""
+    pattern = _code_pattern()
+    found: list[str] = []
+    for m in server.messages():
+        if m.chat_id <= 0:
+            continue
+        texts = [m.original_text, m.text, m.caption, *(e.text for e in m.edits), *(e.caption for e in m.edits)]
+        texts += [label for label, _data in m.buttons]
+        texts += [label for row in m.reply_keyboard for label in row]
+        chinese = any(_CJK.search(x) for x in texts if x)
+        if not chinese:
+            continue
+        for text in {x for x in texts if x}:
+            for hit in sorted(set(pattern.findall(text))):
+                found.append(f"chat {m.chat_id} #{m.message_id}: {hit!r} in {text[:300]!r}")
+    return found
 
 
 @pytest.fixture
