@@ -40,7 +40,19 @@ from bot.i18n import translator_for_locale
 from bot.services import Services
 from bot.settings import Settings
 from bot.telegram_channel import TelegramChannel, flood_limiter
-from handlers import admin, cases, common, deadlines, ledger, new_case, onboarding, reminders, report, review
+from handlers import (
+    admin,
+    cases,
+    common,
+    deadlines,
+    guidance,
+    ledger,
+    new_case,
+    onboarding,
+    reminders,
+    report,
+    review,
+)
 from handlers.common import RectbotContext
 
 log = logging.getLogger(__name__)
@@ -204,7 +216,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     # them (ledger_upload hands a non-bureau sender's file on to the report draft); the report-draft
     # fall-through is last but one, so a liaison's message or report button that no conversation
     # claimed (its state lost to a crash) still reaches their saved draft; and the catch-all after
-    # everything answers every button press nothing else took ("This button is no longer valid."), and
+    # everything answers every button press nothing else took ("This button is no longer valid."); an
+    # unknown command gets the sender's closest commands and a question in words a pointer (guidance), and
     # the message fallback answers a private message nothing else took ("Sorry, I did not understand that.").
     group0: list[BaseHandler[Update, RectbotContext, object]] = [
         *onboarding.handlers(),
@@ -218,6 +231,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         *ledger.handlers(),
         *report.draft_fallthrough_handlers(),
         CallbackQueryHandler(common.stale_button),
+        *guidance.handlers(),  # never silent: an unknown command → the closest real ones; a question → a hint
         *onboarding.fallback_handlers(),
     ]
     app.add_handlers(group0, group=0)

@@ -36,7 +36,7 @@ from bot.people import require_role
 from bot.reports import Draft
 from bot.services import Services
 from bot.text import size_text
-from handlers import onboarding, reminders
+from handlers import guidance, reminders
 from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, refuse, reply, show_listing, translator
 
 log = logging.getLogger(__name__)
@@ -674,11 +674,11 @@ def _conversation() -> ConversationHandler[RectbotContext]:
 
 async def fallthrough_message(update: Update, context: RectbotContext) -> None:
     """A liaison's message outside the conversation (its state lost): continue the draft if there is one;
-    anyone else's stray message is answered by the onboarding fallback, never with silence."""
+    anyone else's stray message is answered by guidance.answer_stray, never with silence."""
     if await _draft_of(context) is not None:
         await on_message(update, context)
     else:
-        await onboarding.not_understood(update, context)
+        await guidance.answer_stray(update, context)  # never silent
 
 
 async def fallthrough_button(update: Update, context: RectbotContext) -> None:
