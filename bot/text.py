@@ -49,7 +49,7 @@ def size_text(n: int) -> str:
     return f"{max(n / 1024, 0.1):.1f} KB"
 
 
-def _key(text: str) -> str:
+def label_key(text: str) -> str:
     """What a typed word and a button label are compared by: width-folded (NFKC), case-folded, without
     spaces and punctuation (是，涉密 ≈ 是涉密, ＹＥＳ ≈ yes)."""
     folded = unicodedata.normalize("NFKC", text).casefold()
@@ -60,8 +60,8 @@ def pick_label(labels: Sequence[str], typed: str) -> int | None:
     """Which button a person meant by typing instead of tapping: the label typed exactly, else the one
     label it begins, else the one label containing it, else the one label contained in it (我选绩效评价).
     None when nothing or several fit: guessing between two buttons would be worse than asking again."""
-    word = _key(typed)
-    keys = [_key(label) for label in labels]
+    word = label_key(typed)
+    keys = [label_key(label) for label in labels]
     if not word:
         return None
     for test in (lambda k: k == word, lambda k: k.startswith(word), lambda k: word in k,

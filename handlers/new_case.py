@@ -41,6 +41,7 @@ from bot.errors import DomainError, RectbotError
 from bot.i18n import Translator
 from bot.people import BUREAU_ROLES, require_role
 from bot.periods import Period, PeriodError
+from bot.text import label_key
 from handlers.common import STALE_BUTTON, RectbotContext, ack, guarded, markup, reply, translator, typed_choice
 
 DRAFT = "new_case"
@@ -252,6 +253,14 @@ def _skip_kb(t: Translator) -> InlineKeyboardMarkup | None:
     return markup([[(t._("Skip"), NEW_CASE.build("skip"))]])
 
 
+def _skipped(update: Update, context: RectbotContext) -> bool:
+    """The Skip button pressed, or its label typed as the whole answer (跳过): the same thing. Only the
+    whole answer: findings that mention 跳过 somewhere are findings."""
+    if update.callback_query is not None:
+        return True
+    return label_key(_text_of(update)) == label_key(translator(context.person)._("Skip"))
+
+
 async def ask_findings(update: Update, context: RectbotContext) -> int:
     t = translator(context.person)
     await reply(update, context, t._("Problems found (存在问题)? Type them, or skip."), reply_markup=_skip_kb(t))
@@ -272,7 +281,7 @@ async def ask_doc_no(update: Update, context: RectbotContext) -> int:
 
 
 async def _got_text(update: Update, context: RectbotContext, key: str, limit: int, nxt: Any) -> int | None:
-    value = "" if update.callback_query is not None else _text_of(update)
+    value = "" if _skipped(update, context) else _text_of(update)
     await ack(update, context)
     if len(value) > limit:
         t = translator(context.person)
@@ -344,7 +353,7 @@ async def got_eval_end(update: Update, context: RectbotContext) -> int | None:
 @guarded
 async def got_sent(update: Update, context: RectbotContext) -> int | None:
     draft = _draft(context)
-    if update.callback_query is not None:
+    if _skipped(update, context):
         await ack(update, context)
         draft["sent"] = None
     else:
@@ -371,7 +380,7 @@ async def ask_period(update: Update, context: RectbotContext) -> int:
 async def got_period(update: Update, context: RectbotContext) -> int | None:
     draft = _draft(context)
     t = translator(context.person)
-    if update.callback_query is not None:
+    if _skipped(update, context):
         await ack(update, context)
         draft.update(period=str(cases.DEFAULT_PERIOD), due=None)
         return await _after(update, context, ask_confidential)
