@@ -98,3 +98,15 @@ def test_typing_at_a_button_step_picks_the_button(sandbox: SandboxServer,
     assert "评价等级：良" in summary.content and "反馈文号：—" in summary.content
     supervisor.send_text("确认")
     assert "整改事项#1" in supervisor.wait_for_message(has("已登记")).content
+
+
+def test_the_internal_code_guard_sees_codes_and_not_commands() -> None:
+    """The conftest guard itself: codes are found inside Chinese text, commands and words are not."""
+    from tests.e2e.conftest import _code_pattern, internal_codes
+
+    codes = internal_codes()
+    assert {"return_for_rework", "liaison", "telegram.token", "escalation.digest_time", "Asia/Shanghai"} <= codes
+    text = "历史：（return_for_rework:1）；配置项telegram.token；时间（Asia/Shanghai）；角色liaison"
+    found = _code_pattern().findall(text)
+    assert found == ["return_for_rework", "telegram.token", "Asia/Shanghai", "liaison"]
+    assert _code_pattern().findall("请发送 /report 或 /cases；reporter；enclosed；draftsman") == []
