@@ -4,6 +4,8 @@ every e2e test is also scanned for internal codes by conftest.no_internal_codes.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable
 
 import pytest
@@ -98,6 +100,34 @@ def test_typing_at_a_button_step_picks_the_button(sandbox: SandboxServer,
     assert "评价等级：良" in summary.content and "反馈文号：—" in summary.content
     supervisor.send_text("确认")
     assert "整改事项#1" in supervisor.wait_for_message(has("已登记")).content
+
+
+def test_case_history_shows_words_not_codes(sandbox: SandboxServer, rectbot: Callable[..., RectbotProcess]) -> None:
+    """The bug: /case 1 showed （return_for_rework:1）. A case returned for rework (its rows written as
+    bot/review.py writes them), seen by the supervisor through the real process."""
+    bot = rectbot(CLOCK)
+    bot.add_department("县教育局")
+    now = "2026-03-02T02:00:00+00:00"
+    with contextlib.closing(sqlite3.connect(bot.database)) as conn, conn:
+        conn.execute(
+            "INSERT INTO cases (id, department_id, project, source, grade, findings, suggestions, feedback_doc_no,"
+            " feedback_received_on, period, due_on, due_provisional, due_rule, confidential, status,"
+            " created_by, created_at, updated_at) VALUES (1, (SELECT id FROM departments), '学生营养餐补助',"
+            " 'evaluation', 'fair', '资金拨付滞后', '加快拨付', '盐财绩〔2026〕3号', '2026-01-05', '2m', '2026-03-16',"
+            " 0, 'return_for_rework:1', 0, 'returned', 'cli', ?, ?)", (now, now))
+        conn.executemany(
+            "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after) VALUES (?, ?, ?, 'case', 1,"
+            " NULL, ?)", [(now, "cli", "case.register", None),
+                          (now, "person:99", "case.review.return_for_rework", '{"due_on": "2026-03-16"}'),
+                          (now, "system", "case.some_future_action", None)])
+    bot.start()
+    supervisor = sandbox.create_user(first_name="王督办")
+    bot.register(supervisor, "supervisor")
+    supervisor.send_command("case", "1")
+    view = supervisor.wait_for_message(has("办理记录")).content
+    assert "退回补充时重新确定的期限" in view and "记录了一项变更" in view and "用户99" in view
+    for code in ("return_for_rework", "case.", "person:"):
+        assert code not in view, view
 
 
 def test_the_internal_code_guard_sees_codes_and_not_commands() -> None:
