@@ -95,3 +95,11 @@ def test_main_turns_a_stray_os_error_into_one_line(monkeypatch: pytest.MonkeyPat
     args.func = boom
     assert main([]) == 2
     assert capsys.readouterr().err.strip() == "无法使用文件 x：这是一个文件夹，不是文件"
+
+
+def test_deadline_says_beijing_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["deadline", "2026-03-05", "2个月"]) == 0
+    out = capsys.readouterr().out
+    assert "（北京时间）" in out and "Asia/Shanghai" not in out
