@@ -45,6 +45,7 @@ from handlers import (
     cases,
     common,
     deadlines,
+    guidance,
     ledger,
     menu,
     new_case,
@@ -217,7 +218,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     # them (ledger_upload hands a non-bureau sender's file on to the report draft); the report-draft
     # fall-through is last but one, so a liaison's message or report button that no conversation
     # claimed (its state lost to a crash) still reaches their saved draft; and the catch-all after
-    # everything answers every button press nothing else took ("This button is no longer valid."), and
+    # everything answers every button press nothing else took ("This button is no longer valid."); an
+    # unknown command gets the sender's closest commands and a question in words a pointer (guidance), and
     # the message fallback answers a private message nothing else took ("Sorry, I did not understand that.").
     # The menu's taps come first of all: a tap is never the answer to a conversation's step, it runs its
     # command wherever the person is (报送整改, 申请延期 and 登记事项 are instead entry points of their
@@ -240,6 +242,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         *ledger.handlers(),
         *report.draft_fallthrough_handlers(),
         CallbackQueryHandler(common.stale_button),
+        *guidance.handlers(),  # never silent: an unknown command → the closest real ones; a question → a hint
         *onboarding.fallback_handlers(),
     ]
     app.add_handlers(group0, group=0)

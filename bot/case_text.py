@@ -103,7 +103,19 @@ def rule_detail(t: Translator, rule: str | None) -> str:
         return ""
     if rule == EXPLICIT_RULE:
         return t._("a date set by the finance bureau")
-    return t._(RULE_DESCRIPTIONS[rule]) if rule in RULE_DESCRIPTIONS else rule
+    kind = rule.split(":", 1)[0]
+    if kind in RULE_ORIGINS:  # "return_for_rework:12", "extension:3": the decision that set the date
+        return t._(RULE_ORIGINS[kind])
+    # An unknown rule is an internal code: say nothing rather than show it.
+    return t._(RULE_DESCRIPTIONS[rule]) if rule in RULE_DESCRIPTIONS else ""
+
+
+# Deadlines set by a decision rather than by a period: the due_rule is "<decision>:<id>" (bot/review.py,
+# bot/extensions.py); people read which decision set it.
+RULE_ORIGINS: Mapping[str, str] = {
+    "return_for_rework": N_("the new deadline set when the report was returned for rework"),
+    "extension": N_("the new deadline of an approved extension"),
+}
 
 
 def due_text(t: Translator, case: Case) -> str:
@@ -149,8 +161,8 @@ def render_case(
     lines.append(t._("Feedback received: {date}").format(date=format_date(case.feedback_received_on, t)))
     lines.append(t._("Report deadline: {date}").format(date=due_text(t, case)))
     lines.append(t._("Rule: {rule}").format(rule=deadline_rule_text(t, case)))
-    if case.due_rule:
-        lines.append("  " + t._("({detail})").format(detail=rule_detail(t, case.due_rule)))
+    if detail := rule_detail(t, case.due_rule):
+        lines.append("  " + t._("({detail})").format(detail=detail))
     if history:
         lines.append("")
         lines.append(t._("History:"))
@@ -163,12 +175,15 @@ def render_case(
 
 
 def actor_name(t: Translator, actor: str, names: Mapping[int, str]) -> str:
+    """Who did it, in words: a person's name (or 用户N when the name is gone), never "person:12"."""
     if actor.startswith("person:"):
         try:
-            return names.get(int(actor.split(":", 1)[1]), actor)
+            person_id = int(actor.split(":", 1)[1])
         except ValueError:
-            return actor
-    return {"cli": t._("command line"), "system": t._("system"), "import": t._("ledger import")}.get(actor, actor)
+            return t._("system")
+        return names.get(person_id) or t._("user {id}").format(id=person_id)
+    return {"cli": t._("command line"), "system": t._("system"), "import": t._("ledger import")}.get(
+        actor, t._("system"))
 
 
 # How the audit actions bot/cases.py writes read in a case's history (/case).
@@ -187,7 +202,8 @@ HISTORY_LABELS: Mapping[str, str] = {
 def history_text(t: Translator, entry: AuditEntry, labels: Mapping[str, str]) -> str:
     """One history line: the action, and for deadline changes old → new (never case substance)."""
     label = labels.get(entry.action)
-    text = t._(label) if label else entry.action
+    # An action without a label would show its code (case.xyz): say plainly that something was recorded.
+    text = t._(label) if label else t._("recorded a change")
     before = _json(entry.before)
     after = _json(entry.after)
     if entry.action in ("case.receipt_acknowledged", "case.receipt_recorded"):

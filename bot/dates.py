@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.errors import DomainError, Msg
 from bot.i18n import N_, WEEKDAYS, Translator
@@ -37,6 +38,7 @@ __all__ = [
     "format_deadline",
     "parse_natural_date",
     "weekday_name",
+    "zone_label",
 ]
 
 
@@ -380,3 +382,19 @@ def format_deadline(d: date | None, provisional: bool, t: Translator) -> str:
     if provisional:
         return t._("{date} (provisional)").format(date=text)
     return text
+
+
+# Zones that are Beijing time (UTC+8, no daylight saving since 1991): people read 北京时间, never a zone name.
+BEIJING_ZONES = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "PRC"})
+
+
+def zone_label(zone: str, t: Translator, *, at: datetime | None = None) -> str:
+    """How a time zone reads to people: 北京时间 for the bureau's usual zone, else its UTC offset
+    (UTC+05:30) at `at` (now when not given): an IANA name such as Asia/Shanghai is an internal code."""
+    if zone in BEIJING_ZONES:
+        return t._("Beijing time")
+    offset = (at or datetime.now(ZoneInfo(zone))).astimezone(ZoneInfo(zone)).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return t._("UTC{offset}").format(offset=f"{sign}{hours:02d}:{rest:02d}" if rest else f"{sign}{hours}")

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from bot.dates import format_date as format_day
+from bot.dates import zone_label
 from bot.i18n import Translator
 from bot.periods import RULE_DESCRIPTIONS, Deadline
 from bot.workcalendar import WorkCalendar, YearSchedule
@@ -42,7 +43,8 @@ def describe_deadline(
     if strict:
         lines.append(t._("Strict reading: only statutory holidays move the last day, ordinary weekends do not."))
     if timezone:
-        lines.append(t._("The period ends at 24:00 on the last day ({timezone}).").format(timezone=timezone))
+        lines.append(t._("The period ends at 24:00 on the last day ({timezone}).").format(
+            timezone=zone_label(timezone, t)))
     if dl.provisional:
         years = _join([str(y) for y in dl.unknown_years], t)
         lines.append(

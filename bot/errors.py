@@ -33,6 +33,38 @@ class Msg:
         return self.msgid.format(**self.params) if self.params else self.msgid
 
 
+class Listing(Msg):
+    """Values listed in the reader's language (polling、webhook in Chinese, polling, webhook in English)."""
+
+    def __init__(self, items: list[str]) -> None:
+        super().__init__(", ")
+        self.items = items
+
+    def render(self, t: Translator) -> str:
+        return t.gettext(N_(", ")).join(self.items)
+
+    def __str__(self) -> str:
+        return ", ".join(self.items)
+
+
+def os_error_reason(exc: OSError) -> Msg:
+    """Why a file could not be used, as a translatable message (the OS's strerror is English only)."""
+    import errno
+
+    reasons = {
+        errno.ENOENT: N_("the file or folder does not exist"),
+        errno.EACCES: N_("permission denied"),
+        errno.EPERM: N_("permission denied"),
+        errno.EISDIR: N_("it is a folder, not a file"),
+        errno.ENOTDIR: N_("a part of the path is not a folder"),
+        errno.ENOSPC: N_("the disk is full"),
+        errno.EROFS: N_("the file system is read-only"),
+        errno.EEXIST: N_("it already exists"),
+    }
+    msgid = reasons.get(exc.errno if exc.errno is not None else -1)
+    return Msg(msgid) if msgid else Msg(N_("system error {code}"), code=exc.errno if exc.errno is not None else "?")
+
+
 # A message may echo what someone typed ("Unknown role …"); the echo is cut so a 10,000-character input
 # cannot make the answer longer than a chat message may be.
 MAX_ECHO = 200

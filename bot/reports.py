@@ -51,6 +51,7 @@ from bot.i18n import N_, Translator
 from bot.notify import Rendered
 from bot.people import actor_of, require_role
 from bot.reminders import Light, traffic_light
+from bot.text import size_text
 from bot.workcalendar import WorkCalendar
 from storage import cases as cases_repo
 from storage import people as people_repo
@@ -739,11 +740,7 @@ def report_body(case: Case, report: Report, evidence: Sequence[EvidenceFile], t:
 
 
 def _size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / 1024 / 1024:.1f} MB"
-    if n >= 1024:
-        return f"{n / 1024:.0f} KB"
-    return f"{n} B"
+    return size_text(n)
 
 
 async def render_report_submitted(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -31,7 +32,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from bot.errors import Msg, StartupError
+from bot.errors import Listing, Msg, StartupError, os_error_reason
 from bot.i18n import N_
 
 DEFAULT_CONFIG = Path("rectbot.toml")
@@ -132,7 +133,10 @@ class RemindersSettings(_Section):
         parts = v.split("-")
         if len(parts) != 2:
             raise ValueError("expected HH:MM-HH:MM")
-        start, end = (_parse_hhmm(p) for p in parts)
+        try:
+            start, end = (_parse_hhmm(p) for p in parts)
+        except ValueError:  # a bad half: the whole window's form is the useful answer, not HH:MM
+            raise ValueError("expected HH:MM-HH:MM") from None
         if start >= end:
             raise ValueError("window start must be before its end")
         return v
@@ -240,6 +244,83 @@ def _describe(exc: ValidationError) -> tuple[str, Msg | str]:
     return loc, str(err["msg"])
 
 
+def _field(setting: str) -> Any:
+    """The pydantic field of "section.key", or None (a whole section, an unknown key)."""
+    section, _, key = setting.partition(".")
+    outer = Settings.model_fields.get(section)
+    model = outer.annotation if outer is not None else None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return None
+    return model.model_fields.get(key)
+
+
+def allowed_values(setting: str) -> list[str]:
+    """The values a choice setting takes (telegram.mode: polling, webhook); [] for any other setting."""
+    field = _field(setting)
+    if field is None or get_origin(field.annotation) is not Literal:
+        return []
+    return [str(v) for v in get_args(field.annotation)]
+
+
+def _toml_value(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if isinstance(value, str | Path):
+        return json.dumps(str(value), ensure_ascii=False)
+    return None  # secrets and unset values have no example worth printing
+
+
+def example_line(setting: str) -> str | None:
+    """A correct line for the setting, as it is written in rectbot.toml: its default (mode = "polling",
+    send_window = "09:00-17:30"); None when there is no default worth showing (the token)."""
+    field = _field(setting)
+    if field is None:
+        return None
+    choices = allowed_values(setting)
+    value = _toml_value(choices[0] if choices else field.get_default(call_default_factory=True))
+    return f"{setting.partition('.')[2]} = {value}" if value is not None else None
+
+
+def _bad_setting(setting: str, reason: Msg | str) -> StartupError:
+    """One line that names the setting, says what is wrong, lists the allowed values and gives an example."""
+    choices, example = allowed_values(setting), example_line(setting)
+    if choices and example:
+        return StartupError(N_("Invalid setting {setting}: {reason}. Allowed values: {values}; for example {example}"),
+                            setting=setting, reason=reason, values=Listing(choices), example=example)
+    if example:
+        return StartupError(N_("Invalid setting {setting}: {reason}. For example: {example}"),
+                            setting=setting, reason=reason, example=example)
+    return StartupError(N_("Invalid setting {setting}: {reason}"), setting=setting, reason=reason)
+
+
+_TOML_AT = re.compile(r"^(?P<what>.*?) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
+# What tomllib says most often, in words a bureau IT person can act on; anything else: check the line.
+_TOML_REASONS = {
+    "Invalid value": N_("the value is not valid (text goes in double quotes, e.g. mode = \"polling\")"),
+    "Expected '=' after a key in a key/value pair": N_("an = is missing after the name"),
+    "Invalid statement": N_("the line is neither a [section] nor name = value"),
+    "Unclosed array": N_("a [ list is not closed with ]"),
+    "Unterminated string": N_("a text value is missing its closing quote"),
+    "Cannot overwrite a value": N_("this setting is written twice"),
+    "Cannot declare ('": N_("this section is written twice"),
+}
+
+
+def _toml_error(path: Path | None, exc: tomllib.TOMLDecodeError) -> StartupError:
+    """A TOML syntax error with its line and column, in the reader's language."""
+    m = _TOML_AT.match(str(exc))
+    if not m:
+        return StartupError(N_("The settings file {path} is not valid TOML."), path=str(path))
+    what = next((msg for prefix, msg in _TOML_REASONS.items() if m["what"].startswith(prefix)),
+                N_("check the quotes, = signs and brackets on that line"))
+    return StartupError(N_("The settings file {path} has a syntax error on line {line}, column {column}: {what}."),
+                        path=str(path), line=int(m["line"]), column=int(m["column"]), what=Msg(what))
+
+
 _REASONS = {
     "int_parsing": N_("expected a whole number"),
     "int_type": N_("expected a whole number"),
@@ -278,7 +359,12 @@ def load_settings(config: Path | None = None) -> Settings:
         return _FileSettings()
     except ValidationError as exc:
         setting, reason = _describe(exc)
-        raise StartupError(N_("Invalid setting {setting}: {reason}"), setting=setting, reason=reason) from None
-    except (SettingsError, ValueError) as exc:  # malformed TOML or undecodable env value
+        raise _bad_setting(setting, reason) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _toml_error(path, exc) from None
+    except OSError as exc:  # unreadable (permissions), a folder, vanished
+        raise StartupError(N_("Cannot read the configuration file {path}: {reason}"), path=str(path),
+                           reason=os_error_reason(exc)) from None
+    except (SettingsError, ValueError) as exc:  # undecodable env value
         cause = exc.__cause__ or exc
         raise StartupError(N_("Cannot read the settings: {detail}"), detail=str(cause).splitlines()[0]) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from bot.errors import N_, DomainError
 
@@ -38,3 +39,36 @@ def clean_text(value: str | None, *, max_len: int | None, multiline: bool = Fals
     if max_len is not None and len(text) > max_len:
         raise DomainError(too_long, limit=max_len)
     return text
+
+
+def size_text(n: int) -> str:
+    """A file size in one style everywhere (0.6 KB, 12.0 KB, 3.4 MB): people compare sizes at a glance,
+    and bytes next to kilobytes (594 B beside 1 KB) read as different kinds of number."""
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.1f} MB"
+    return f"{max(n / 1024, 0.1):.1f} KB"
+
+
+def label_key(text: str) -> str:
+    """What a typed word and a button label are compared by: width-folded (NFKC), case-folded, without
+    spaces and punctuation (是，涉密 ≈ 是涉密, ＹＥＳ ≈ yes)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
+
+
+def pick_label(labels: Sequence[str], typed: str) -> int | None:
+    """Which button a person meant by typing instead of tapping: the label typed exactly, else the one
+    label it begins, else the one label containing it, else the one label contained in it (我选绩效评价).
+    None when nothing or several fit: guessing between two buttons would be worse than asking again."""
+    word = label_key(typed)
+    keys = [label_key(label) for label in labels]
+    if not word:
+        return None
+    for test in (lambda k: k == word, lambda k: k.startswith(word), lambda k: word in k,
+                 lambda k: bool(k) and k in word):
+        hits = [i for i, k in enumerate(keys) if k and test(k)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            return None
+    return None

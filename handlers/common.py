@@ -26,6 +26,7 @@ from bot.errors import RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.services import Services
 from bot.telegram_channel import keyboard, split_text
+from bot.text import pick_label
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,21 @@ async def refuse(update: Update, context: RectbotContext, text: str) -> None:
     if update.effective_chat is not None:
         for part in split_text(text):
             await update.effective_chat.send_message(part)
+
+
+TAP_A_BUTTON = N_("Please tap one of the buttons below (or type the text of one).")
+
+
+async def typed_choice(update: Update, context: RectbotContext, rows: list[list[tuple[str, str]]]) -> str | None:
+    """Text typed at a step that expects a tap: the callback data of the button it names (绩效评价 picks
+    that button); None after a one-line hint, and the caller asks the step again with its buttons."""
+    message = update.effective_message
+    buttons = [button for row in rows for button in row]
+    index = pick_label([label for label, _data in buttons], (message.text or "") if message else "")
+    if index is None:
+        await reply(update, context, translator(context.person)._(TAP_A_BUTTON))
+        return None
+    return buttons[index][1]
 
 
 def markup(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:

@@ -41,7 +41,8 @@ from bot.errors import DomainError, RectbotError
 from bot.i18n import Translator
 from bot.people import BUREAU_ROLES, require_role
 from bot.periods import Period, PeriodError
-from handlers.common import STALE_BUTTON, RectbotContext, ack, guarded, markup, reply, translator
+from bot.text import label_key
+from handlers.common import STALE_BUTTON, RectbotContext, ack, guarded, markup, reply, translator, typed_choice
 from handlers.menu import tapped
 
 DRAFT = "new_case"
@@ -181,18 +182,25 @@ async def got_project(update: Update, context: RectbotContext) -> int | None:
     return await _after(update, context, ask_source)
 
 
+def _source_rows(t: Translator) -> list[list[tuple[str, str]]]:
+    items = [(case_text.source_name(t, s.value), NEW_CASE.build("src", s.value)) for s in Source]
+    return [items[i:i + 2] for i in range(0, len(items), 2)]
+
+
 async def ask_source(update: Update, context: RectbotContext) -> int:
     t = translator(context.person)
-    items = [(case_text.source_name(t, s.value), NEW_CASE.build("src", s.value)) for s in Source]
-    rows = [items[i:i + 2] for i in range(0, len(items), 2)]
-    await reply(update, context, t._("Source of the case?"), reply_markup=markup(rows))
+    await reply(update, context, t._("Source of the case?"), reply_markup=markup(_source_rows(t)))
     return SOURCE
 
 
 @guarded
 async def got_source(update: Update, context: RectbotContext) -> int | None:
     await ack(update, context)
-    value = _pressed(update).text()
+    return await _source_chosen(update, context, _pressed(update))
+
+
+async def _source_chosen(update: Update, context: RectbotContext, pressed: Callback) -> int:
+    value = pressed.text()
     try:
         source = Source(value)
     except ValueError:
@@ -212,18 +220,25 @@ async def got_source(update: Update, context: RectbotContext) -> int | None:
     return await ask_grade(update, context)
 
 
+def _grade_rows(t: Translator) -> list[list[tuple[str, str]]]:
+    return [[(label, NEW_CASE.build("grade", g.value)) for g, label in GRADE_BUTTONS],
+            [(t._("Skip"), NEW_CASE.build("grade", "skip"))]]
+
+
 async def ask_grade(update: Update, context: RectbotContext) -> int:
     t = translator(context.person)
-    rows = [[(label, NEW_CASE.build("grade", g.value)) for g, label in GRADE_BUTTONS],
-            [(t._("Skip"), NEW_CASE.build("grade", "skip"))]]
-    await reply(update, context, t._("Evaluation grade?"), reply_markup=markup(rows))
+    await reply(update, context, t._("Evaluation grade?"), reply_markup=markup(_grade_rows(t)))
     return GRADE
 
 
 @guarded
 async def got_grade(update: Update, context: RectbotContext) -> int | None:
     await ack(update, context)
-    value = _pressed(update).text()
+    return await _grade_chosen(update, context, _pressed(update))
+
+
+async def _grade_chosen(update: Update, context: RectbotContext, pressed: Callback) -> int:
+    value = pressed.text()
     draft = _draft(context)
     if value == "skip":
         draft["grade"] = None
@@ -237,6 +252,14 @@ async def got_grade(update: Update, context: RectbotContext) -> int | None:
 
 def _skip_kb(t: Translator) -> InlineKeyboardMarkup | None:
     return markup([[(t._("Skip"), NEW_CASE.build("skip"))]])
+
+
+def _skipped(update: Update, context: RectbotContext) -> bool:
+    """The Skip button pressed, or its label typed as the whole answer (跳过): the same thing. Only the
+    whole answer: findings that mention 跳过 somewhere are findings."""
+    if update.callback_query is not None:
+        return True
+    return label_key(_text_of(update)) == label_key(translator(context.person)._("Skip"))
 
 
 async def ask_findings(update: Update, context: RectbotContext) -> int:
@@ -259,7 +282,7 @@ async def ask_doc_no(update: Update, context: RectbotContext) -> int:
 
 
 async def _got_text(update: Update, context: RectbotContext, key: str, limit: int, nxt: Any) -> int | None:
-    value = "" if update.callback_query is not None else _text_of(update)
+    value = "" if _skipped(update, context) else _text_of(update)
     await ack(update, context)
     if len(value) > limit:
         t = translator(context.person)
@@ -331,7 +354,7 @@ async def got_eval_end(update: Update, context: RectbotContext) -> int | None:
 @guarded
 async def got_sent(update: Update, context: RectbotContext) -> int | None:
     draft = _draft(context)
-    if update.callback_query is not None:
+    if _skipped(update, context):
         await ack(update, context)
         draft["sent"] = None
     else:
@@ -358,7 +381,7 @@ async def ask_period(update: Update, context: RectbotContext) -> int:
 async def got_period(update: Update, context: RectbotContext) -> int | None:
     draft = _draft(context)
     t = translator(context.person)
-    if update.callback_query is not None:
+    if _skipped(update, context):
         await ack(update, context)
         draft.update(period=str(cases.DEFAULT_PERIOD), due=None)
         return await _after(update, context, ask_confidential)
@@ -396,18 +419,25 @@ async def got_period(update: Update, context: RectbotContext) -> int | None:
     return await _after(update, context, ask_confidential)
 
 
+def _confidential_rows(t: Translator) -> list[list[tuple[str, str]]]:
+    return [[(t._("Yes, confidential"), NEW_CASE.build("conf", "1")), (t._("No"), NEW_CASE.build("conf", "0"))]]
+
+
 async def ask_confidential(update: Update, context: RectbotContext) -> int:
     t = translator(context.person)
-    rows = [[(t._("Yes, confidential"), NEW_CASE.build("conf", "1")), (t._("No"), NEW_CASE.build("conf", "0"))]]
     await reply(update, context, t._("Is this a confidential matter (涉密)? Its details will then never be sent "
-                                     "through chat."), reply_markup=markup(rows))
+                                     "through chat."), reply_markup=markup(_confidential_rows(t)))
     return CONFIDENTIAL
 
 
 @guarded
 async def got_confidential(update: Update, context: RectbotContext) -> int | None:
     await ack(update, context)
-    _draft(context)["confidential"] = _pressed(update).text() == "1"
+    return await _confidential_chosen(update, context, _pressed(update))
+
+
+async def _confidential_chosen(update: Update, context: RectbotContext, pressed: Callback) -> int:
+    _draft(context)["confidential"] = pressed.text() == "1"
     return await show_summary(update, context)
 
 
@@ -480,15 +510,16 @@ async def show_summary(update: Update, context: RectbotContext) -> int:
         lines.append(t._("Report deadline if received today: {date}").format(
             date=format_deadline(deadlines.due_on, deadlines.due_provisional, t)))
     lines.append(t._("Confidential: {answer}").format(answer=t._("yes") if draft.confidential else t._("no")))
-    await reply(update, context, "\n".join(lines), reply_markup=markup([[
-        (t._("Confirm"), NEW_CASE.build("confirm")), (t._("Edit"), NEW_CASE.build("edit")),
-        (t._("Cancel"), NEW_CASE.build("cancel"))]]))
+    await reply(update, context, "\n".join(lines), reply_markup=markup(_summary_rows(t)))
     return SUMMARY
 
 
-async def ask_edit(update: Update, context: RectbotContext) -> int:
-    t = translator(context.person)
-    data = _draft(context)
+def _summary_rows(t: Translator) -> list[list[tuple[str, str]]]:
+    return [[(t._("Confirm"), NEW_CASE.build("confirm")), (t._("Edit"), NEW_CASE.build("edit")),
+             (t._("Cancel"), NEW_CASE.build("cancel"))]]
+
+
+def _edit_rows(t: Translator, data: dict[str, Any]) -> list[list[tuple[str, str]]]:
     fields = [(t._("Department"), "dept"), (t._("Project"), "project"), (t._("Source"), "source"),
               (t._("Grade"), "grade"), (t._("Findings"), "findings"), (t._("Suggestions"), "suggestions"),
               (t._("Document number"), "doc_no")]
@@ -500,6 +531,12 @@ async def ask_edit(update: Update, context: RectbotContext) -> int:
     items = [(label, NEW_CASE.build("field", key)) for label, key in fields]
     rows = [items[i:i + 3] for i in range(0, len(items), 3)]
     rows.append([(t._("Back to the summary"), NEW_CASE.build("field", "summary"))])
+    return rows
+
+
+async def ask_edit(update: Update, context: RectbotContext) -> int:
+    t = translator(context.person)
+    rows = _edit_rows(t, _draft(context))
     await reply(update, context, t._("Which part do you want to change?"), reply_markup=markup(rows))
     return EDIT
 
@@ -518,7 +555,11 @@ ASKERS = {"project": None, "source": ask_source, "grade": ask_grade, "findings":
 @guarded
 async def edit_field(update: Update, context: RectbotContext) -> int:
     await ack(update, context)
-    key = _pressed(update).text()
+    return await _field_chosen(update, context, _pressed(update))
+
+
+async def _field_chosen(update: Update, context: RectbotContext, pressed: Callback) -> int:
+    key = pressed.text()
     data = _draft(context)
     if key == "summary":
         return await show_summary(update, context)
@@ -592,6 +633,43 @@ async def stale_button(update: Update, context: RectbotContext) -> None:
     await ack(update, context, t._("This registration is no longer open. Start again with /new."), alert=True)
 
 
+# --------------------------------------------------------------------------- typing at a button step
+# Text typed where a tap is expected picks the button it names (typing 绩效评价 at the source step), or
+# gets a one-line hint and the same question with its buttons again: never silence, never a lost draft.
+
+
+async def _summary_chosen(update: Update, context: RectbotContext, pressed: Callback) -> int | None:
+    if pressed.action == "confirm":
+        return await confirm(update, context)
+    if pressed.action == "edit":
+        return await ask_edit(update, context)
+    return await cancel(update, context)
+
+
+def _typed_step(rows_of: Any, again: Any, chosen: Any) -> Any:
+    """A handler for text typed at one button step: `rows_of(t, draft)` are the step's buttons."""
+
+    @guarded
+    async def typed(update: Update, context: RectbotContext) -> int | None:
+        t = translator(context.person)
+        data = await typed_choice(update, context, rows_of(t, _draft(context)))
+        pressed = NEW_CASE.parse(data) if data else None
+        if pressed is None:
+            result: int | None = await again(update, context)
+            return result
+        picked: int | None = await chosen(update, context, pressed)
+        return picked
+
+    return typed
+
+
+typed_source = _typed_step(lambda t, _d: _source_rows(t), ask_source, _source_chosen)
+typed_grade = _typed_step(lambda t, _d: _grade_rows(t), ask_grade, _grade_chosen)
+typed_confidential = _typed_step(lambda t, _d: _confidential_rows(t), ask_confidential, _confidential_chosen)
+typed_summary = _typed_step(lambda t, _d: _summary_rows(t), show_summary, _summary_chosen)
+typed_field = _typed_step(_edit_rows, ask_edit, _field_chosen)
+
+
 def new_case_conversation() -> ConversationHandler[RectbotContext]:
     fallbacks: list[BaseHandler[Update, RectbotContext, Any]] = [
         CommandHandler("cancel", cancel), CallbackQueryHandler(cancel, pattern=NEW_CASE.pattern("cancel")),
@@ -614,8 +692,10 @@ def _conversation(
                    CallbackQueryHandler(dept_page, pattern=NEW_CASE.pattern("page")),
                    MessageHandler(text, dept_search)],
             PROJECT: [MessageHandler(text, got_project)],
-            SOURCE: [CallbackQueryHandler(got_source, pattern=NEW_CASE.pattern("src"))],
-            GRADE: [CallbackQueryHandler(got_grade, pattern=NEW_CASE.pattern("grade"))],
+            SOURCE: [CallbackQueryHandler(got_source, pattern=NEW_CASE.pattern("src")),
+                     MessageHandler(text, typed_source)],
+            GRADE: [CallbackQueryHandler(got_grade, pattern=NEW_CASE.pattern("grade")),
+                    MessageHandler(text, typed_grade)],
             FINDINGS: [MessageHandler(text, got_findings), CallbackQueryHandler(got_findings, pattern=skip)],
             SUGGESTIONS: [MessageHandler(text, got_suggestions),
                           CallbackQueryHandler(got_suggestions, pattern=skip)],
@@ -623,10 +703,13 @@ def _conversation(
             EVAL_END: [MessageHandler(text, got_eval_end)],
             SENT: [MessageHandler(text, got_sent), CallbackQueryHandler(got_sent, pattern=skip)],
             PERIOD: [MessageHandler(text, got_period), CallbackQueryHandler(got_period, pattern=skip)],
-            CONFIDENTIAL: [CallbackQueryHandler(got_confidential, pattern=NEW_CASE.pattern("conf"))],
+            CONFIDENTIAL: [CallbackQueryHandler(got_confidential, pattern=NEW_CASE.pattern("conf")),
+                           MessageHandler(text, typed_confidential)],
             SUMMARY: [CallbackQueryHandler(confirm, pattern=NEW_CASE.pattern("confirm")),
-                      CallbackQueryHandler(on_edit, pattern=NEW_CASE.pattern("edit"))],
-            EDIT: [CallbackQueryHandler(edit_field, pattern=NEW_CASE.pattern("field"))],
+                      CallbackQueryHandler(on_edit, pattern=NEW_CASE.pattern("edit")),
+                      MessageHandler(text, typed_summary)],
+            EDIT: [CallbackQueryHandler(edit_field, pattern=NEW_CASE.pattern("field")),
+                   MessageHandler(text, typed_field)],
         },
         fallbacks=fallbacks,
         name="new_case",

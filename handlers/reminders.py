@@ -33,7 +33,7 @@ from bot.domain import Role
 from bot.errors import DomainError
 from bot.people import require_role
 from bot.reminders import ReminderReply, record_progress_note, reminder_for_reply
-from handlers import onboarding
+from handlers import guidance
 from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, reply, show_listing, translator
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ async def reminder_reply(update: Update, context: RectbotContext) -> None:
     row = await reminder_for_reply(svc.db, person, message.reply_to_message.message_id)
     if row is None or row.case_id is None:  # a reply to something else: not ours
         if message.chat.type == "private":
-            await onboarding.not_understood(update, context)
+            await guidance.answer_stray(update, context)  # never silent
         return
     doc = message.document
     reply_ = ReminderReply(

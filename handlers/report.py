@@ -35,7 +35,8 @@ from bot.i18n import N_, Translator
 from bot.people import require_role
 from bot.reports import Draft
 from bot.services import Services
-from handlers import onboarding, reminders
+from bot.text import size_text
+from handlers import guidance, reminders
 from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, refuse, reply, show_listing, translator
 from handlers.menu import tapped
 
@@ -411,8 +412,7 @@ async def _handle_file(update: Update, context: RectbotContext, draft: Draft, me
     if added.duplicate:
         head = t._("This file is already attached: {name}").format(name=added.file.file_name)
     else:
-        head = t._("Received {name} ({size} KB).").format(name=added.file.file_name,
-                                                         size=max(1, added.file.size // 1024))
+        head = t._("Received {name} ({size}).").format(name=added.file.file_name, size=size_text(added.file.size))
     if fresh.step in (Step.ITEMS, Step.MEASURES, Step.PROGRESS, Step.REASON):
         await show_prompt(update, context, fresh, t, head)
     else:
@@ -737,11 +737,11 @@ def _conversation() -> ConversationHandler[RectbotContext]:
 
 async def fallthrough_message(update: Update, context: RectbotContext) -> None:
     """A liaison's message outside the conversation (its state lost): continue the draft if there is one;
-    anyone else's stray message is answered by the onboarding fallback, never with silence."""
+    anyone else's stray message is answered by guidance.answer_stray, never with silence."""
     if await _draft_of(context) is not None:
         await on_message(update, context)
     else:
-        await onboarding.not_understood(update, context)
+        await guidance.answer_stray(update, context)  # never silent
 
 
 async def fallthrough_button(update: Update, context: RectbotContext) -> None:

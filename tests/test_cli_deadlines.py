@@ -159,7 +159,7 @@ def test_calendar_load_show_replace(env: Path, tmp_path: Path, capsys: pytest.Ca
 
     code, out, _ = run(capsys, "calendar", "show", "2027")
     assert code == 0
-    assert "2027年节假日安排" in out and "依据：国办发明电〔2026〕7号" in out
+    assert "2027年节假日安排" in out and "来源：国办发明电〔2026〕7号" in out
     assert "发布日期：2026年11月10日" in out and "由财政局于" in out
     assert "元旦：2027年1月1日（星期五）至2027年1月3日（星期日），共3天" in out
 

@@ -55,7 +55,7 @@ def test_json_list_in_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         ("[telegram]\nmode = \"carrier-pigeon\"\n", {}, "telegram.mode"),
         ("[telegram]\ntokn = \"x\"\n", {}, "telegram.tokn"),
         ("[escalation]\nlevels = [10, 1]\n", {}, "escalation.levels"),
-        ("not = [valid\n", {}, "无法读取配置"),
+        ("not = [valid\n", {}, "第 1 行"),
     ],
 )
 def test_bad_settings_name_the_setting(
@@ -138,3 +138,37 @@ def test_config_file_option_and_missing_file(tmp_path: Path) -> None:
     assert "测试县财政局" in run_cli("config", cwd=tmp_path).stdout
     missing = run_cli("--config", str(tmp_path / "nope.toml"), "config", cwd=tmp_path)
     assert_one_clear_line(missing, "找不到配置文件")
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        # a choice lists its values and gives a correct example
+        ("[telegram]\nmode = \"carrier-pigeon\"\n",
+         "配置项 telegram.mode 有误：不是允许的取值。允许的取值：polling、webhook，例如 mode = \"polling\""),
+        # the send window's example is a send window (it was 08:30, a digest time)
+        ("[reminders]\nsend_window = \"9-17:30\"\n", "send_window = \"09:00-17:30\""),
+        ("[reminders]\nsend_window = \"17:00-09:00\"\n", "send_window = \"09:00-17:30\""),
+        ("[escalation]\ndigest_time = \"25:00\"\n", "digest_time = \"08:30\""),
+        ("[webhook]\nport = 0\n", "port = 8443"),
+        # TOML syntax errors name the line, in Chinese
+        ("[telegram]\nmode = polling\n", "第 2 行第 8 列有语法错误：取值无效"),
+        ("[telegram]\nmode = \"polling\"\nmode = \"webhook\"\n", "第 3 行"),
+    ],
+)
+def test_bad_settings_say_what_is_allowed(tmp_path: Path, toml: str, expected: str) -> None:
+    with pytest.raises(StartupError) as info:
+        load_settings(write(tmp_path, toml))
+    text = info.value.render(ZH)
+    assert expected in text and "\n" not in text
+    assert not any(word in text for word in ("Invalid", "expected", "line ", "Input should")), text
+
+
+def test_unreadable_settings_file_is_one_chinese_line(tmp_path: Path) -> None:
+    with pytest.raises(StartupError) as info:
+        load_settings(tmp_path)  # a folder
+    assert "找不到配置文件" in info.value.render(ZH)
+    err = PermissionError(13, "Permission denied", "x.toml")
+    from bot.errors import os_error_reason
+
+    assert os_error_reason(err).render(ZH) == "没有访问权限"

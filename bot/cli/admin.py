@@ -11,7 +11,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from bot.cli.common import Parser, SubParsers, T, fail, now, setup_logging, with_db
+from bot.cli.common import Parser, SubParsers, T, fail, now, os_reason, setup_logging, with_db
 from bot.errors import StartupError
 from bot.i18n import N_
 from bot.settings import Settings
@@ -20,29 +20,35 @@ from storage.db import Database
 
 def add_commands(sub: SubParsers) -> None:
     """Register run, config, db, backup, department and invite on the top-level sub-parsers."""
-    sub.add_parser("run", help="run the bot").set_defaults(func=cmd_run)
-    sub.add_parser("config", help="print the effective settings (token masked)").set_defaults(func=cmd_config)
+    sub.add_parser("run", help=T._("run the bot")).set_defaults(func=cmd_run)
+    sub.add_parser("config", help=T._("print the effective settings (token masked)")).set_defaults(
+        func=cmd_config)
 
-    db = sub.add_parser("db", help="database maintenance")
-    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=Parser)
-    db_sub.add_parser("upgrade", help="apply pending migrations").set_defaults(func=cmd_db_upgrade)
+    db = sub.add_parser("db", help=T._("database maintenance"))
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=Parser,
+                                      metavar=T._("COMMAND"))
+    db_sub.add_parser("upgrade", help=T._("apply pending migrations")).set_defaults(func=cmd_db_upgrade)
 
-    backup = sub.add_parser("backup", help="online backup, verified with PRAGMA integrity_check")
-    backup.add_argument("path")
-    backup.add_argument("--force", action="store_true", help="replace an existing backup file (regular files only)")
+    backup = sub.add_parser("backup", help=T._("online backup, verified with PRAGMA integrity_check"))
+    backup.add_argument("path", metavar=T._("FILE"))
+    backup.add_argument("--force", action="store_true", help=T._(
+        "replace an existing backup file (regular files only)"))
     backup.set_defaults(func=cmd_backup)
 
-    dept = sub.add_parser("department", help="departments")
-    dept_sub = dept.add_subparsers(dest="department_command", required=True, parser_class=Parser)
-    add = dept_sub.add_parser("add", help="add a department")
-    add.add_argument("name")
+    dept = sub.add_parser("department", help=T._("departments"))
+    dept_sub = dept.add_subparsers(dest="department_command", required=True, parser_class=Parser,
+                                      metavar=T._("COMMAND"))
+    add = dept_sub.add_parser("add", help=T._("add a department"))
+    add.add_argument("name", metavar=T._("NAME"))
     add.set_defaults(func=cmd_department_add)
-    dept_sub.add_parser("list", help="list departments").set_defaults(func=cmd_department_list)
+    dept_sub.add_parser("list", help=T._("list departments")).set_defaults(func=cmd_department_list)
 
-    invite = sub.add_parser("invite", help="create a one-time invitation code")
-    invite.add_argument("--role", required=True, choices=["admin", "supervisor", "liaison"])
-    invite.add_argument("--department")
-    invite.add_argument("--days", type=_days, help="days the code stays valid, 1-365 (default invitations.valid_days)")
+    invite = sub.add_parser("invite", help=T._("create a one-time invitation code"))
+    invite.add_argument("--role", required=True, choices=["admin", "supervisor", "liaison"],
+                        help=T._("admin, supervisor or liaison (liaison officer)"))
+    invite.add_argument("--department", metavar=T._("DEPARTMENT"), help=T._("the liaison's department"))
+    invite.add_argument("--days", type=_days, help=T._(
+        "days the code stays valid, 1-365 (default invitations.valid_days)"))
     invite.set_defaults(func=cmd_invite)
 
 
@@ -89,7 +95,7 @@ def check_storage(settings: Settings) -> None:
         probe_file.unlink()
     except OSError as exc:
         raise StartupError(N_("The evidence folder {path} is not writable: {reason}"),
-                           path=str(settings.storage.files), reason=exc.strerror or str(exc)) from None
+                           path=str(settings.storage.files), reason=os_reason(exc)) from None
 
 
 def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -114,7 +120,7 @@ async def cmd_backup(args: argparse.Namespace, settings: Settings, db: Database)
         verdict = await db.backup(target, overwrite=args.force)
     except OSError as exc:
         return fail(T._("Cannot write the backup {path}: {reason}").format(path=target,
-                                                                         reason=exc.strerror or str(exc)))
+                                                                         reason=os_reason(exc)))
     if verdict != "ok":
         return fail(T._("The backup {path} failed its integrity check: {verdict}").format(path=target, verdict=verdict))
     print(T._("Backup written to {path} and verified (integrity_check: ok).").format(path=target))

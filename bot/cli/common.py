@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from bot.i18n import Translator, translator_for_locale
+from bot.errors import os_error_reason
+from bot.i18n import N_, Translator, translator_for_locale
 from bot.settings import Settings
 from storage.db import Database
 
@@ -26,11 +28,65 @@ Command = Callable[[argparse.Namespace, Settings], int]
 AsyncCommand = Callable[[argparse.Namespace, Settings, Database], Awaitable[int]]
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help layout with the one English word it writes itself ("usage:") in Chinese."""
+
+    def add_usage(self, usage: str | None, actions: Iterable[argparse.Action],
+                  groups: Iterable[argparse._MutuallyExclusiveGroup], prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, T._("usage: ") if prefix is None else prefix)
+
+
+# argparse's own error messages (Python 3.11), matched and said again in the CLI's language. argparse
+# words them through its module-level gettext; patching that would be global state, so the finished
+# English line is translated here instead. Anything unmatched is shown as argparse wrote it.
+_ARGPARSE_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"the following arguments are required: (?P<args>.+)"),
+     N_("missing required argument(s): {args}")),
+    (re.compile(r"argument (?P<arg>\S+): invalid choice: '(?P<value>.*)' \(choose from (?P<choices>.+)\)"),
+     N_("{arg}: {value} is not one of the allowed values: {choices}")),
+    (re.compile(r"unrecognized arguments: (?P<args>.+)"), N_("unknown argument(s): {args}")),
+    (re.compile(r"argument (?P<arg>\S+): expected one argument"), N_("{arg} needs a value")),
+    (re.compile(r"argument (?P<arg>\S+): invalid (?P<type>\S+) value: '(?P<value>.*)'"),
+     N_("{arg}: {value} is not a valid value")),
+    (re.compile(r"argument (?P<arg>\S+): ignored explicit argument '(?P<value>.*)'"),
+     N_("{arg} takes no value (got {value})")),
+    (re.compile(r"ambiguous option: (?P<arg>\S+) could match (?P<choices>.+)"),
+     N_("{arg} is ambiguous: it could be {choices}")),
+    (re.compile(r"argument (?P<arg>\S+): (?P<detail>.+)"), N_("{arg}: {detail}")),
+)
+
+
+def argparse_error_text(message: str) -> str:
+    """One argparse error line in the CLI's language (choices listed with 、, quotes dropped)."""
+    for pattern, msgid in _ARGPARSE_ERRORS:
+        m = pattern.fullmatch(message)
+        if m:
+            parts = {k: v.replace("'", "") for k, v in m.groupdict().items()}
+            for key in ("choices", "args"):
+                if key in parts:
+                    parts[key] = "、".join(p.strip() for p in re.split(r"[, ]+", parts[key]) if p.strip())
+            return T._(msgid).format(**parts)
+    return message
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors in one line and exit code 2 (its default code)."""
+    """argparse that speaks the CLI's language (help, usage, errors) and reports usage errors in one
+    line plus where to read more, with exit code 2 (its default code)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        add_help = kwargs.pop("add_help", True)
+        kwargs["add_help"] = False  # our own -h below, with Chinese help
+        super().__init__(*args, **kwargs)
+        self._positionals.title = T._("arguments")
+        self._optionals.title = T._("options")
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                              help=T._("show this help and exit"))
 
     def error(self, message: str) -> Any:
-        self.exit(EXIT_USAGE, f"rectbot: {message}\n")
+        hint = T._("(see: {prog} --help)").format(prog=self.prog)
+        self.exit(EXIT_USAGE, f"{self.prog}：{argparse_error_text(message)}{hint}\n")
 
 
 # What each sub-command module's add_commands(subparsers) receives: sub-parsers are all `Parser`s.
@@ -70,6 +126,17 @@ def setup_logging(settings: Settings | None, level: int = logging.INFO) -> None:
     # httpx logs every request URL, and Bot API URLs contain the token.
     for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a file could not be opened, in the CLI's language (the OS's strerror is English)."""
+    return os_error_reason(exc).render(T)
+
+
+def file_error(exc: OSError) -> str:
+    """A file problem no command caught itself, as one Chinese line naming the file."""
+    path = exc.filename if exc.filename is not None else "?"
+    return T._("Cannot use the file {path}: {reason}").format(path=path, reason=os_reason(exc))
 
 
 def fail(message: str) -> int:

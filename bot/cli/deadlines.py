@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot.cli.common import Parser, SubParsers, T, fail, now
+from bot.cli.common import Parser, SubParsers, T, fail, now, os_reason
 from bot.clock import OffsetClock
 from bot.dates import DateInputError, Direction, parse_natural_date
 from bot.deadline_text import deadline_json, describe_deadline, describe_schedule, format_date, format_day
@@ -106,7 +106,7 @@ def cmd_calendar_load(args: argparse.Namespace, settings: Settings) -> int:
     except UnicodeDecodeError:
         return fail(T._("The file {path} is not UTF-8 text.").format(path=path))
     except OSError as exc:
-        return fail(T._("Cannot read the file {path}: {reason}").format(path=path, reason=exc.strerror or exc))
+        return fail(T._("Cannot read the file {path}: {reason}").format(path=path, reason=os_reason(exc)))
     try:
         schedule = parse_year_toml(text)
     except CalendarFileError as exc:
@@ -220,20 +220,24 @@ def _year(text: str) -> int:
 
 def add_commands(sub: SubParsers) -> None:
     """Register deadline and calendar (with load, show, list) on the top-level sub-parsers."""
-    dl = sub.add_parser("deadline", help="compute a deadline (Civil Code arts. 200-204)")
-    dl.add_argument("start", help="start date (not counted), e.g. 2026-03-05, 2026年3月5日, 3月5日 or 明天; "
-                    "a date without a year is the latest one not after today")
-    dl.add_argument("period", help="period, e.g. 2m, 15d, 10wd, 2个月, 10个工作日")
-    dl.add_argument("--strict", action="store_true", help="only statutory holidays (not weekends) move the last day")
-    dl.add_argument("--json", action="store_true", help="print one JSON object")
+    about = T._("compute a deadline (Civil Code arts. 200-204)")
+    dl = sub.add_parser("deadline", help=about, description=about)
+    dl.add_argument("start", metavar=T._("START"), help=T._(
+        "start date (not counted), e.g. 2026-03-05, 2026年3月5日, 3月5日 or 明天; "
+        "a date without a year is the latest one not after today"))
+    dl.add_argument("period", metavar=T._("PERIOD"), help=T._("period, e.g. 2m, 15d, 10wd, 2个月, 10个工作日"))
+    dl.add_argument("--strict", action="store_true",
+                    help=T._("only statutory holidays (not weekends) move the last day"))
+    dl.add_argument("--json", action="store_true", help=T._("print one JSON object"))
     dl.set_defaults(func=cmd_deadline)
 
-    cal = sub.add_parser("calendar", help="official holiday schedules")
-    cal_sub = cal.add_subparsers(dest="calendar_command", required=True, parser_class=Parser)
-    load = cal_sub.add_parser("load", help="validate and store a year's schedule from a TOML file")
-    load.add_argument("file")
+    cal = sub.add_parser("calendar", help=T._("official holiday schedules"))
+    cal_sub = cal.add_subparsers(dest="calendar_command", required=True, parser_class=Parser,
+                                metavar=T._("COMMAND"))
+    load = cal_sub.add_parser("load", help=T._("validate and store a year's schedule from a TOML file"))
+    load.add_argument("file", metavar=T._("FILE"))
     load.set_defaults(func=cmd_calendar_load)
-    show = cal_sub.add_parser("show", help="show a year's schedule")
-    show.add_argument("year", type=_year)
+    show = cal_sub.add_parser("show", help=T._("show a year's schedule"))
+    show.add_argument("year", type=_year, metavar=T._("YEAR"))
     show.set_defaults(func=cmd_calendar_show)
-    cal_sub.add_parser("list", help="years with a schedule").set_defaults(func=cmd_calendar_list)
+    cal_sub.add_parser("list", help=T._("years with a schedule")).set_defaults(func=cmd_calendar_list)

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from bot.cli import admin, deadlines, ledger
-from bot.cli.common import Parser, T, fail
+from bot.cli.common import Parser, T, fail, file_error
 from bot.errors import RectbotError
 from bot.settings import load_settings
 
@@ -19,8 +19,9 @@ from bot.settings import load_settings
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; sub-commands appear in `--help` in the order added here."""
     parser = Parser(prog="rectbot", description="rectbot — 预算绩效整改督办机器人")
-    parser.add_argument("--config", type=Path, help="TOML settings file (default ./rectbot.toml)")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    parser.add_argument("--config", type=Path, metavar=T._("FILE"),
+                        help=T._("TOML settings file (default ./rectbot.toml)"))
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar=T._("COMMAND"))
     # Each module adds its own sub-commands; a new module is imported above and added here.
     admin.add_commands(sub)  # run, config, db, backup, department, invite
     deadlines.add_commands(sub)  # deadline, calendar
@@ -37,5 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args, settings))
     except RectbotError as exc:
         return fail(exc.render(T))
+    except OSError as exc:  # a file no command caught itself: one Chinese line, never a traceback
+        return fail(file_error(exc))
     except KeyboardInterrupt:
         return 130

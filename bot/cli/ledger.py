@@ -8,7 +8,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from bot.cli.common import SubParsers, T, fail, now, with_db
+from bot.cli.common import SubParsers, T, fail, now, os_reason, with_db
 from bot.ledger import apply_import, describe_plan, describe_result, export_ledger, plan_import, read_table
 from bot.schedules import build_calendar
 from bot.settings import Settings
@@ -17,13 +17,14 @@ from storage.db import Database
 
 def add_commands(sub: SubParsers) -> None:
     """Register import and export on the top-level sub-parsers."""
-    imp = sub.add_parser("import", help="import the rectification ledger (整改台账) from .xlsx or .csv")
-    imp.add_argument("file", type=Path)
+    imp = sub.add_parser("import", help=T._("import the rectification ledger (整改台账) from .xlsx or .csv"))
+    imp.add_argument("file", type=Path, metavar=T._("FILE"))
     imp.add_argument("--skip-invalid", action="store_true",
-                     help="import the good rows even when some rows have problems")
+                     help=T._("import the good rows even when some rows have problems"))
     imp.set_defaults(func=cmd_import)
-    exp = sub.add_parser("export", help="export the ledger as .xlsx (or .csv)")
-    exp.add_argument("-o", "--output", type=Path, required=True, help="ledger.xlsx or ledger.csv")
+    exp = sub.add_parser("export", help=T._("export the ledger as .xlsx (or .csv)"))
+    exp.add_argument("-o", "--output", type=Path, required=True, metavar=T._("FILE"),
+                     help=T._("ledger.xlsx or ledger.csv"))
     exp.set_defaults(func=cmd_export)
 
 
@@ -37,7 +38,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings, db: Database)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return fail(T._("Cannot read {path}: {reason}").format(path=path, reason=exc.strerror or str(exc)))
+        return fail(T._("Cannot read {path}: {reason}").format(path=path, reason=os_reason(exc)))
     started = time.monotonic()
     calendar = await build_calendar(db)
     table = read_table(data, path.name)
@@ -70,6 +71,6 @@ async def cmd_export(args: argparse.Namespace, settings: Settings, db: Database)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(content)
     except OSError as exc:
-        return fail(T._("Cannot write {path}: {reason}").format(path=out, reason=exc.strerror or str(exc)))
+        return fail(T._("Cannot write {path}: {reason}").format(path=out, reason=os_reason(exc)))
     print(T._("Exported {n} case(s) to {path}.").format(n=count, path=out))
     return 0

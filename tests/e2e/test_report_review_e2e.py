@@ -125,7 +125,7 @@ def test_reminder_reply_report_return_second_report_close_and_export(
 
     # Returned for rework with a reason and the default new deadline (10 working days → 2026-03-16).
     sup1.press(card, "退回")
-    sup1.wait_for_message(has("原因"))
+    sup1.wait_for_message(has("理由"))
     sup1.send_text("缺少资金拨付明细表")
     due_prompt = sup1.wait_for_message(has("10个工作日"))
     sup1.press(due_prompt, "2026年3月16日")
@@ -216,9 +216,9 @@ def test_report_draft_survives_sigkill(sandbox: SandboxServer, rectbot: Factory)
     assert "农村公路养护" in resumed.content and "一、完成路面修补3.2公里。\n二、建立养护巡查台账。" in resumed.content
     liaison.press(resumed, "下一步")
     liaison.press(liaison.wait_for_message(has("整改情况如何")), "部分整改")
-    liaison.wait_for_message(has("原因"))
+    liaison.wait_for_message(has("理由"))
     liaison.send_text("部分路段需等待雨季结束")
-    liaison.press(liaison.wait_for_message(has("证明材料")), "跳过")
+    liaison.press(liaison.wait_for_message(has("佐证材料")), "跳过")
     liaison.press(liaison.wait_for_message(has("提交")), "提交")
     liaison.wait_for_message(has("已提交"))
     assert one(bot, "SELECT state FROM reports WHERE case_id = ?", case_id) == "submitted"

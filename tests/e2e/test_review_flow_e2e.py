@@ -119,7 +119,7 @@ def open_from_review(sup: SandboxUser, case_id: int, report_id: int) -> SentMess
 
 def start_return(sup: SandboxUser, card: SentMessage, reason: str) -> SentMessage:
     sup.press(card, "退回补充")
-    sup.wait_for_message(has("原因"))
+    sup.wait_for_message(has("理由"))
     sup.send_text(reason)
     return sup.wait_for_message(has("现行整改期限", "2027年2月2日"))
 
@@ -171,7 +171,7 @@ def test_return_keep_deadline_resubmit_item_by_item_and_close_with_an_opinion(
     liaison.press(liaison.wait_for_message(has("第1条（共3条）", "已拨付全部补助资金")), "已完成")
     answer_item(liaison, 2, "已修订绩效目标")
     answer_item(liaison, 3, "已整理项目档案")
-    liaison.wait_for_message(has("证明材料"))
+    liaison.wait_for_message(has("佐证材料"))
     liaison.send_document("拨付凭证.pdf", PDF, "application/pdf")
     liaison.press(liaison.wait_for_message(has("拨付凭证.pdf")), "完成")
     summary = liaison.wait_for_message(has("请核对"))

@@ -130,7 +130,7 @@ def test_an_admin_runs_spotcheck_decides_a_review_and_is_greeted_by_name(
     liaison.send_text("一、已拨付补助资金120万元。")
     liaison.press(liaison.wait_for_message(has("下一步")), "下一步")
     liaison.press(liaison.wait_for_message(has("整改情况如何")), "已整改")
-    liaison.press(liaison.wait_for_message(has("证明材料")), "跳过（无证明材料）")
+    liaison.press(liaison.wait_for_message(has("佐证材料")), "跳过（无佐证材料）")
     liaison.press(liaison.wait_for_message(lambda m: ("提交", "rp:submit:1") in m.buttons), "提交")
     liaison.wait_for_message(has("已提交"))
 

@@ -53,7 +53,7 @@ def test_a_supervisors_day_from_the_menu_alone(sandbox: SandboxServer, rectbot: 
     # 今日待办 → the report → 退回补充, keeping the original deadline.
     card = from_todo(sup, case_id, "学生营养餐补助")
     sup.press(card, "退回补充")
-    sup.wait_for_message(has("原因"))
+    sup.wait_for_message(has("理由"))
     sup.send_text("第3条缺少档案目录")
     sup.press(sup.wait_for_message(has("现行整改期限", "2027年2月2日")), "保持原期限")
     sup.wait_for_message(has("退回补充", "整改期限不变：2027年2月2日"))
