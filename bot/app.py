@@ -30,7 +30,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import jobs
+from bot import jobs, ladder
 from bot.bootstrap import open_services
 from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import commands_for
@@ -40,7 +40,7 @@ from bot.i18n import translator_for_locale
 from bot.services import Services
 from bot.settings import Settings
 from bot.telegram_channel import TelegramChannel, flood_limiter
-from handlers import admin, cases, common, deadlines, ledger, new_case, onboarding, reminders, report, review
+from handlers import admin, cases, common, deadlines, ledger, new_case, onboarding, overview, reminders, report, review
 from handlers.common import RectbotContext
 
 log = logging.getLogger(__name__)
@@ -215,6 +215,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         *report.handlers(),  # the report and /extend conversation, /cases
         *review.handlers(),  # the review conversation, one-tap decisions, /review /budget /spotcheck
         *reminders.handlers(),  # includes replies to reminders (progress notes)
+        *overview.handlers(),  # /status
         *ledger.handlers(),
         *report.draft_fallthrough_handlers(),
         CallbackQueryHandler(common.stale_button),
@@ -268,6 +269,12 @@ def _schedule_jobs(app: Application, svc: Services) -> None:
     calendar_every = timedelta(seconds=min(60, settings.reminders.sweep_seconds))
     jq.run_repeating(calendar_job, interval=calendar_every, first=calendar_every, name="refresh-calendar")
     jq.run_repeating(purge_job, interval=3600, first=5, name="purge-stale-imports")
+
+    async def ladder_job(_: object) -> None:
+        await ladder.refresh(svc.db, svc.calendar, settings, svc.clock)
+
+    jq.run_repeating(ladder_job, interval=settings.ladder.refresh_seconds, first=1, name="ladder",
+                     job_kwargs={"max_instances": 1, "coalesce": True})
 
 
 async def _post_shutdown(app: Application) -> None:

@@ -139,5 +139,8 @@ DIGEST = CallbackCodec("dg", {s: () for s in ("new", "overdue", "soon", "review"
 # The page is recomputed for whoever presses, so the data carries nothing but the list and the number.
 PAGE = CallbackCodec("pg", {
     "cases": (int,), "report": (int,), "extend": (int,), "review": (int,), "budget": (int,), "overdue": (int,),
+    "status": (int,), "sdept": (int, int),  # /status, and one department's cases (department id, page)
     "dg": (("new", "overdue", "soon", "review", "provisional", "noliaison"), int),
 })
+# /status: open one department's cases (st:d:DEPARTMENT); authorized again on every press.
+STATUS = CallbackCodec("st", {"d": (int,)})

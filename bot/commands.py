@@ -42,6 +42,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("review", N_("Reports awaiting your review"), BUREAU),
     Command("budget", N_("Budget suggestions by department (XLSX)"), BUREAU),
     Command("spotcheck", N_("Spot-check N closed cases at random: /spotcheck 5"), BUREAU),
+    Command("status", N_("Each department at a glance: /status, or /status DEPARTMENT"), ALL),
 )
 
 

@@ -355,3 +355,32 @@ class StoredYear:
     schedule_json: str
     loaded_at: str
     loaded_by: str | None
+
+
+# ----------------------------------------------------------------------------- the bureau's overview
+
+
+@dataclass(frozen=True)
+class LadderChange:
+    """A case changed colour on the 督办 ladder (colours are bot.ladder.Colour values)."""
+
+    case_id: int
+    colour: str
+    previous: str
+    due_on: date | None
+    changed_on: date      # bureau-local day
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class DepartmentCounts:
+    """One department's cases by stage, counted in SQL (/status)."""
+
+    department_id: int
+    name: str
+    awaiting_receipt: int     # 待签收: feedback not yet received
+    in_progress: int          # 整改中 (including rework after 退回)
+    reported: int             # 已报告待审
+    overdue: int              # 逾期: rectifying past the deadline
+    closed: int               # 已销号
+    earliest_due: date | None  # the earliest deadline among the cases being rectified (its worst colour)

@@ -178,6 +178,13 @@ class InvitationSettings(_Section):
     valid_days: int = Field(7, ge=1, le=365)
 
 
+class LadderSettings(_Section):
+    """The three-colour 督办 ladder: 蓝 within `blue_working_days` of the deadline, 黄 overdue, 红 level 2."""
+
+    blue_working_days: int = Field(5, ge=0, le=60)
+    refresh_seconds: int = Field(300, ge=1, le=86400)  # how often colour changes are looked for and recorded
+
+
 class TestingSettings(_Section):
     """For demos and end-to-end tests only: start the clock at a fixed instant."""
 
@@ -196,6 +203,7 @@ class Settings(BaseSettings):
     reminders: RemindersSettings = Field(default_factory=RemindersSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     invitations: InvitationSettings = Field(default_factory=InvitationSettings)
+    ladder: LadderSettings = Field(default_factory=LadderSettings)
     testing: TestingSettings = Field(default_factory=TestingSettings)
 
     @model_validator(mode="after")

@@ -1,0 +1,110 @@
+"""Issue 11 end to end: /status (各单位情况) and the 督办 ladder through the real `rectbot run` process.
+
+Bureau staff see every department worst first, tap one for its cases with their colour; a liaison
+sees their own department only — another department by name, or by a forged button, is refused and
+nothing of it is shown; /case shows the case's ladder colour and when it changed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot.sandbox import SandboxServer, SentMessage
+from tests.e2e.harness import RectbotProcess
+
+CLOCK = "2026-03-20T10:00:00+08:00"   # a Friday
+Factory = Callable[..., RectbotProcess]
+EDU, HEALTH, WATER = "县教育局", "县卫健局", "县水利局"
+
+
+def has(*parts: str) -> Callable[[SentMessage], bool]:
+    return lambda m: all(p in m.content for p in parts)
+
+
+def insert_case(bot: RectbotProcess, department: str, project: str, due_on: str | None,
+                status: str = "in_progress") -> int:
+    """A case written straight into the database, with no sweep work (next_action_at NULL)."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    with sqlite3.connect(bot.database, timeout=30) as conn:
+        dept = conn.execute("SELECT id FROM departments WHERE name = ?", (department,)).fetchone()[0]
+        cur = conn.execute(
+            "INSERT INTO cases (department_id, project, source, findings, suggestions, feedback_doc_no,"
+            " feedback_received_on, period, due_on, due_rule, status, created_by, created_at, updated_at)"
+            " VALUES (?, ?, 'evaluation', '问题', '建议', ?, '2026-01-05', '2m', ?, 'months', ?, 'cli', ?, ?)",
+            (dept, project, f"海财绩〔2026〕{project}", due_on, status, now, now))
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+
+def department_id(bot: RectbotProcess, name: str) -> int:
+    with sqlite3.connect(bot.database) as conn:
+        return int(conn.execute("SELECT id FROM departments WHERE name = ?", (name,)).fetchone()[0])
+
+
+def ladder_rows(bot: RectbotProcess, case_id: int) -> list[str]:
+    with sqlite3.connect(bot.database) as conn:
+        return [r[0] for r in conn.execute("SELECT colour FROM ladder_changes WHERE case_id = ? ORDER BY id",
+                                           (case_id,))]
+
+
+def test_status_for_the_bureau_and_a_liaisons_own_department(sandbox: SandboxServer, rectbot: Factory) -> None:
+    bot = rectbot({"testing": {"clock_start": CLOCK}, "ladder": {"refresh_seconds": 1}})
+    for name in (EDU, HEALTH, WATER):
+        bot.add_department(name)
+    bot.start()
+    supervisor, liaison = sandbox.create_user(first_name="督办甲"), sandbox.create_user(first_name="王芳")
+    bot.register(supervisor, "supervisor")
+    bot.register(liaison, "liaison", HEALTH)
+    red = insert_case(bot, EDU, "义务教育均衡发展补助", "2026-03-06")       # 10 working days overdue: 红
+    insert_case(bot, EDU, "学前教育补助", None, status="pending_feedback")
+    insert_case(bot, EDU, "校舍维修", "2026-02-01", status="closed")
+    insert_case(bot, HEALTH, "公共卫生服务补助", "2026-03-19")              # 1 working day overdue: 黄
+    insert_case(bot, WATER, "农村饮水安全", "2026-03-25")                   # 3 working days left: 蓝
+    deadline = time.monotonic() + 15
+    while ladder_rows(bot, red) != ["red"]:                                  # the ladder job records it
+        assert time.monotonic() < deadline, "the ladder was not recorded"
+        time.sleep(0.2)
+    for user in (supervisor, liaison):
+        sandbox.mark_read(user)
+
+    # the bureau: every department, worst first, with the five counts; a button per department
+    supervisor.send_command("status")
+    overview = supervisor.wait_for_message(has("各单位整改情况"), timeout=15)
+    lines = [ln for ln in overview.content.splitlines() if "：待签收" in ln]
+    assert lines == ["🔴 县教育局：待签收 1 · 整改中 1 · 已报告待审 0 · 逾期 1 · 已销号 1",
+                     "🟡 县卫健局：待签收 0 · 整改中 1 · 已报告待审 0 · 逾期 1 · 已销号 0",
+                     "🔵 县水利局：待签收 0 · 整改中 1 · 已报告待审 0 · 逾期 0 · 已销号 0"]
+    assert [label for label, _ in overview.buttons] == ["🔴 县教育局", "🟡 县卫健局", "🔵 县水利局"]
+    supervisor.press(overview, "🔴 县教育局")
+    cases = supervisor.wait_for_message(has("义务教育均衡发展补助"), timeout=15)
+    assert f"🔴 整改事项#{red} · 义务教育均衡发展补助 · 整改中" in cases.content and "逾期10个工作日" in cases.content
+    assert "校舍维修" not in cases.content                                  # closed: counted, not listed
+    supervisor.send_command("status", WATER)
+    water = supervisor.wait_for_message(has("农村饮水安全"), timeout=15)
+    assert "🔵" in water.content and "剩余3个工作日" in water.content
+
+    # /case: the colour now, and when it turned red in the history
+    supervisor.send_command("case", str(red))
+    shown = supervisor.wait_for_message(has("督办等级"), timeout=15)
+    assert "督办等级转为🔴红色：二级督办" in shown.content and "督办等级：🔴 红" in shown.content
+
+    # a liaison: their own department only
+    liaison.send_command("status")
+    own = liaison.wait_for_message(has("各单位整改情况"), timeout=15)
+    assert HEALTH in own.content and EDU not in own.content and WATER not in own.content
+    liaison.send_command("status", HEALTH)
+    assert "公共卫生服务补助" in liaison.wait_for_message(has("公共卫生服务补助"), timeout=15).content
+    liaison.send_command("status", EDU)
+    refused = liaison.wait_for_message(timeout=15)
+    assert refused.content == "您只能查看本单位（县卫健局）的情况。"
+    liaison.send_command("status", "县不存在局")                             # no hint of which departments exist
+    assert liaison.wait_for_message(timeout=15).content == "您只能查看本单位（县卫健局）的情况。"
+    for forged in (f"st:d:{department_id(bot, EDU)}", f"pg:sdept:{department_id(bot, EDU)}:1"):
+        answer = sandbox.wait_for_callback_answer(liaison.press(own, data=forged))
+        assert answer.show_alert and answer.text == "您只能查看本单位（县卫健局）的情况。"
+    time.sleep(0.5)
+    assert all(EDU not in m.content and "义务教育" not in m.content for m in liaison.messages())
+    assert [c.method for c in sandbox.calls() if c.status >= 400] == []
