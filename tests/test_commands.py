@@ -10,10 +10,10 @@ def test_each_role_sees_its_commands_in_order() -> None:
     # Admins may do everything supervisors may (issue 10), /spotcheck included.
     assert [c.name for c in commands_for(Role.ADMIN)] == [
         "help", "whoami", "lang", "invite", "new", "case", "feedback", "received", "changedue", "export", "cancel",
-        "deadline", "overdue", "digest", "review", "budget", "spotcheck", "status"]
+        "deadline", "overdue", "digest", "review", "budget", "spotcheck", "status", "stats"]
     assert [c.name for c in commands_for(Role.SUPERVISOR)] == [
         "help", "whoami", "lang", "invite", "new", "case", "feedback", "received", "changedue", "export", "cancel",
-        "deadline", "overdue", "digest", "review", "budget", "spotcheck", "status"]
+        "deadline", "overdue", "digest", "review", "budget", "spotcheck", "status", "stats"]
     assert [c.name for c in commands_for(Role.LIAISON)] == [
-        "help", "whoami", "lang", "case", "cancel", "deadline", "cases", "report", "extend", "status"]
+        "help", "whoami", "lang", "case", "cancel", "deadline", "cases", "report", "extend", "status", "stats"]
     assert [c.name for c in commands_for(None)] == ["start"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.cli import admin, deadlines, ledger
+from bot.cli import admin, deadlines, ledger, overview
 from bot.cli.common import Parser, T, fail
 from bot.errors import RectbotError
 from bot.settings import load_settings
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_commands(sub)  # run, config, db, backup, department, invite
     deadlines.add_commands(sub)  # deadline, calendar
     ledger.add_commands(sub)  # import, export
+    overview.add_commands(sub)  # stats
     return parser
 
 

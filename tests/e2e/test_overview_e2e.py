@@ -105,6 +105,13 @@ def test_status_for_the_bureau_and_a_liaisons_own_department(sandbox: SandboxSer
     for forged in (f"st:d:{department_id(bot, EDU)}", f"pg:sdept:{department_id(bot, EDU)}:1"):
         answer = sandbox.wait_for_callback_answer(liaison.press(own, data=forged))
         assert answer.show_alert and answer.text == "您只能查看本单位（县卫健局）的情况。"
+    # /stats: the bureau gets the ranking; the liaison their own department, another one refused
+    supervisor.send_command("stats", "本年")
+    assert "考核排名" in supervisor.wait_for_message(has("整改统计"), timeout=15).content
+    liaison.send_command("stats")
+    assert liaison.wait_for_message(has("整改统计"), timeout=15).content.startswith("📈 县卫健局 整改统计")
+    liaison.send_command("stats", f"{EDU} 本年")
+    assert liaison.wait_for_message(timeout=15).content == "您只能查看本单位（县卫健局）的情况。"
     time.sleep(0.5)
     assert all(EDU not in m.content and "义务教育" not in m.content for m in liaison.messages())
     assert [c.method for c in sandbox.calls() if c.status >= 400] == []
