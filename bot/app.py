@@ -30,7 +30,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import jobs, ladder
+from bot import bulletin, jobs, ladder
 from bot.bootstrap import open_services
 from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import commands_for
@@ -274,6 +274,12 @@ def _schedule_jobs(app: Application, svc: Services) -> None:
         await ladder.refresh(svc.db, svc.calendar, settings, svc.clock)
 
     jq.run_repeating(ladder_job, interval=settings.ladder.refresh_seconds, first=1, name="ladder",
+                     job_kwargs={"max_instances": 1, "coalesce": True})
+
+    async def bulletin_job(_: object) -> None:
+        await bulletin.issue_weekly(svc)
+
+    jq.run_repeating(bulletin_job, interval=calendar_every, first=2, name="weekly-bulletin",
                      job_kwargs={"max_instances": 1, "coalesce": True})
 
 

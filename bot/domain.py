@@ -127,6 +127,9 @@ class Kind(StrEnum):
     DIGEST = "digest"
     CALENDAR_MISSING = "calendar_missing"
     NO_REACHABLE_LIAISON = "no_reachable_liaison"
+    BULLETIN = "bulletin"              # the weekly 通报 with its chart, to supervisors and admins
+    BULLETIN_SHEET = "bulletin_sheet"  # the same bulletin as an XLSX sheet
+    BULLETIN_LINE = "bulletin_line"    # a department's own line, to its liaisons
 
 
 # ----------------------------------------------------------------------------- people

@@ -47,14 +47,14 @@ async def test_every_character_drawn_is_in_the_font_and_nothing_is_missing(svc: 
     assert b.week == "2026-W06" and (b.period.start, b.period.end) == (date(2026, 1, 1), date(2026, 2, 1))
     assert len(b.lines) == 30
     labels = [t_(t) for t in (ZH, EN) for t_ in (
-        lambda t: bulletin.chart_title(t, svc.settings), lambda t: bulletin.chart_subtitle(t, b),
+        lambda t: bulletin.chart_title(t, b), lambda t: bulletin.chart_subtitle(t, b),
         lambda t: t._("On-time rate (%)"))]
     values = [line.rate for line in b.lines] + ["—", "0123456789.%"]
     assert chart.missing_characters([*DEPARTMENTS, *labels, *values]) == set()
     assert chart.missing_characters(["𠀀"]) == {"𠀀"}        # the check itself works: a CJK Ext. B character
     with warnings.catch_warnings():
         warnings.simplefilter("error")                        # matplotlib warns "Glyph … missing from font(s)"
-        png = bulletin.chart_png(ZH, svc.settings, b)
+        png = bulletin.chart_png(ZH, b)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
     (tmp_path / "bulletin.png").write_bytes(png)
 

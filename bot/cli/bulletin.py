@@ -29,8 +29,8 @@ async def cmd_bulletin(args: argparse.Namespace, settings: Settings, db: Databas
     monday = bulletin.parse_week(args.week) if args.week else bulletin.parse_week(bulletin.week_of(today))
     calendar = await build_calendar(db)
     b = await bulletin.stored_or_fresh(db, calendar, settings, monday)
-    print(bulletin.render_text(T, settings, b))
-    for path, content in ((args.output, lambda: bulletin.chart_png(T, settings, b)),
+    print(bulletin.render_text(T, b))
+    for path, content in ((args.output, lambda: bulletin.chart_png(T, b)),
                           (args.xlsx, lambda: bulletin.xlsx(T, b))):
         if path is None:
             continue

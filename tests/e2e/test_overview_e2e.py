@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot.sandbox import SandboxServer, SentMessage
-from tests.e2e.harness import RectbotProcess
+from bot.sandbox import SandboxServer, SandboxUser, SentMessage
+from tests.e2e.harness import RectbotProcess, toml_dump
 
 CLOCK = "2026-03-20T10:00:00+08:00"   # a Friday
 Factory = Callable[..., RectbotProcess]
@@ -115,3 +115,112 @@ def test_status_for_the_bureau_and_a_liaisons_own_department(sandbox: SandboxSer
     time.sleep(0.5)
     assert all(EDU not in m.content and "义务教育" not in m.content for m in liaison.messages())
     assert [c.method for c in sandbox.calls() if c.status >= 400] == []
+
+
+# --------------------------------------------------------------------------- the weekly bulletin
+
+W11, W12 = "2026-03-09T09:00:00+08:00", "2026-03-16T09:00:00+08:00"   # Mondays, after escalation.digest_time
+# Year-to-date reports due on 2 February: on time (30 January) out of four (F: of five)
+ON_TIME = {"县教育局": (4, 4), "县司法局": (4, 5), "县卫健局": (3, 4), "县水利局": (2, 4), "县农业农村局": (1, 4),
+           "县民政局": (0, 4)}
+
+
+def seed(bot: RectbotProcess, people: list[tuple[SandboxUser, str, str | None]]) -> int:
+    """People straight into the database (so they exist when the first bulletin goes out), the reports, and a
+    previous week already handled (an installation that has run before: the first week is not only recorded)."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    with sqlite3.connect(bot.database, timeout=30) as conn:
+        ids = {n: i for i, n in conn.execute("SELECT id, name FROM departments")}
+        author = 0
+        for user, role, dept in people:
+            cur = conn.execute("INSERT INTO people (telegram_id, name, role, department_id, created_at)"
+                               " VALUES (?, ?, ?, ?, ?)", (user.id, f"user{user.id}", role,
+                                                          ids[dept] if dept else None, now))
+            assert cur.lastrowid is not None
+            author = author if role == "liaison" else cur.lastrowid
+        conn.execute("INSERT INTO job_state (name, value) VALUES ('bulletin.last_week', '2026-W10')")
+    for dept, (on_time, total) in ON_TIME.items():
+        reports(bot, author, dept, total, on_time, "2026-02-02")
+    return author
+
+
+def reports(bot: RectbotProcess, author: int, dept: str, total: int, on_time: int, due: str) -> None:
+    with sqlite3.connect(bot.database, timeout=30) as conn:
+        dept_id = conn.execute("SELECT id FROM departments WHERE name = ?", (dept,)).fetchone()[0]
+        for i in range(total):
+            submitted = "2026-01-30" if i < on_time else "2026-02-05"
+            if due > "2026-03-01":
+                submitted = "2026-03-09"
+            cur = conn.execute(
+                "INSERT INTO cases (department_id, project, source, findings, suggestions, feedback_doc_no,"
+                " feedback_received_on, period, due_on, due_rule, status, created_by, created_at, updated_at)"
+                " VALUES (?, ?, 'evaluation', '问题', '建议', ?, '2026-01-05', '2m', ?, 'months', 'reported', 'cli',"
+                " '2026-01-05T02:00:00+00:00', '2026-01-05T02:00:00+00:00')",
+                (dept_id, f"{dept}{due}项目{i}", f"doc-{due}-{i}", due))
+            conn.execute("INSERT INTO reports (case_id, author_id, state, step, measures, progress, created_at,"
+                         " updated_at, submitted_at, submitted_on) VALUES (?, ?, 'submitted', 'summary', '已整改',"
+                         " 'done', ?, ?, ?, ?)", (cur.lastrowid, author, submitted + "T02:00:00+00:00",
+                                                 submitted + "T02:00:00+00:00", submitted + "T02:00:00+00:00",
+                                                 submitted))
+
+
+def explain_cases(bot: RectbotProcess) -> list[tuple[str, str]]:
+    with sqlite3.connect(bot.database) as conn:
+        return sorted(conn.execute("SELECT d.name, c.feedback_doc_no FROM cases c JOIN departments d"
+                                   " ON d.id = c.department_id WHERE c.source = 'ranking'").fetchall())
+
+
+def set_clock(bot: RectbotProcess, when: str) -> None:
+    bot.settings["testing"]["clock_start"] = when
+    bot.config.write_text(toml_dump(bot.settings), encoding="utf-8")
+
+
+def test_two_weekly_bulletins_with_moves_and_art29_cases_once_across_a_sigkill(
+        sandbox: SandboxServer, rectbot: Factory) -> None:
+    bot = rectbot({"testing": {"clock_start": W11}})
+    for name in ON_TIME:
+        bot.add_department(name)
+    supervisor, civil, water = (sandbox.create_user(first_name=n) for n in ("督办甲", "民政联络员", "水利联络员"))
+    author = seed(bot, [(supervisor, "supervisor", None), (civil, "liaison", "县民政局"),
+                        (water, "liaison", "县水利局")])
+    bot.start()
+
+    first = supervisor.wait_for_message(has("整改工作周通报 2026-W11"), timeout=30)
+    assert first.document is not None and (first.document.file_name or "").endswith(".png")
+    text = first.content
+    assert "1. 县教育局 新：100.00 分" in text and "6. 县民政局 新：42.00 分" in text
+    assert "通报表扬（第二十七条）：县教育局、县司法局、县卫健局" in text
+    assert "须说明情况并提出改进措施的单位（第二十九条）：县水利局、县农业农村局、县民政局" in text
+    sheet = supervisor.wait_for_message(lambda m: (m.document is not None and
+                                                   (m.document.file_name or "").endswith(".xlsx")), timeout=30)
+    assert sheet.document is not None
+    line = civil.wait_for_message(has("整改工作周通报 2026-W11"), timeout=30)
+    assert "县民政局：在 6 个单位中排名第 6 名" in line.content and "请说明情况" in line.content
+    assert "县教育局" not in line.content                         # a liaison gets their own line only
+    first_cases = [("县农业农村局", "2026-W11通报"), ("县民政局", "2026-W11通报"), ("县水利局", "2026-W11通报")]
+    assert explain_cases(bot) == first_cases
+
+    # SIGKILL, then a restart later the same Monday: nothing is issued or opened twice
+    bot.kill()
+    set_clock(bot, "2026-03-09T15:00:00+08:00")
+    bot.start()
+    time.sleep(4)
+    assert explain_cases(bot) == first_cases
+    assert len([m for m in supervisor.messages() if "整改工作周通报" in m.content]) == 1
+    bot.stop()
+
+    # a week later 县民政局 has reported 40 cases on time: it moves up three, and the bottom three change
+    reports(bot, author, "县民政局", 40, 40, "2026-03-10")
+    set_clock(bot, W12)
+    bot.start()
+    second = supervisor.wait_for_message(has("整改工作周通报 2026-W12"), timeout=30)
+    assert "1. 县教育局 →：100.00 分" in second.content
+    assert "3. 县民政局 ↑3：" in second.content and "4. 县卫健局 ↓1：" in second.content
+    assert "单位（第二十九条）：县卫健局、县水利局、县农业农村局" in second.content
+    moved = civil.wait_for_message(has("整改工作周通报 2026-W12"), timeout=30)
+    assert "排名第 3 名 ↑3" in moved.content and "请说明情况" not in moved.content
+    assert explain_cases(bot) == sorted([*first_cases, ("县农业农村局", "2026-W12通报"), ("县水利局", "2026-W12通报"),
+                                         ("县卫健局", "2026-W12通报")])
+    # last week's bulletin, shown again from the CLI, is the one issued (unchanged by the new reports)
+    again = bot.cli("bulletin", "--week", "2026-W11").stdout
+    assert "6. 县民政局 新：42.00 分" in again
