@@ -12,7 +12,7 @@ import functools
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot import bulletin, case_text, delivery, digests, extensions, ladder, reminders, reports, review, spotcheck
+from bot import bulletin, case_text, delivery, digests, extensions, reminders, reports, review, spotcheck
 from bot.clock import Clock
 from bot.domain import Kind
 from bot.notify import RendererRegistry
@@ -59,7 +59,7 @@ def build_renderers(files_root: Path) -> RendererRegistry:
 def history_labels() -> Mapping[str, str]:
     """How every audited case action reads in /case: each module's own table, merged once."""
     return {**case_text.HISTORY_LABELS, **review.HISTORY_LABELS, **extensions.HISTORY_LABELS,
-            **spotcheck.HISTORY_LABELS, **reminders.HISTORY_LABELS, **ladder.HISTORY_LABELS}
+            **spotcheck.HISTORY_LABELS, **reminders.HISTORY_LABELS}
 
 
 async def open_services(settings: Settings, clock: Clock) -> Services:

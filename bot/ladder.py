@@ -6,8 +6,9 @@ not come yet, e.g. over a weekend — it is past its deadline all the same);
 红 (red): overdue by `escalation.levels[1]` working days or more, escalation level 2.
 A case that is not being rectified (awaiting feedback, reported, closed, non-compliant) or whose
 deadline is further away has no colour. The colour is computed from the deadline and the calendar
-wherever it is shown (so it is never stale); `refresh` records every change of colour, audited,
-so the case's history says when it turned 黄 or 红.
+wherever it is shown (so it is never stale); `refresh` records every change of colour with its
+time in `ladder_changes`, which /case lists, so the case's history says when it turned 黄 or 红.
+(Not in audit_log: nobody acted, the calendar moved; the people's actions stay the audit log.)
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bot.reminders import Light, local_today, traffic_light
 from bot.settings import Settings
 from bot.workcalendar import WorkCalendar
 from storage import ladder as repo
-from storage.db import Database, audit
+from storage.db import Database
 
 
 class Colour(StrEnum):
@@ -92,11 +93,8 @@ async def refresh(db: Database, calendar: WorkCalendar, settings: Settings, cloc
             changes.append(LadderChange(case_id, colour, previous, due, today, now))
     if not changes:
         return 0
-    async with db.transaction() as conn:
+    async with db.transaction() as conn:  # the history table is the record: a derived colour, not an action
         await repo.insert_changes(conn, changes)
-        for c in changes:
-            await audit(conn, actor="system", action=f"case.ladder.{c.colour}", entity="case", entity_id=c.case_id,
-                        before={"colour": c.previous}, after={"colour": c.colour, "due_on": c.due_on}, at=now)
     return len(changes)
 
 
@@ -125,7 +123,7 @@ def ladder_line(t: Translator, colour: Colour, since_day: date | None) -> str:
                                                            date=format_date(since_day, t))
 
 
-# How the ladder's audit actions read in a case's history (/case); merged in bot/bootstrap.py.
+# How each recorded change reads in /case.
 HISTORY_LABELS: Mapping[str, str] = {
     "case.ladder.blue": N_("Escalation ladder turned 🔵 blue: the deadline is near"),
     "case.ladder.yellow": N_("Escalation ladder turned 🟡 yellow: overdue (escalation level 1)"),
@@ -136,6 +134,12 @@ HISTORY_LABELS: Mapping[str, str] = {
 
 async def case_ladder_line(db: Database, calendar: WorkCalendar, settings: Settings, t: Translator, case: Case,
                            today: date) -> str:
-    """/case's ladder line for a case the caller was allowed to see."""
+    """/case's ladder lines for a case the caller was allowed to see: the colour now, then each change."""
     colour = case_colour(case, today, calendar, settings)
-    return ladder_line(t, colour, await since(db, case, colour) if colour is not Colour.NONE else None)
+    lines = [ladder_line(t, colour, await since(db, case, colour) if colour is not Colour.NONE else None)]
+    history = await changes(db, case.id)
+    if history:
+        lines.append(t._("Escalation ladder history:"))
+        lines += [t._("· {when} {what}").format(when=c.changed_on.isoformat(), what=t._(HISTORY_LABELS[
+            f"case.ladder.{c.colour}"])) for c in history if f"case.ladder.{c.colour}" in HISTORY_LABELS]
+    return "\n".join(lines)
