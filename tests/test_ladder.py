@@ -104,3 +104,32 @@ async def test_refresh_records_each_change_once(svc: Services) -> None:
                                  "· 2026-03-20 督办等级转为🔵蓝色：临近截止日期",
                                  "· 2026-04-03 督办等级转为🟡黄色：已逾期（一级督办）"]
     assert await svc.db.fetchall("SELECT * FROM audit_log WHERE action LIKE 'case.ladder%'") == []
+
+
+async def test_the_export_has_the_ladder_column_in_its_colours(svc: Services) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    from bot import ledger
+    edu = await add_department(svc.db, "县教育局")
+    ids = {colour: await add_case(svc.db, edu, project=colour, due_on=due) for colour, due in (
+        ("red", date(2026, 3, 6)), ("yellow", date(2026, 3, 19)), ("blue", date(2026, 3, 25)),
+        ("none", date(2026, 6, 30)))}
+    await add_case(svc.db, edu, project="closed", due_on=date(2026, 3, 6), status="closed", confidential=True)
+    for redact in (False, True):
+        content, _ = await ledger.export_ledger(svc.db, svc.calendar, FRIDAY, redact_confidential=redact,
+                                                blue_working_days=5, levels=[1, 10])
+        rows = list(load_workbook(io.BytesIO(content)).active.iter_rows())
+        col = [c.value for c in rows[0]].index("督办等级")
+        by_id = {r[0].value: r[col] for r in rows[1:]}
+        assert {colour: by_id[i].value or "" for colour, i in ids.items()} == {
+            "red": "红", "yellow": "黄", "blue": "蓝", "none": ""}
+        assert by_id[ids["red"]].fill.start_color.rgb == "FFFF7C80"
+        assert by_id[ids["blue"]].fill.start_color.rgb == "FF9BC2E6"
+        assert by_id[ids["yellow"]].fill.start_color.rgb == "FFFFE699"
+    # a narrower blue band from the settings
+    content, _ = await ledger.export_ledger(svc.db, svc.calendar, FRIDAY, blue_working_days=2, levels=[1, 10])
+    rows = list(load_workbook(io.BytesIO(content)).active.iter_rows(values_only=True))
+    col = list(rows[0]).index("督办等级")
+    assert {r[0]: r[col] for r in rows[1:]}[ids["blue"]] in ("", None)
