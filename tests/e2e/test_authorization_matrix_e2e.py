@@ -84,7 +84,9 @@ ID_KINDS: dict[tuple[str, str], str] = {
     ("ex", "send"): "case", ("ex", "edit"): "case", ("ex", "drop"): "case",
     ("ex", "approve"): "extension", ("ex", "other"): "extension", ("ex", "refuse"): "extension",
     ("new", "dept"): "department", ("new", "page"): "page",
-    **{("pg", a): "page" for a in ("cases", "report", "extend", "review", "budget", "overdue", "dg")},
+    **{("pg", a): "page" for a in ("cases", "report", "extend", "review", "budget", "overdue", "dg", "status",
+                                   "stats")},
+    ("pg", "sdept"): "department", ("st", "d"): "department",  # /status: one department's cases (and its pages)
     **{("rp", a): "report" for a in ("next", "p", "evdone", "goto", "rewrite", "evclear", "edit", "cancel", "submit")},
     **{("rv", a): "report" for a in ("close", "return_for_rework", "refused", "inadequate", "falsely_reported",
                                      "open")},
