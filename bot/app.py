@@ -30,7 +30,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import jobs
+from bot import bulletin, jobs, ladder
 from bot.bootstrap import open_services
 from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import commands_for
@@ -50,6 +50,7 @@ from handlers import (
     menu,
     new_case,
     onboarding,
+    overview,
     reminders,
     report,
     review,
@@ -228,7 +229,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         *menu.handlers({
             "todo": todo.cmd_todo, "cases": report.cmd_cases, "review": review.cmd_review,
             "export": ledger.export_command,
-            # "status": the overview's handler, once /status exists (各单位情况 in bot/menu.py)
+            "status": overview.status_command,
         }),
         *onboarding.handlers(),
         *todo.handlers(),
@@ -239,6 +240,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         *report.handlers(),  # the report and /extend conversation, /cases
         *review.handlers(),  # the review conversation, one-tap decisions, /review /budget /spotcheck
         *reminders.handlers(),  # includes replies to reminders (progress notes)
+        *overview.handlers(),  # /status
         *ledger.handlers(),
         *report.draft_fallthrough_handlers(),
         CallbackQueryHandler(common.stale_button),
@@ -293,6 +295,18 @@ def _schedule_jobs(app: Application, svc: Services) -> None:
     calendar_every = timedelta(seconds=min(60, settings.reminders.sweep_seconds))
     jq.run_repeating(calendar_job, interval=calendar_every, first=calendar_every, name="refresh-calendar")
     jq.run_repeating(purge_job, interval=3600, first=5, name="purge-stale-imports")
+
+    async def ladder_job(_: object) -> None:
+        await ladder.refresh(svc.db, svc.calendar, settings, svc.clock)
+
+    jq.run_repeating(ladder_job, interval=settings.ladder.refresh_seconds, first=1, name="ladder",
+                     job_kwargs={"max_instances": 1, "coalesce": True})
+
+    async def bulletin_job(_: object) -> None:
+        await bulletin.issue_weekly(svc)
+
+    jq.run_repeating(bulletin_job, interval=calendar_every, first=2, name="weekly-bulletin",
+                     job_kwargs={"max_instances": 1, "coalesce": True})
 
 
 async def _post_shutdown(app: Application) -> None:

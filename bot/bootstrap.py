@@ -12,7 +12,7 @@ import functools
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot import case_text, delivery, digests, extensions, reminders, reports, review, spotcheck
+from bot import bulletin, case_text, delivery, digests, extensions, reminders, reports, review, spotcheck
 from bot.clock import Clock
 from bot.domain import Kind
 from bot.notify import RendererRegistry
@@ -23,7 +23,8 @@ from bot.settings import Settings
 from storage.db import Database
 
 # Kinds that wait for reminders.send_window on working days; everything else goes out at once.
-WINDOWED_KINDS = frozenset({Kind.REMINDER, Kind.OVERDUE, Kind.ESCALATION, Kind.DIGEST, Kind.CALENDAR_MISSING})
+WINDOWED_KINDS = frozenset({Kind.REMINDER, Kind.OVERDUE, Kind.ESCALATION, Kind.DIGEST, Kind.CALENDAR_MISSING,
+                            Kind.BULLETIN, Kind.BULLETIN_SHEET, Kind.BULLETIN_LINE})
 
 
 def build_renderers(files_root: Path) -> RendererRegistry:
@@ -48,6 +49,8 @@ def build_renderers(files_root: Path) -> RendererRegistry:
             Kind.DIGEST: digests.render_digest_notification,
             Kind.CALENDAR_MISSING: digests.render_calendar_missing,
             Kind.NO_REACHABLE_LIAISON: delivery.render_no_reachable_liaison,
+            Kind.BULLETIN: bulletin.render_bulletin, Kind.BULLETIN_SHEET: bulletin.render_bulletin_sheet,
+            Kind.BULLETIN_LINE: bulletin.render_bulletin_line,
         },
         windowed=WINDOWED_KINDS,
     )

@@ -151,5 +151,9 @@ DIGEST = CallbackCodec("dg", {s: () for s in ("new", "overdue", "soon", "review"
 PAGE = CallbackCodec("pg", {
     "cases": (int,), "report": (int,), "extend": (int,), "review": (int,), "budget": (int,), "overdue": (int,),
     "todo": (int,),
+    "status": (int,), "sdept": (int, int),  # /status, and one department's cases (department id, page)
+    "stats": (int, int, int),  # /stats ranking pages: period start and end as yyyymmdd, page
     "dg": (("new", "overdue", "soon", "review", "provisional", "noliaison"), int),
 })
+# /status: open one department's cases (st:d:DEPARTMENT); authorized again on every press.
+STATUS = CallbackCodec("st", {"d": (int,)})

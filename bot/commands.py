@@ -43,6 +43,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("review", N_("Reports awaiting your review"), BUREAU),
     Command("budget", N_("Budget suggestions by department (XLSX)"), BUREAU),
     Command("spotcheck", N_("Spot-check N closed cases at random: /spotcheck 5"), BUREAU),
+    Command("status", N_("Each department at a glance: /status, or /status DEPARTMENT"), ALL),
+    Command("stats", N_("Statistics and ranking: /stats [DEPARTMENT] [本月|本季度|本年|2026-01-01..2026-06-30]"), ALL),
 )
 
 

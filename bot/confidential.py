@@ -18,6 +18,7 @@ from bot.domain import Case
 SHOWN_WHEN_CONFIDENTIAL = frozenset({
     "case_id", "department", "source", "feedback_doc_no", "evaluation_ended_on", "feedback_sent_on",
     "feedback_received_on", "due_on", "period", "confidential", "feedback_due_on", "deadline_status", "status",
+    "ladder",
     "reported_on", "overdue_working_days", "budget_consequence", "liaisons",
 })
 

@@ -136,6 +136,9 @@ class Kind(StrEnum):
     DIGEST = "digest"
     CALENDAR_MISSING = "calendar_missing"
     NO_REACHABLE_LIAISON = "no_reachable_liaison"
+    BULLETIN = "bulletin"              # the weekly 通报 with its chart, to supervisors and admins
+    BULLETIN_SHEET = "bulletin_sheet"  # the same bulletin as an XLSX sheet
+    BULLETIN_LINE = "bulletin_line"    # a department's own line, to its liaisons
 
 
 # ----------------------------------------------------------------------------- people
@@ -393,3 +396,69 @@ class StoredYear:
     schedule_json: str
     loaded_at: str
     loaded_by: str | None
+
+
+# ----------------------------------------------------------------------------- the bureau's overview
+
+
+@dataclass(frozen=True)
+class LadderChange:
+    """A case changed colour on the 督办 ladder (colours are bot.ladder.Colour values)."""
+
+    case_id: int
+    colour: str
+    previous: str
+    due_on: date | None
+    changed_on: date      # bureau-local day
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class DepartmentCounts:
+    """One department's cases by stage, counted in SQL (/status)."""
+
+    department_id: int
+    name: str
+    awaiting_receipt: int     # 待签收: feedback not yet received
+    in_progress: int          # 整改中 (including rework after 退回)
+    reported: int             # 已报告待审
+    overdue: int              # 逾期: rectifying past the deadline
+    closed: int               # 已销号
+    earliest_due: date | None  # the earliest deadline among the cases being rectified (its worst colour)
+
+
+@dataclass(frozen=True)
+class DepartmentTally:
+    """One department's SQL-counted figures for a statistics period (bot/stats.py adds the working days)."""
+
+    department_id: int
+    name: str
+    registered: int         # cases registered in the period
+    due: int                # reports that fell due in the period (current deadline: extensions included)
+    on_time: int            # of those, answered by a report submitted on or before the deadline
+    closed: int             # of those, closed (销号) by now
+    returned: int           # 退回补充 decisions made in the period
+    refused: int            # 拒不整改 decisions made in the period
+    inadequate: int         # 整改不到位 decisions made in the period
+    falsely_reported: int   # 虚报 decisions made in the period
+
+
+@dataclass(frozen=True)
+class DueCase:
+    """A case whose report fell due in a statistics period, with its latest submitted report (if any)."""
+
+    case_id: int
+    department_id: int
+    due_on: date
+    report_state: str | None
+    submitted_on: date | None
+
+
+@dataclass(frozen=True)
+class FirstReport:
+    """The first report submitted for a case, and when the unit received the feedback."""
+
+    case_id: int
+    department_id: int
+    received_on: date
+    submitted_on: date

@@ -28,6 +28,7 @@ from bot.confidential import shown
 from bot.domain import CaseStatus, Grade, Person, Source
 from bot.errors import DomainError, Msg, RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
+from bot.ladder import FILLS, Colour, colour_of
 from bot.people import actor_of, normalize_department_name
 from bot.periods import Period, parse_date
 from bot.sheet_reader import LIMITS, Limits, check_upload, read_rows
@@ -60,6 +61,7 @@ EXPORT_EXTRA: tuple[tuple[str, str, str], ...] = (
     ("feedback_due_on", "反馈期限", "feedback_due_on"),
     ("deadline_status", "期限状态", "deadline_status"),
     ("status", "状态", "status"),
+    ("ladder", "督办等级", "ladder"),           # the three-colour ladder (bot/ladder.py), the cell in its colour
     ("reported_on", "报告日期", "reported_on"),
     ("overdue_working_days", "逾期工作日", "overdue_working_days"),
     ("review_outcome", "审核结果", "review_outcome"),
@@ -70,6 +72,7 @@ EXPORT_EXTRA: tuple[tuple[str, str, str], ...] = (
 EXPORT_ORDER = ("case_id", *(c[0] for c in IMPORT_COLUMNS), *(c[0] for c in EXPORT_EXTRA[1:]))
 HEADERS = {key: zh for key, zh, _en, _req in IMPORT_COLUMNS} | {key: zh for key, zh, _en in EXPORT_EXTRA}
 
+LADDER_LABELS = {Colour.NONE: "", Colour.BLUE: "蓝", Colour.YELLOW: "黄", Colour.RED: "红"}
 SOURCE_LABELS = {
     Source.EX_ANTE: "事前绩效评估", Source.TARGET_REVIEW: "绩效目标审核", Source.MONITORING: "绩效运行监控",
     Source.EVALUATION: "绩效评价", Source.SPOT_CHECK: "抽查复核", Source.RANKING: "考核排名",
@@ -442,9 +445,12 @@ LEDGER_T = translator_for_locale("zh_CN")
 
 async def ledger_rows(
     db: Database, calendar: WorkCalendar, today: date, *, redact_confidential: bool = False,
-    department_id: int | None = None,
+    department_id: int | None = None, blue_working_days: int = 5, levels: Sequence[int] = (1, 10),
 ) -> list[dict[str, Any]]:
-    """Every case as a ledger row (keys as EXPORT_ORDER); dates stay `date` objects."""
+    """Every case as a ledger row (keys as EXPORT_ORDER); dates stay `date` objects.
+
+    `blue_working_days` and `levels` are the ladder's settings (ladder.blue_working_days, escalation.levels).
+    """
     cases = await repo.list_cases(db, department_id=department_id)
     extras = await repo.ledger_extras(db)
     liaisons = await repo.liaison_names_by_department(db)
@@ -471,6 +477,8 @@ async def ledger_rows(
             "deadline_status": ("暂定" if c.due_provisional or (c.due_on is None and c.feedback_due_provisional)
                                 else ("正式" if c.due_on or c.feedback_due_on else "")),
             "status": OVERDUE_LABEL if overdue else STATUS_LABELS.get(CaseStatus(c.status), c.status),
+            "ladder": LADDER_LABELS[colour_of(c.due_on, today, calendar, blue_working_days=blue_working_days,
+                                              levels=levels) if c.status in OPEN_STATUSES else Colour.NONE],
             "reported_on": ex.reported_on if ex else None, "overdue_working_days": overdue,
             "review_outcome": review, "budget_consequence": suggestion_label(c, LEDGER_T),
             "liaisons": "、".join(liaisons.get(c.department_id, [])),
@@ -503,8 +511,12 @@ def write_xlsx(rows: Sequence[dict[str, Any]]) -> bytes:
     sheet = XlsxSheet("整改台账", [_WIDTHS.get(key, 13 if key in _DATE_KEYS else 12) for key in EXPORT_ORDER])
     sheet.header([HEADERS[key] for key in EXPORT_ORDER])
     overdue_fill = solid_fill("FFF4CCCC")
+    ladder_column = EXPORT_ORDER.index("ladder")
+    ladder_fills = {LADDER_LABELS[c]: solid_fill(argb) for c, argb in FILLS.items()}
     for row in rows:
-        sheet.row([row[k] for k in EXPORT_ORDER], fill=overdue_fill if row["overdue_working_days"] else None)
+        own = ladder_fills.get(row["ladder"])
+        sheet.row([row[k] for k in EXPORT_ORDER], fill=overdue_fill if row["overdue_working_days"] else None,
+                  fills={ladder_column: own} if own is not None else None)
     return sheet.to_bytes()
 
 
@@ -515,9 +527,11 @@ def write_csv(rows: Sequence[dict[str, Any]]) -> bytes:
 
 async def export_ledger(
     db: Database, calendar: WorkCalendar, today: date, *, fmt: str = "xlsx", redact_confidential: bool = False,
+    blue_working_days: int = 5, levels: Sequence[int] = (1, 10),
 ) -> tuple[bytes, int]:
-    """The whole ledger as file content and its row count."""
-    rows = await ledger_rows(db, calendar, today, redact_confidential=redact_confidential)
+    """The whole ledger as file content and its row count (the ladder's settings as in `ledger_rows`)."""
+    rows = await ledger_rows(db, calendar, today, redact_confidential=redact_confidential,
+                             blue_working_days=blue_working_days, levels=levels)
     # Writing 5,000 rows takes a second or two: in a thread, so the event loop keeps serving others.
     content = await asyncio.to_thread(write_csv if fmt == "csv" else write_xlsx, rows)
     return content, len(rows)

@@ -29,9 +29,8 @@ LIAISON_MENU: tuple[tuple[MenuItem, ...], ...] = (
 )
 BUREAU_MENU: tuple[tuple[MenuItem, ...], ...] = (
     (MenuItem(N_("Today's to-do"), "todo"), MenuItem(N_("Register a case"), "new")),
-    # 各单位情况 (→ /status) belongs here, between these two, once the overview issue adds /status:
-    # MenuItem(N_("Departments at a glance"), "status"),
-    (MenuItem(N_("Awaiting review"), "review"), MenuItem(N_("Export the ledger"), "export")),
+    (MenuItem(N_("Awaiting review"), "review"), MenuItem(N_("Departments at a glance"), "status")),
+    (MenuItem(N_("Export the ledger"), "export"),),
 )
 
 # The taps that start a conversation: they are that conversation's entry points (handlers/report.py,

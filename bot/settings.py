@@ -182,6 +182,28 @@ class InvitationSettings(_Section):
     valid_days: int = Field(7, ge=1, le=365)
 
 
+class LadderSettings(_Section):
+    """The three-colour 督办 ladder: 蓝 within `blue_working_days` of the deadline, 黄 overdue, 红 level 2."""
+
+    blue_working_days: int = Field(5, ge=0, le=60)
+    refresh_seconds: int = Field(300, ge=1, le=86400)  # how often colour changes are looked for and recorded
+
+
+class RankingSettings(_Section):
+    """The ranking score (docs/STATISTICS.md), in the manner of published 督查督办考核细则: 100 less deductions."""
+
+    base: float = Field(100.0, ge=0, le=1000)
+    per_rate_point: float = Field(0.5, ge=0, le=100)       # per percentage point of 按期整改率 below 100
+    per_overdue_case: float = Field(2.0, ge=0, le=100)
+    per_return: float = Field(1.0, ge=0, le=100)           # per 退回补充
+    per_inadequate: float = Field(2.0, ge=0, le=100)       # per 整改不到位
+    per_refused: float = Field(5.0, ge=0, le=100)          # per 拒不整改
+    per_falsely_reported: float = Field(5.0, ge=0, le=100)  # per 虚报
+    min_cases: int = Field(3, ge=0, le=10000)              # fewer reports due than this: listed, not ranked
+    explain_bottom: int = Field(3, ge=0, le=100)           # art. 29: the bottom N explain (0 = off)
+    explain_working_days: int = Field(10, ge=1, le=365)    # the deadline of that explanation
+
+
 class TestingSettings(_Section):
     """For demos and end-to-end tests only: start the clock at a fixed instant."""
 
@@ -200,6 +222,8 @@ class Settings(BaseSettings):
     reminders: RemindersSettings = Field(default_factory=RemindersSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     invitations: InvitationSettings = Field(default_factory=InvitationSettings)
+    ladder: LadderSettings = Field(default_factory=LadderSettings)
+    ranking: RankingSettings = Field(default_factory=RankingSettings)
     testing: TestingSettings = Field(default_factory=TestingSettings)
 
     @model_validator(mode="after")

@@ -325,6 +325,12 @@ def _cap(limits: Limits) -> None:
 
 
 def _peak_rss_kb() -> int:
+    """This process's own peak RSS. Linux: VmHWM of its address space; ru_maxrss is carried over exec,
+    so in a worker started by a large parent it reports the parent's peak instead of the worker's."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
     try:
         import resource
     except ImportError:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
@@ -115,8 +115,10 @@ class XlsxSheet:
         bold, centre = Font(bold=True), Alignment(horizontal="center")
         self._ws.append([self.cell(label, font=bold, alignment=centre) for label in labels])
 
-    def row(self, values: Sequence[Any], *, fill: Any = None) -> None:
-        self._ws.append([self.cell(v, fill=fill) for v in values])
+    def row(self, values: Sequence[Any], *, fill: Any = None, fills: Mapping[int, Any] | None = None) -> None:
+        """One row; `fills` gives some columns (0-based) their own background over the row's `fill`."""
+        own = fills or {}
+        self._ws.append([self.cell(v, fill=own.get(i, fill)) for i, v in enumerate(values)])
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()

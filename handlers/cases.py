@@ -14,7 +14,7 @@ from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import case_text, cases
+from bot import case_text, cases, ladder
 from bot.callbacks import RECEIPT
 from bot.dates import Direction, format_deadline, parse_natural_date
 from bot.domain import Person
@@ -134,6 +134,7 @@ async def case_command(update: Update, context: RectbotContext) -> None:
     t = translator(person)
     view = await cases.view_case(svc.db, case_id, person)
     text = case_text.render_case(t, view.case, view.history, view.names, svc.settings.bureau.tz, svc.history_labels)
+    text += "\n\n" + await ladder.case_ladder_line(svc.db, svc.calendar, svc.settings, t, view.case, svc.today())
     for start in range(0, len(text), 4000):
         await reply(update, context, text[start:start + 4000])
 

@@ -45,7 +45,9 @@ async def export_command(update: Update, context: RectbotContext) -> None:
     person = _bureau(context)
     svc = context.services
     t = translator(person)
-    content, count = await ledger.export_ledger(svc.db, svc.calendar, svc.today(), redact_confidential=True)
+    content, count = await ledger.export_ledger(svc.db, svc.calendar, svc.today(), redact_confidential=True,
+                                                blue_working_days=svc.settings.ladder.blue_working_days,
+                                                levels=svc.settings.escalation.levels)
     chat = update.effective_chat
     assert chat is not None
     name = f"整改台账-{svc.today().isoformat()}.xlsx"

@@ -220,7 +220,7 @@ async def test_export_layout_dates_highlight_and_redaction(world: World) -> None
     assert n == 2 and ws.freeze_panes == "A2"
     header = [c.value for c in ws[1]]
     assert header[0] == "编号" and header[1:14] == HEADER and header[14:] == [
-        "反馈期限", "期限状态", "状态", "报告日期", "逾期工作日", "审核结果", "预算建议", "联络员"]
+        "反馈期限", "期限状态", "状态", "督办等级", "报告日期", "逾期工作日", "审核结果", "预算建议", "联络员"]
     row = {h: c for h, c in zip(header, ws[2], strict=True)}
     assert row["编号"].value == overdue.id and row["状态"].value == "逾期"
     assert row["整改期限"].value == datetime(2026, 2, 14) and row["整改期限"].is_date
@@ -228,6 +228,7 @@ async def test_export_layout_dates_highlight_and_redaction(world: World) -> None
     assert row["逾期工作日"].value == 6
     assert row["预算建议"].value == "核减" and row["联络员"].value == "张联络、陈联络"
     assert row["部门"].fill.start_color.rgb == "FFF4CCCC"
+    assert row["督办等级"].value == "黄" and row["督办等级"].fill.start_color.rgb == "FFFFE699"  # 6 wd: level 1
     assert ws.column_dimensions["C"].width >= 20
     secret = {h: c.value for h, c in zip(header, ws[3], strict=True)}
     assert secret["项目名称"] == "涉密项目" and secret["涉密"] == "是" and secret["状态"] == "待反馈"

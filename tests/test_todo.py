@@ -221,7 +221,7 @@ async def test_the_digest_is_the_todo_and_goes_out_on_the_first_day(svc: Service
 
 def test_menu_labels_per_role_and_language() -> None:
     assert menu.labels_for(ZH, Role.LIAISON) == [["我的待办", "本单位事项"], ["报送整改", "申请延期"]]
-    assert menu.labels_for(ZH, Role.SUPERVISOR) == [["今日待办", "登记事项"], ["待审核", "导出台账"]]
+    assert menu.labels_for(ZH, Role.SUPERVISOR) == [["今日待办", "登记事项"], ["待审核", "各单位情况"], ["导出台账"]]
     assert menu.labels_for(ZH, Role.ADMIN) == menu.labels_for(ZH, Role.SUPERVISOR)
     assert menu.labels_for(EN, Role.LIAISON) == [["My to-do", "My department's cases"],
                                                  ["Report rectification", "Request an extension"]]
@@ -229,7 +229,8 @@ def test_menu_labels_per_role_and_language() -> None:
     commands = {"我的待办": "todo", "本单位事项": "cases", "报送整改": "report", "申请延期": "extend"}
     for label, command in commands.items():
         assert menu.command_for(ZH, Role.LIAISON, label) == command
-    for label, command in {"今日待办": "todo", "登记事项": "new", "待审核": "review", "导出台账": "export"}.items():
+    for label, command in {"今日待办": "todo", "登记事项": "new", "待审核": "review", "各单位情况": "status",
+                           "导出台账": "export"}.items():
         assert menu.command_for(ZH, Role.SUPERVISOR, label) == command
     assert menu.command_for(ZH, Role.LIAISON, "　报送整改 ") == "report"       # full-width and plain spaces
     assert menu.command_for(EN, Role.LIAISON, " my TO-DO ") == "todo"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.cli import admin, deadlines, ledger
+from bot.cli import admin, bulletin, deadlines, ledger, overview
 from bot.cli.common import Parser, T, fail, file_error
 from bot.errors import RectbotError
 from bot.settings import load_settings
@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_commands(sub)  # run, config, db, backup, department, invite
     deadlines.add_commands(sub)  # deadline, calendar
     ledger.add_commands(sub)  # import, export
+    overview.add_commands(sub)  # stats
+    bulletin.add_commands(sub)  # bulletin
     return parser
 
 

@@ -66,7 +66,8 @@ async def cmd_export(args: argparse.Namespace, settings: Settings, db: Database)
     if out.suffix.lower() not in (".csv", ".xlsx"):
         return fail(T._("The output file must end in .xlsx or .csv."))
     calendar = await build_calendar(db)
-    content, count = await export_ledger(db, calendar, _today(settings), fmt=fmt)
+    content, count = await export_ledger(db, calendar, _today(settings), fmt=fmt, levels=settings.escalation.levels,
+                                         blue_working_days=settings.ladder.blue_working_days)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(content)

@@ -84,7 +84,9 @@ ID_KINDS: dict[tuple[str, str], str] = {
     ("ex", "send"): "case", ("ex", "edit"): "case", ("ex", "drop"): "case",
     ("ex", "approve"): "extension", ("ex", "other"): "extension", ("ex", "refuse"): "extension",
     ("new", "dept"): "department", ("new", "page"): "page", ("td", "ext"): "extension", ("td", "fb"): "case",
-    **{("pg", a): "page" for a in ("cases", "report", "extend", "review", "budget", "overdue", "dg", "todo")},
+    **{("pg", a): "page" for a in ("cases", "report", "extend", "review", "budget", "overdue", "dg", "todo",
+                                   "status", "stats")},
+    ("pg", "sdept"): "department", ("st", "d"): "department",  # /status: one department's cases (and its pages)
     **{("rp", a): "report" for a in ("next", "p", "evdone", "goto", "rewrite", "evclear", "edit", "cancel", "submit",
                                      "is", "irw", "items")},
     **{("rv", a): "report" for a in ("close", "return_for_rework", "refused", "inadequate", "falsely_reported",

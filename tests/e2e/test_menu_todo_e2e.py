@@ -19,9 +19,10 @@ from tests.e2e.test_paging_e2e import check_pages, person_id, within_limits
 CLOCK = "2026-03-20T10:00:00+08:00"   # a Friday
 Factory = Callable[..., RectbotProcess]
 EDU = "县教育局"
-BUREAU_MENU = [["今日待办", "登记事项"], ["待审核", "导出台账"]]
+BUREAU_MENU = [["今日待办", "登记事项"], ["待审核", "各单位情况"], ["导出台账"]]
 LIAISON_MENU = [["我的待办", "本单位事项"], ["报送整改", "申请延期"]]
-BUREAU_MENU_EN = [["Today's to-do", "Register a case"], ["Awaiting review", "Export the ledger"]]
+BUREAU_MENU_EN = [["Today's to-do", "Register a case"], ["Awaiting review", "Departments at a glance"],
+                  ["Export the ledger"]]
 
 
 def has(*parts: str) -> Callable[[SentMessage], bool]:
