@@ -13,7 +13,7 @@ import sqlite3
 import stat
 import tempfile
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
@@ -173,6 +173,9 @@ class Database:
             return await cur.fetchone()
 
     async def close(self) -> None:
+        """PRAGMA optimize first (SQLite's advice: cheap, refreshes the planner's statistics where stale)."""
+        with suppress(sqlite3.Error, ValueError):  # closing must not fail on a read-only or broken database
+            await self.conn.execute("PRAGMA optimize")
         await self.conn.close()
 
     async def backup(self, target: Path, *, overwrite: bool = False) -> str:

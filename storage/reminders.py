@@ -2,32 +2,57 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from collections.abc import Iterable
+from datetime import date, datetime
 
 import aiosqlite
 
 from bot.clock import iso
 from bot.domain import Case, PendingReview
 from storage.cases import CASE_SQL, case_from_row
-from storage.db import Conn, Database, fetchall
+from storage.db import Conn, Database, fetchall, fetchone
+from storage.todo import TARGET_DUE, TARGET_PROVISIONAL
 
 # Statuses whose deadlines the sweep and the digests look at (open report clock, or the bureau's
 # own feedback clock). Kept here as plain strings so storage does not import the domain.
 WATCHED_STATUSES = ("in_progress", "returned", "pending_feedback")
 
 
+DUE_SQL = (CASE_SQL + " WHERE c.next_action_at IS NOT NULL AND c.next_action_at <= ?"
+           " ORDER BY c.next_action_at, c.id LIMIT ?")
+
+
 async def cases_due_for_action(db: Conn, until: datetime, *, limit: int = 500) -> list[Case]:
     """Cases whose next_action_at has come (the indexed column: cost follows due items)."""
-    found = await fetchall(
-        db, CASE_SQL + " WHERE c.next_action_at IS NOT NULL AND c.next_action_at <= ?"
-        " ORDER BY c.next_action_at, c.id LIMIT ?", (iso(until), limit),
-    )
+    found = await fetchall(db, DUE_SQL, (iso(until), limit))
     return [case_from_row(r) for r in found]
 
 
 async def set_next_action(conn: aiosqlite.Connection, case_id: int, at: datetime | None) -> None:
     """Only the sweep writes a future instant here; other features set it to `now` on any change."""
     await conn.execute("UPDATE cases SET next_action_at = ? WHERE id = ?", (iso(at) if at else None, case_id))
+
+
+async def set_next_actions(conn: aiosqlite.Connection, plans: Iterable[tuple[int, datetime | None]]) -> None:
+    """The sweep's new plans for a whole batch, in one executemany (case id, next instant or None)."""
+    await conn.executemany("UPDATE cases SET next_action_at = ? WHERE id = ?",
+                           [(iso(at) if at else None, case_id) for case_id, at in plans])
+
+
+LIAISONS_BY_DEPARTMENT_SQL = (
+    "SELECT department_id, id FROM people WHERE role = 'liaison' AND active = 1 AND reachable = 1"
+    " AND department_id IN (SELECT value FROM json_each(?)) ORDER BY department_id, id"
+)
+
+
+async def reachable_liaisons_by_department(db: Conn, department_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
+    """Reachable liaisons of many departments in one query (every asked department is a key)."""
+    wanted = sorted(set(department_ids))
+    found: dict[int, list[int]] = {d: [] for d in wanted}
+    for r in await fetchall(db, LIAISONS_BY_DEPARTMENT_SQL, (json.dumps(wanted),)):
+        found[int(r[0])].append(int(r[1]))
+    return {d: tuple(ids) for d, ids in found.items()}
 
 
 async def watched_cases(db: Conn) -> list[Case]:
@@ -37,6 +62,27 @@ async def watched_cases(db: Conn) -> list[Case]:
     return [case_from_row(r) for r in found]
 
 
+
+
+# The running deadline of each watched case grouped by (deadline, provisional, which clock): the digest's
+# counts need only these groups (a few hundred distinct days), whatever the number of cases.
+TARGET_GROUPS_SQL = (
+    f"SELECT {TARGET_DUE} AS due, {TARGET_PROVISIONAL} AS provisional,"
+    " c.status IN ('in_progress', 'returned') AS report, COUNT(*) FROM cases c"
+    " WHERE c.status IN ('in_progress', 'returned', 'pending_feedback')"
+    f" AND ({TARGET_DUE}) IS NOT NULL GROUP BY 1, 2, 3"
+)
+
+
+async def target_groups(db: Conn) -> list[tuple[date, bool, bool, int]]:
+    """(running deadline, provisional, report clock (else the bureau's feedback clock), cases) of open cases."""
+    found = await fetchall(db, TARGET_GROUPS_SQL)
+    return [(date.fromisoformat(r[0]), bool(r[1]), bool(r[2]), int(r[3])) for r in found]
+
+
+async def count_reports_awaiting_review(db: Conn) -> int:
+    row = await fetchone(db, "SELECT COUNT(*) FROM reports WHERE state = 'submitted'")
+    return int(row[0]) if row else 0
 
 
 async def reports_awaiting_review(db: Conn) -> list[PendingReview]:
