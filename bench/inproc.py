@@ -98,15 +98,17 @@ SOURCE_LABEL = ledger.SOURCE_LABELS
 
 
 def ledger_csv(rows: int, *, offset: int, today: date) -> bytes:
-    """A ledger upload of `rows` monitoring cases over 300 departments (the import's own headers)."""
+    """A ledger upload of `rows` monitoring cases over 300 departments (the import's own headers), feedback
+    received 90 days ago, deadlines from 60 days ago to 180 days ahead (a quarter overdue)."""
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow([zh for _k, zh, _en, _r in ledger.IMPORT_COLUMNS])
     label = next(v for k, v in SOURCE_LABEL.items() if str(k) == "monitoring")
     for i in range(offset, offset + rows):
         due = today + timedelta(days=(i * 7919) % 240 - 60)
+        received = today - timedelta(days=90)
         w.writerow([f"导入部门{i % 300:03d}", f"导入项目{i:07d}", label, "", "问题", "建议", f"财绩〔2026〕{i}号",
-                    "", "", "", due.isoformat(), "", ""])
+                    "", received.isoformat(), received.isoformat(), due.isoformat(), "", ""])
     return out.getvalue().encode("utf-8")
 
 
@@ -122,7 +124,7 @@ async def import_then_sweep(path: Path, rows: int, now: datetime) -> dict[str, A
         for offset in range(0, rows, per_file):
             data = ledger_csv(min(per_file, rows - offset), offset=offset, today=now.date())
             plan = await ledger.plan_import(db, svc.calendar, ledger.read_table(data, "台账.csv"))
-            await ledger.apply_import(db, svc.calendar, plan, actor=None, now=now)
+            await ledger.apply_import(db, svc.calendar, plan, actor=None, now=now, settings=svc.settings)
         import_s = time.perf_counter() - t0
         later = now + timedelta(seconds=60)
         svc.clock = FakeClock(later)

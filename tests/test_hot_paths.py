@@ -18,6 +18,7 @@ from bench import data
 from bot import digests
 from bot.i18n import translator_for_locale
 from bot.settings import Settings
+from bot.sweep import sweep
 from bot.workcalendar import WorkCalendar
 from storage import outbox, reminders, todo
 from storage.db import Database
@@ -87,3 +88,52 @@ async def test_digest_counts_match_its_lists_and_the_payload_stays_small(db: Dat
     assert again.counts == counted.counts and again.risky == counted.risky
     t = translator_for_locale("zh_CN")
     assert digests.render_digest(t, again).text == digests.render_digest(t, listed).text
+
+
+# --- import and the sweep after it (issue 14, items 1, 6, 7) ------------------------------------
+
+
+async def test_import_plans_each_case_so_the_first_sweep_finds_only_what_is_due(tmp_path: Path) -> None:
+    """A quarter of the imported ledger is overdue: those are due at once, the rest wait for their
+    reminder day; the first sweep after the import handles the due ones only, and they get their
+    reminders exactly once (a second sweep finds nothing)."""
+    from bench import inproc
+
+    result = await inproc.import_then_sweep(tmp_path / "import.db", 600, NOW)
+    assert result["rows"] == 600
+    assert 0 < result["first_sweep_cases"] < 600
+    database = await Database.open(tmp_path / "import.db")
+    try:
+        audits = await database.fetchone("SELECT COUNT(*) FROM audit_log WHERE action = 'case.import'")
+        assert audits is not None and audits[0] == 600
+        overdue = await database.fetchone("SELECT COUNT(*) FROM cases WHERE due_on < ?", ("2026-12-01",))
+        assert overdue is not None and overdue[0] <= result["first_sweep_cases"]
+        later = await database.fetchone("SELECT MIN(next_action_at) FROM cases WHERE next_action_at IS NOT NULL")
+        assert later is not None and later[0] > "2026-12-01T01:01:00"   # nothing left due after the first sweep
+    finally:
+        await database.close()
+
+
+async def test_the_sweep_runs_in_batches_and_leaves_nothing_due(db: Database) -> None:
+    from bench.inproc import _services
+
+    await db.conn.execute("UPDATE cases SET next_action_at = ? WHERE status = 'in_progress'", ("2026-12-01T00:00:00Z",))
+    await db.conn.commit()
+    due = await db.fetchone("SELECT COUNT(*) FROM cases WHERE next_action_at <= ?", ("2026-12-01T01:00:00Z",))
+    assert due is not None and due[0] > 2000
+    svc = await _services(db.path, NOW)
+    try:
+        stats = await sweep(svc, now=NOW, limit=500)
+        assert stats.cases == due[0]
+        assert stats.batches == -(-due[0] // 500)
+        assert stats.enqueued > 0
+        again = await sweep(svc, now=NOW, limit=500)
+        assert (again.cases, again.enqueued) == (0, 0)
+        keys = await svc.db.fetchone("SELECT COUNT(*), COUNT(DISTINCT key) FROM outbox")
+        assert keys is not None and keys[0] == keys[1] == stats.enqueued
+    finally:
+        await svc.db.close()
+
+
+async def test_the_full_quick_check_runs_off_the_shared_connection(db: Database) -> None:
+    assert await db.quick_check() == "ok"
