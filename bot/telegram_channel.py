@@ -21,6 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -57,6 +58,13 @@ class TelegramChannel:
         last); a caption over 1,024 follows the document as text messages. The id returned is the
         last message's, the one with the buttons.
         """
+        token = BACKGROUND.set(True)  # the outbox's messages yield the bot-wide slots to replies
+        try:
+            return await self._send(chat_id, message)
+        finally:
+            BACKGROUND.reset(token)
+
+    async def _send(self, chat_id: int, message: Rendered) -> int:
         markup = keyboard(message.buttons)
         try:
             texts = split_text(message.text)
@@ -222,6 +230,11 @@ class ChatPacer:
             pass
 
 
+# True while the outbox delivery sends (TelegramChannel.send): the rate limiter then lets people's
+# replies, sent by handlers in their own update tasks, take the bot-wide slots first.
+BACKGROUND: ContextVar[bool] = ContextVar("rectbot_background_send", default=False)
+
+
 class SendPacer:
     """Bot-wide: at most `limit` requests in any `window` seconds *as Telegram sees them*, spaced
     `window / (limit + 1)` apart, first come first served.
@@ -250,6 +263,9 @@ class SendPacer:
         self._answered: deque[float] = deque()  # answer times within the window, oldest first
         self._in_flight = 0
         self._lock = asyncio.Lock()
+        self._fg_waiting = 0                  # foreground (reply) requests waiting for a slot
+        self._fg_clear = asyncio.Event()      # set while none is waiting
+        self._fg_clear.set()
 
     def _wait_needed(self) -> float:
         now = self._clock()
@@ -264,13 +280,32 @@ class SendPacer:
         return self.interval  # all in flight: look again when one may have been answered
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        """Wait for a bot-wide slot, hold it for one request (send inside the block)."""
-        async with self._lock:
-            while (delay := self._wait_needed()) > 0:  # a pause may move the slot while we sleep
-                await self._sleep(delay)
-            self._in_flight += 1
-            self._next = self._clock() + self.interval
+    async def turn(self, *, background: bool = False) -> AsyncIterator[None]:
+        """Wait for a bot-wide slot, hold it for one request (send inside the block).
+
+        Replies to people go first: a `background` request (the outbox's broadcasts) takes no slot
+        while a foreground one is waiting, so a reply waits at most for the slot being taken now,
+        never behind the reminder backlog (issue 14, item 4)."""
+        if not background:
+            self._fg_waiting += 1
+            self._fg_clear.clear()
+        try:
+            while True:
+                if background:
+                    await self._fg_clear.wait()
+                async with self._lock:
+                    if background and self._fg_waiting:
+                        continue  # a reply arrived meanwhile: let it have this slot
+                    while (delay := self._wait_needed()) > 0:  # a pause may move the slot while we sleep
+                        await self._sleep(delay)
+                    self._in_flight += 1
+                    self._next = self._clock() + self.interval
+                    break
+        finally:
+            if not background:
+                self._fg_waiting -= 1
+                if not self._fg_waiting:
+                    self._fg_clear.set()
         try:
             yield
         finally:
@@ -312,7 +347,7 @@ class RectbotRateLimiter(AIORateLimiter):
             elif isinstance(chat_id, int) and endpoint in SEND_ENDPOINTS:
                 await stack.enter_async_context(self.pacer.slot(chat_id))
             if chat_id is not None and self.overall is not None:
-                await stack.enter_async_context(self.overall.turn())
+                await stack.enter_async_context(self.overall.turn(background=BACKGROUND.get()))
             yield
 
     async def process_request(
