@@ -113,6 +113,7 @@ class DeliveryConfig:
     per_chat_interval: float = 1.05   # seconds between two messages to one private chat (Telegram: 1)
     concurrency: int = 8              # requests in flight at once
     batch: int = 500                  # rows fetched per drain round
+    per_chat_round: int | None = 3    # at most this many rows of one person per round (None: no cap)
     base_backoff: float = 2.0         # first retry after a 5xx/timeout, doubled per attempt
     max_backoff: float = 600.0
     idle_poll: float = 1.0            # longest sleep between checks when nothing is due
@@ -171,7 +172,7 @@ class Delivery:
         now = svc.now()
         window_open = in_send_window(svc.settings, svc.calendar, now)
         rows = await repo.due_rows(self.db, now, exclude_kinds=() if window_open else svc.renderers.windowed_kinds,
-                                   limit=self.config.batch)
+                                   limit=self.config.batch, per_person=self.config.per_chat_round)
         stats = DeliveryStats(fetched=len(rows))
         if not rows:
             return stats

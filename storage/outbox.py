@@ -53,16 +53,27 @@ def _row(r: aiosqlite.Row) -> OutboxRow:
 
 
 
-async def due_rows(db: Conn, now: datetime, *, exclude_kinds: Iterable[str] = (), limit: int = 500) -> list[OutboxRow]:
-    """Pending rows whose not_before has come, oldest first (`exclude_kinds`: outside the send window)."""
+async def due_rows(db: Conn, now: datetime, *, exclude_kinds: Iterable[str] = (), limit: int = 500,
+                   per_person: int | None = None) -> list[OutboxRow]:
+    """Pending rows whose not_before has come, oldest first (`exclude_kinds`: outside the send window).
+
+    `per_person` keeps at most that many of each recipient's oldest rows (a window function, one
+    query): a chat can take one message a second, so a person with a hundred rows must not fill
+    the batch and hold everybody else's back for a hundred seconds."""
     excluded = sorted(set(exclude_kinds))
-    sql = _ROW_SQL + " WHERE o.state = 'pending' AND o.not_before <= ?"
+    where = " WHERE o.state = 'pending' AND o.not_before <= ?"
     params: list[Any] = [iso(now)]
     if excluded:
-        sql += f" AND o.kind NOT IN ({','.join('?' * len(excluded))})"
+        where += f" AND o.kind NOT IN ({','.join('?' * len(excluded))})"
         params += excluded
-    sql += " ORDER BY o.not_before, o.id LIMIT ?"
-    params.append(limit)
+    if per_person is None:
+        sql = _ROW_SQL + where + " ORDER BY o.not_before, o.id LIMIT ?"
+        params.append(limit)
+    else:
+        nth = "ROW_NUMBER() OVER (PARTITION BY o.person_id ORDER BY o.not_before, o.id) AS nth"
+        sql = ("SELECT * FROM (" + _ROW_SQL.replace("SELECT o.*,", f"SELECT o.*, {nth},") + where
+               + ") WHERE nth <= ? ORDER BY not_before, id LIMIT ?")
+        params += [per_person, limit]
     return [_row(r) for r in await fetchall(db, sql, params)]
 
 

@@ -137,3 +137,20 @@ async def test_the_sweep_runs_in_batches_and_leaves_nothing_due(db: Database) ->
 
 async def test_the_full_quick_check_runs_off_the_shared_connection(db: Database) -> None:
     assert await db.quick_check() == "ok"
+
+
+async def test_a_person_with_many_rows_does_not_fill_the_delivery_batch(db: Database) -> None:
+    """Delivery takes at most a few rows per person per round (one query with a window function), so
+    a supervisor with a hundred escalations does not hold every liaison's reminder back."""
+    from bot.domain import Kind, Notification
+    from storage.outbox import due_rows, enqueue
+
+    busy, other = 1, 2
+    async with db.transaction() as conn:
+        await enqueue(conn, [Notification(f"t:{busy}:{i}", busy, Kind.DIGEST, {}, NOW) for i in range(10)]
+                      + [Notification(f"t:{other}:{i}", other, Kind.DIGEST, {}, NOW) for i in range(2)], now=NOW)
+    rows = await due_rows(db, NOW, limit=500, per_person=3)
+    assert [r.person_id for r in rows].count(busy) == 3
+    assert [r.person_id for r in rows].count(other) == 2
+    assert [r.key for r in rows if r.person_id == busy] == [f"t:{busy}:{i}" for i in range(3)]
+    assert len(await due_rows(db, NOW, limit=500)) == 12
