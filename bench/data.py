@@ -14,10 +14,12 @@ from pathlib import Path
 from bot.clock import iso
 from storage.db import Database
 
+QUIET_TG = 850_000_000
 LIAISON_TG = 800_000_000      # telegram ids of the synthetic people (the sandbox creates the same users)
 SUPERVISOR_TG = 900_000_000
 ADMIN_TG = 950_000_000
 OVERDUE_FRACTION = 0.106       # the figure: 10.6 % of the cases are overdue
+QUIET = 10                     # liaisons (and cases) of one extra department with nothing due for weeks
 PROBES = 30                    # admins who send the timed requests (one reply per second per chat)
 DUE_FRACTION = 0.01            # ~1 % of the cases are due for the sweep at any moment
 
@@ -41,6 +43,8 @@ class Built:
     busiest_liaisons_tg: list[int] = field(default_factory=list)  # of the department with the most open cases
     busiest_open_cases: int = 0
     sample_case_ids: list[int] = field(default_factory=list)
+    quiet_liaisons_tg: list[int] = field(default_factory=list)  # a department nobody reminds: "other users"
+    quiet_case_ids: list[int] = field(default_factory=list)
 
 
 def _case_rows(shape: Shape, now: datetime, today: date, rng: random.Random) -> list[tuple[object, ...]]:
@@ -80,7 +84,7 @@ async def build(path: Path, shape: Shape, now: datetime) -> Built:
     try:
         async with db.transaction() as conn:
             await conn.executemany("INSERT INTO departments (id, name, created_at) VALUES (?, ?, ?)",
-                                   [(d, f"部门{d:03d}", ts) for d in range(1, shape.departments + 1)])
+                                   [(d, f"部门{d:03d}", ts) for d in range(1, shape.departments + 2)])
             people: list[tuple[object, ...]] = []
             for i in range(shape.liaisons):
                 tg = LIAISON_TG + i
@@ -90,6 +94,10 @@ async def build(path: Path, shape: Shape, now: datetime) -> Built:
                 tg = SUPERVISOR_TG + i
                 built.supervisor_tg.append(tg)
                 people.append((tg, f"督办{i}", "supervisor", None, ts))
+            quiet = shape.departments + 1
+            for i in range(QUIET):
+                built.quiet_liaisons_tg.append(QUIET_TG + i)
+                people.append((QUIET_TG + i, f"安静联络员{i}", "liaison", quiet, ts))
             for i in range(PROBES):
                 built.probe_tg.append(ADMIN_TG + i)
                 people.append((ADMIN_TG + i, f"管理员{i}", "admin", None, ts))
@@ -105,11 +113,22 @@ async def build(path: Path, shape: Shape, now: datetime) -> Built:
                     " due_on, due_provisional, due_rule, status, next_action_at, created_by, created_at, updated_at,"
                     " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows[start:start + chunk])
+        far = (today + timedelta(days=200)).isoformat()
+        quiet_rows = [(shape.departments + 1, f"项目{shape.cases + k:07d}", "monitoring", "", "", f"安静〔2026〕{k}号",
+                       far, 0, "bench", "in_progress", iso(now + timedelta(days=150)), "import", ts, ts, ts)
+                      for k in range(QUIET)]
+        async with db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO cases (department_id, project, source, findings, suggestions, feedback_doc_no,"
+                " due_on, due_provisional, due_rule, status, next_action_at, created_by, created_at, updated_at,"
+                " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", quiet_rows)
+            built.quiet_case_ids = list(range(shape.cases + 1, shape.cases + QUIET + 1))
         async with db.transaction() as conn:
             await conn.execute("ANALYZE")
         found = await db.fetchone(
             "SELECT department_id, count(*) FROM cases WHERE status IN ('in_progress', 'returned')"
-            " GROUP BY department_id ORDER BY count(*) DESC, department_id LIMIT 1")
+            " AND department_id <= ? GROUP BY department_id ORDER BY count(*) DESC, department_id LIMIT 1",
+            (shape.departments,))
         assert found is not None
         dept, built.busiest_open_cases = int(found[0]), int(found[1])
         built.busiest_liaisons_tg = [LIAISON_TG + i for i in range(shape.liaisons) if i % shape.departments + 1 == dept]

@@ -168,6 +168,27 @@ def case_latencies(sandbox: SandboxServer, users: Users, case_ids: list[int], ro
     return got, missed
 
 
+def mixed_latencies(sandbox: SandboxServer, pools: dict[str, tuple[Users, list[int]]], until: float,
+                    ) -> dict[str, tuple[list[float], int]]:
+    """/case N alternating between pools of users until the monotonic `until`; per pool (latencies, unanswered)."""
+    out: dict[str, tuple[list[float], int]] = {name: ([], 0) for name in pools}
+    n = 0
+    names = list(pools)
+    while time.monotonic() < until:
+        name = names[n % len(names)]
+        users, ids = pools[name]
+        cid = ids[(n // len(names)) % len(ids)]
+        n += 1
+        ms = request(sandbox, users.next(), "case", str(cid), case_match(cid), timeout=60)
+        got, missed = out[name]
+        if ms is None:
+            out[name] = (got, missed + 1)
+        else:
+            got.append(ms)
+        time.sleep(REQUEST_GAP)
+    return out
+
+
 def delivered_rate(sandbox: SandboxServer, chats: set[int], since: float) -> tuple[int, float]:
     """Messages the bot sent to `chats` since `since` (monotonic) and their rate, first to last."""
     times = sorted(m.sent_at for m in sandbox.messages() if m.from_bot and m.chat_id in chats and m.sent_at >= since)

@@ -18,7 +18,8 @@ async def test_a_reply_overtakes_the_queued_broadcasts() -> None:
 
     backlog = [asyncio.create_task(send(f"b{i}", background=True)) for i in range(30)]
     await asyncio.sleep(0.05)                 # a few broadcasts went out, the rest wait
-    await send("reply", background=False)
+    async with pacer.turn(reply=True):
+        order.append("reply")
     position = order.index("reply")
     await asyncio.gather(*backlog)
     assert position <= 8, order               # at most the slots already being taken, not the 30 queued
@@ -59,3 +60,27 @@ async def test_the_outbox_channel_sends_as_background() -> None:
 
     assert await TelegramChannel(cast(Any, FakeBot())).send(1, Rendered("提醒")) == 7
     assert flags == [True] and BACKGROUND.get() is False
+
+
+async def test_a_reply_skips_the_spacing_but_never_the_window_count_nor_a_pause() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        now[0] += seconds
+
+    pacer = SendPacer(limit=3, window=1.0, clock=lambda: now[0], sleep=fake_sleep)
+    for _ in range(3):
+        async with pacer.turn(reply=True):
+            pass
+    assert slept == []                  # three replies at once: within the count, no spacing
+    async with pacer.turn(reply=True):  # a fourth must wait for the window to slide
+        pass
+    assert slept == [1.0]
+    pacer.pause(2.0)
+    async with pacer.turn(reply=True):
+        pass
+    async with pacer.turn(reply=True):  # after a 429, replies resume spaced too
+        pass
+    assert slept[1] == 2.0 and slept[2] == 0.25
