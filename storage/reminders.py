@@ -12,7 +12,6 @@ from bot.clock import iso
 from bot.domain import Case, PendingReview
 from storage.cases import CASE_SQL, case_from_row
 from storage.db import Conn, Database, fetchall, fetchone
-from storage.todo import TARGET_DUE, TARGET_PROVISIONAL
 
 # Statuses whose deadlines the sweep and the digests look at (open report clock, or the bureau's
 # own feedback clock). Kept here as plain strings so storage does not import the domain.
@@ -64,20 +63,33 @@ async def watched_cases(db: Conn) -> list[Case]:
 
 
 
-# The running deadline of each watched case grouped by (deadline, provisional, which clock): the digest's
-# counts need only these groups (a few hundred distinct days), whatever the number of cases.
+# The watched cases grouped by every column their running deadline depends on (bot.reminders.target_of):
+# the digest's counts need only these groups (a few hundred), read from the covering index
+# cases_open_deadlines, whatever the number of cases.
 TARGET_GROUPS_SQL = (
-    f"SELECT {TARGET_DUE} AS due, {TARGET_PROVISIONAL} AS provisional,"
-    " c.status IN ('in_progress', 'returned') AS report, COUNT(*) FROM cases c"
-    " WHERE c.status IN ('in_progress', 'returned', 'pending_feedback')"
-    f" AND ({TARGET_DUE}) IS NOT NULL GROUP BY 1, 2, 3"
+    "SELECT status, due_on, due_provisional, source = 'evaluation' AND feedback_sent_on IS NULL,"
+    " feedback_due_on, feedback_due_provisional, COUNT(*) FROM cases"
+    " WHERE status IN ('in_progress', 'returned', 'pending_feedback') GROUP BY 1, 2, 3, 4, 5, 6"
 )
 
 
 async def target_groups(db: Conn) -> list[tuple[date, bool, bool, int]]:
-    """(running deadline, provisional, report clock (else the bureau's feedback clock), cases) of open cases."""
-    found = await fetchall(db, TARGET_GROUPS_SQL)
-    return [(date.fromisoformat(r[0]), bool(r[1]), bool(r[2]), int(r[3])) for r in found]
+    """(running deadline, provisional, report clock (else the bureau's feedback clock), cases) of open
+    cases: the report deadline of an open case, else the feedback deadline of an evaluation whose
+    feedback is not sent (storage/todo.TARGET_DUE, bot.reminders.target_of)."""
+    found: dict[tuple[date, bool, bool], int] = {}
+    for status, due_on, due_prov, unsent_evaluation, feedback_due, feedback_prov, n in await fetchall(
+            db, TARGET_GROUPS_SQL):
+        if status in ("in_progress", "returned"):
+            if due_on is None:
+                continue
+            group = (date.fromisoformat(due_on), bool(due_prov), True)
+        elif unsent_evaluation and feedback_due is not None:
+            group = (date.fromisoformat(feedback_due), bool(feedback_prov), False)
+        else:
+            continue
+        found[group] = found.get(group, 0) + int(n)
+    return [(*group, n) for group, n in found.items()]
 
 
 async def count_reports_awaiting_review(db: Conn) -> int:

@@ -71,6 +71,11 @@ async def test_bureau_overdue_page_reads_the_running_deadline_index(db: Database
     assert not any("TEMP B-TREE" in s for s in paged), paged
 
 
+async def test_digest_groups_read_the_covering_index_only(db: Database) -> None:
+    steps = await plan(db, reminders.TARGET_GROUPS_SQL, [])
+    assert any("COVERING INDEX cases_open_deadlines" in s for s in steps), steps
+
+
 async def test_digest_counts_match_its_lists_and_the_payload_stays_small(db: Database) -> None:
     """The enqueued digest counts by SQL groups (one standing per distinct deadline) and carries no
     lists; its figures are the lengths of the lists `build_digest` makes for the buttons' pages."""

@@ -1,7 +1,11 @@
 -- Hot paths (issue 14): indexes so the to-do, /status and the digest read what they show, not every case.
 
--- The to-do's "due" and "returned" sections and the digest's open cases: by status, in deadline order.
-CREATE INDEX cases_status_due ON cases(status, due_on);
+-- The to-do's "due" and "returned" sections (by status, in deadline order) and the digest's counts,
+-- which group the open cases by every column of their running deadline: a covering index, so the
+-- digest reads this index only, never the cases' rows.
+CREATE INDEX cases_open_deadlines ON cases(
+    status, due_on, due_provisional, source, feedback_sent_on, feedback_due_on, feedback_due_provisional
+);
 
 -- The to-do's "overdue" section and the escalation counts: the running deadline (storage/todo.py's
 -- _TARGET_DUE, the same expression) of the cases whose clock runs, so "overdue before a date" is a
