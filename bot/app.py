@@ -283,6 +283,9 @@ def _schedule_jobs(app: Application, svc: Services) -> None:
     async def calendar_job(_: object) -> None:
         await jobs.refresh_calendar(svc)
 
+    async def check_job(_: object) -> None:
+        await jobs.check_database(svc)
+
     async def purge_job(_: object) -> None:
         removed = await jobs.purge_imports(svc)
         if removed:
@@ -295,6 +298,7 @@ def _schedule_jobs(app: Application, svc: Services) -> None:
     calendar_every = timedelta(seconds=min(60, settings.reminders.sweep_seconds))
     jq.run_repeating(calendar_job, interval=calendar_every, first=calendar_every, name="refresh-calendar")
     jq.run_repeating(purge_job, interval=3600, first=5, name="purge-stale-imports")
+    jq.run_once(check_job, when=3, name="database-quick-check")  # after polling began (start-up stays cheap)
 
     async def ladder_job(_: object) -> None:
         await ladder.refresh(svc.db, svc.calendar, settings, svc.clock)

@@ -136,7 +136,7 @@ class CaseDeadlines:
     due_rule: str | None = None
 
     def as_columns(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # flat: no deep copy
 
 
 def compute_case_deadlines(

@@ -9,9 +9,11 @@ Why it is built this way:
   recorded (→ sent, with the message id) right after, so a crash in between leaves a `sending`
   row that `recover()` puts back: at most one duplicate per notification, never a loss.
 * Chat platforms limit messages per chat and per bot (Telegram: 1/s per private chat, ~30/s per
-  bot), and a client-side limiter may meter only the whole bot, so this module paces itself:
-  one message per chat at least `per_chat_interval` after the previous one *completed*, and an
-  overall slot every 1/`overall_rate` s. RetryLater pauses everything for the time asked.
+  bot). The bot-wide rate is the channel's job (Telegram: `flood_limiter()`'s SendPacer, which
+  also meters the replies to people), so there is one bot-wide pacing layer, not two (issue 14):
+  `overall_rate` is None by default and only a channel without its own limiter sets it. This module
+  keeps the order per chat: one message per chat at least `per_chat_interval` after the previous
+  one *completed*. RetryLater pauses everything for the time asked.
 * Transient errors (5xx, timeouts, network) go back to pending with exponential backoff
   (attempts are counted, the row is never given up). Unreachable (Telegram: 403) means the
   person blocked the bot or is gone: they are marked unreachable (audited), their pending rows
@@ -80,10 +82,11 @@ def next_window_opening(settings: Settings, calendar: WorkCalendar, now: datetim
 # ----------------------------------------------------------------------------- pacing
 
 class Pacer:
-    """Hands out send slots at most `rate` per second; `pause` holds everything back (RetryAfter)."""
+    """Hands out send slots at most `rate` per second (None: no spacing, the channel paces);
+    `pause` holds everything back (RetryAfter)."""
 
-    def __init__(self, rate: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.interval = 1.0 / rate
+    def __init__(self, rate: float | None, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
         self._mono = monotonic
         self._next = 0.0
         self._paused_until = 0.0
@@ -106,10 +109,11 @@ class Pacer:
 
 @dataclass
 class DeliveryConfig:
-    overall_rate: float = 25.0        # messages per second for the whole bot (Telegram: 30)
+    overall_rate: float | None = None  # messages/s for the whole bot; None: the channel's limiter paces
     per_chat_interval: float = 1.05   # seconds between two messages to one private chat (Telegram: 1)
     concurrency: int = 8              # requests in flight at once
     batch: int = 500                  # rows fetched per drain round
+    per_chat_round: int | None = 3    # at most this many rows of one person per round (None: no cap)
     base_backoff: float = 2.0         # first retry after a 5xx/timeout, doubled per attempt
     max_backoff: float = 600.0
     idle_poll: float = 1.0            # longest sleep between checks when nothing is due
@@ -168,7 +172,7 @@ class Delivery:
         now = svc.now()
         window_open = in_send_window(svc.settings, svc.calendar, now)
         rows = await repo.due_rows(self.db, now, exclude_kinds=() if window_open else svc.renderers.windowed_kinds,
-                                   limit=self.config.batch)
+                                   limit=self.config.batch, per_person=self.config.per_chat_round)
         stats = DeliveryStats(fetched=len(rows))
         if not rows:
             return stats

@@ -21,7 +21,7 @@ from bot.domain import Kind, Notification
 from bot.i18n import Translator
 from bot.notify import Rendered
 from bot.paging import Listing, page, with_page_line
-from bot.reminders import TARGET_FEEDBACK, case_standing, local_today
+from bot.reminders import TARGET_FEEDBACK, TARGET_REPORT, Target, case_standing, local_today, standing_of
 from bot.services import Services
 from bot.settings import Settings
 from bot.workcalendar import WorkCalendar
@@ -60,10 +60,20 @@ class Digest:
     review: list[DigestItem] = field(default_factory=list)       # reports awaiting review
     provisional: list[DigestItem] = field(default_factory=list)
     noliaison: list[str] = field(default_factory=list)           # departments without a reachable liaison
+    # The enqueued digest carries only these (issue 14: its payload no longer grows with the cases);
+    # None for a digest built with its lists (the pages behind the buttons, older payloads).
+    counts: dict[str, int] | None = None
+    risky: int = 0                                               # overdue with non-compliance risk
+
+    def count(self, section: str) -> int:
+        return self.counts.get(section, 0) if self.counts is not None else len(getattr(self, section))
+
+    def risky_count(self) -> int:
+        return self.risky if self.counts is not None else sum(1 for i in self.overdue if i.risk)
 
     @property
     def empty(self) -> bool:
-        return not any(getattr(self, s) for s in SECTIONS)
+        return not any(self.count(s) for s in SECTIONS)
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +81,10 @@ class Digest:
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Digest:
         d = cls(day=str(payload["day"]))
+        counts = payload.get("counts")
+        if isinstance(counts, Mapping):
+            d.counts = {str(k): int(v) for k, v in counts.items()}
+            d.risky = int(payload.get("risky", 0))
         for s in SECTIONS:
             value = payload.get(s, [])
             setattr(d, s, list(value) if s == "noliaison" else [DigestItem(**item) for item in value])
@@ -107,6 +121,30 @@ async def build_digest(db: Database, calendar: WorkCalendar, settings: Settings,
         ))
     digest.noliaison = [name for _id, name in await repo.departments_without_reachable_liaison(db)]
     return digest
+
+
+async def build_digest_counts(db: Database, calendar: WorkCalendar, settings: Settings, now: datetime) -> Digest:
+    """The digest's figures without its lists: the same sections as `build_digest`, counted from SQL
+    aggregates (open cases grouped by running deadline: the standing is computed once per distinct
+    day, not once per case), so its cost and its payload stay small at any size."""
+    today = local_today(settings, now)
+    counts = dict.fromkeys(SECTIONS, 0)
+    risky = 0
+    for due, provisional, report, n in await repo.target_groups(db):
+        target = Target(TARGET_REPORT if report else TARGET_FEEDBACK, due, provisional)
+        st = standing_of(target, today, calendar, settings.escalation.levels)
+        if st.overdue and st.working_days_overdue == 1:
+            counts["new"] += n
+        elif st.overdue and st.working_days_overdue > 1:
+            counts["overdue"] += n
+            risky += n if st.level >= 2 else 0
+        elif not st.overdue and st.working_days_left <= 3:
+            counts["soon"] += n
+        if provisional:
+            counts["provisional"] += n
+    counts["review"] = await repo.count_reports_awaiting_review(db)
+    counts["noliaison"] = len(await repo.departments_without_reachable_liaison(db))
+    return Digest(day=today.isoformat(), counts=counts, risky=risky)
 
 
 # ----------------------------------------------------------------------------- wording
@@ -151,15 +189,15 @@ def render_digest(t: Translator, digest: Digest) -> Rendered:
     lines = [t._("📋 Daily digest {day}").format(day=day)]
     buttons: list[list[tuple[str, str]]] = []
     for s in SECTIONS:
-        items: Sequence[Any] = getattr(digest, s)
-        if not items:
+        count = digest.count(s)
+        if not count:
             continue
-        lines.append(t._("• {title}: {count}").format(title=_title(t, s), count=len(items)))
+        lines.append(t._("• {title}: {count}").format(title=_title(t, s), count=count))
         if s == "overdue":
-            risky = sum(1 for i in digest.overdue if i.risk)
+            risky = digest.risky_count()
             if risky:
                 lines.append("  " + t._("of which {n} with non-compliance risk (拒不整改风险)").format(n=risky))
-        buttons.append([(t._("{title} ({count})").format(title=_title(t, s), count=len(items)), DIGEST.build(s))])
+        buttons.append([(t._("{title} ({count})").format(title=_title(t, s), count=count), DIGEST.build(s))])
     return Rendered("\n".join(lines), buttons)
 
 
@@ -258,7 +296,7 @@ async def enqueue_daily_digests(services: Services, *, force: bool = False) -> i
     last = await outbox_repo.get_job_state(db, DIGEST_STATE)
     if not force and last is not None and last >= today.isoformat():
         return 0
-    digest = await build_digest(db, calendar, settings, now)
+    digest = await build_digest_counts(db, calendar, settings, now)
     supervisors = await repo.reachable_people_by_role(db, "supervisor")
     payload = {**digest.to_payload(),
                "todo": (await todo.build(db, calendar, settings, audience=todo.BUREAU, today=today)).to_payload()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from bot.digests import enqueue_daily_digests, warn_missing_calendar
@@ -11,12 +12,24 @@ from bot.schedules import build_calendar, calendar_signature
 from bot.services import Services
 from bot.sweep import sweep
 
+log = logging.getLogger(__name__)
+
 
 async def sweep_round(svc: Services) -> None:
     """Every reminders.sweep_seconds: due reminders and escalations, then today's digests if not yet sent."""
     await sweep(svc)
     await enqueue_daily_digests(svc)
     await warn_missing_calendar(svc)
+
+
+async def check_database(svc: Services) -> str:
+    """Once, a few seconds after polling began: the full quick_check that start-up no longer waits for."""
+    verdict = await svc.db.quick_check()
+    if verdict == "ok":
+        log.info("database quick_check: ok")
+    else:
+        log.error("database quick_check FAILED: %s — stop the bot and restore the last backup", verdict)
+    return verdict
 
 
 async def daily_digest(svc: Services) -> None:

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ from bot.i18n import N_, Translator, translator_for_locale
 from bot.ladder import FILLS, Colour, colour_of
 from bot.people import actor_of, normalize_department_name
 from bot.periods import Period, parse_date
+from bot.reminders import first_action_at
+from bot.settings import Settings
 from bot.sheet_reader import LIMITS, Limits, check_upload, read_rows
 from bot.sheets import XlsxSheet, csv_bytes, solid_fill
 from bot.workcalendar import WorkCalendar
@@ -373,8 +375,11 @@ Progress = Callable[[int, int], Awaitable[None]]
 async def apply_import(
     db: Database, calendar: WorkCalendar, plan: ImportPlan, *, actor: Person | None, now: datetime,
     skip_invalid: bool = False, progress: Progress | None = None, batch_rows: int = BATCH_ROWS,
+    settings: Settings | None = None,
 ) -> ImportResult:
-    """Write the plan's new rows, `batch_rows` per transaction; refuses while rows are bad unless confirmed."""
+    """Write the plan's new rows, `batch_rows` per transaction (one executemany each), yielding between
+    them; refuses while rows are bad unless confirmed. With `settings`, each row's first sweep is
+    planned now (bot.reminders.first_action_at) instead of every imported case being due at once."""
     require_bureau(actor)
     if plan.bad and not skip_invalid:
         raise DomainError(N_("{n} row(s) have problems, so nothing was imported."), n=len(plan.bad))
@@ -384,6 +389,7 @@ async def apply_import(
     created: list[str] = []
     added = 0
     total = len(plan.new)
+    planned: dict[tuple[Any, ...], datetime | None] = {}
     for start in range(0, total, batch_rows):
         chunk = plan.new[start:start + batch_rows]
         async with db.transaction() as conn:
@@ -398,6 +404,9 @@ async def apply_import(
             values = [case_values(row.draft, department_id=made.get(row.draft.department_name)
                                   or dept_ids[row.draft.department_name], calendar=calendar,
                                   created_by=actor_s, now=now, received_by="import") for row in chunk]
+            if settings is not None:
+                values = [replace(v, next_action_at=first_action_at(v, calendar=calendar, now=now, settings=settings,
+                                                                     cache=planned)) for v in values]
             inserted = await repo.import_cases(conn, values, actor=actor_s, at=at)
         # Only after the commit: a rolled-back batch must not leave names behind.
         dept_ids.update(made)
@@ -405,6 +414,7 @@ async def apply_import(
         added += len(inserted)
         if progress is not None:
             await progress(min(start + len(chunk), total), total)
+        await asyncio.sleep(0)  # other people's updates between batches
     return ImportResult(added, plan.existing + (total - added), plan.duplicates,
                         len(plan.bad) if skip_invalid else 0, created)
 

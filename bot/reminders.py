@@ -24,7 +24,7 @@ message are those of the day it is delivered; otherwise it waits for the next su
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -34,7 +34,7 @@ from bot.case_text import case_label
 from bot.cases import OPEN_STATUSES
 from bot.clock import iso
 from bot.dates import format_deadline
-from bot.domain import Case, CaseStatus, Kind, Notification, OutboxRow, Person, Source
+from bot.domain import Case, CaseStatus, Kind, NewCase, Notification, OutboxRow, Person, Source
 from bot.errors import NotAuthorized
 from bot.i18n import N_, Translator
 from bot.notify import Rendered
@@ -281,6 +281,27 @@ def policy(
     nxt = min(candidates) if candidates else None
     return PolicyResult(due=[], current=None, standing=st, next_action_at=_midnight(settings, nxt) if nxt else None)
 
+
+
+_ANYONE = Recipients(liaisons=(0,), supervisors=(0,), admins=(0,))
+
+
+def first_action_at(new: NewCase, *, calendar: WorkCalendar, now: datetime, settings: Settings,
+                    cache: dict[tuple[Any, ...], datetime | None] | None = None) -> datetime | None:
+    """When the sweep must first look at a case about to be inserted in bulk (a ledger import): `now`
+    when a reminder, overdue notice or escalation is due already, else the day the policy would plan,
+    so importing a ledger does not make every imported case due at once (issue 14). The answer depends
+    only on the running deadline, so `cache` (one per import, same `now`) computes it once per deadline."""
+    ident = (new.status, new.source, new.feedback_sent_on is None, new.due_on, new.due_provisional,
+             new.feedback_due_on, new.feedback_due_provisional)
+    if cache is not None and ident in cache:
+        return cache[ident]
+    probe = Case(**{f.name: getattr(new, f.name) for f in fields(NewCase)}, id=0, department_name="")
+    result = policy(probe, calendar=calendar, now=now, sent=frozenset(), settings=settings, recipients=_ANYONE)
+    at = now if result.current else result.next_action_at
+    if cache is not None:
+        cache[ident] = at
+    return at
 
 # ----------------------------------------------------------------------------- wording
 

@@ -1,24 +1,34 @@
 """The reminder sweep: load the cases whose next action is due, run the policy, enqueue, reschedule.
 
-Each case is handled in its own transaction that re-reads the case, so a feature changing the
-case at the same moment (and setting next_action_at = now) is never overwritten with a stale
-plan: either the change is seen here, or it lands after and the case is swept again.
+Set-based and batched so its cost follows what is due and the event loop never waits for it: each
+batch of up to `limit` due cases is one transaction with a handful of queries whatever its size
+(the due cases, every key already enqueued for them, the reachable liaisons of their departments,
+one executemany of the new outbox rows, one statement dropping superseded ones, one executemany of
+the new plans), and the sweep yields to other updates between batches. The batch is read inside
+its transaction (writes are serialized by `Database.transaction`), so a feature changing a case
+at the same moment (and setting next_action_at = now) is never overwritten with a stale plan:
+either its change is committed before the batch reads the case, or it lands after and the case is
+swept again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain import Notification
 from bot.reminders import REMINDER_KINDS, Recipients, policy
 from bot.services import Services
-from storage import cases as cases_repo
 from storage import outbox as outbox_repo
 from storage import reminders as repo
 from storage.outbox import enqueue
 
 log = logging.getLogger(__name__)
+
+SUPERSEDED = "superseded by a newer reminder"
+NO_LONGER_NEEDED = "case no longer needs reminders"
 
 
 @dataclass
@@ -26,9 +36,10 @@ class SweepStats:
     cases: int = 0
     enqueued: int = 0
     dropped: int = 0
+    batches: int = 0
 
 
-async def sweep(services: Services, *, now: datetime | None = None, limit: int = 500) -> SweepStats:
+async def sweep(services: Services, *, now: datetime | None = None, limit: int = 200) -> SweepStats:
     """One pass over every case whose next_action_at has come; wakes delivery when it enqueued."""
     db = services.db
     now = now or services.now()
@@ -38,37 +49,46 @@ async def sweep(services: Services, *, now: datetime | None = None, limit: int =
     liaisons: dict[int, tuple[int, ...]] = {}
     seen: set[int] = set()
     while True:
-        batch = [c for c in await repo.cases_due_for_action(db, now, limit=limit) if c.id not in seen]
-        if not batch:
-            break
-        for listed in batch:
-            seen.add(listed.id)
-            if listed.department_id not in liaisons:
-                liaisons[listed.department_id] = tuple(await repo.reachable_liaisons(db, listed.department_id))
-            recipients = Recipients(liaisons[listed.department_id], supervisors, admins)
-            async with db.transaction() as conn:
-                case = await cases_repo.get_case(conn, listed.id)
-                if case is None or case.next_action_at is None or case.next_action_at > now:
-                    continue  # changed meanwhile: its new plan stands
-                sent = await outbox_repo.keys_for_case(conn, case.id)
-                result = policy(case, calendar=services.calendar, now=now, sent=sent,
-                                settings=services.settings, recipients=recipients)
-                stats.cases += 1
-                if result.due:
-                    stats.enqueued += await enqueue(conn, result.due, now=now)
+        async with db.transaction() as conn:
+            batch = [c for c in await repo.cases_due_for_action(conn, now, limit=limit) if c.id not in seen]
+            if not batch:
+                break
+            stats.batches += 1
+            missing = {c.department_id for c in batch} - liaisons.keys()
+            if missing:
+                liaisons.update(await repo.reachable_liaisons_by_department(conn, missing))
+            sent = await outbox_repo.keys_for_cases(conn, (c.id for c in batch))
+            due: list[Notification] = []
+            superseded: list[int] = []
+            finished: list[int] = []
+            keep: list[str] = []
+            plans: list[tuple[int, datetime | None]] = []
+            for case in batch:
+                seen.add(case.id)
+                result = policy(case, calendar=services.calendar, now=now, sent=sent[case.id],
+                                settings=services.settings,
+                                recipients=Recipients(liaisons[case.department_id], supervisors, admins))
+                due += result.due
                 if result.current is not None:
                     # Coalesce: older steps still waiting (downtime, closed window) are superseded by the
                     # current ones; a case nobody must be reminded of any more loses all of them.
-                    stats.dropped += await outbox_repo.drop_pending_for_case(
-                        conn, case.id, REMINDER_KINDS,
-                        "superseded by a newer reminder" if result.current else "case no longer needs reminders",
-                        keep=[n.key for n in result.current],
-                    )
-                await repo.set_next_action(conn, case.id, result.next_action_at)
-            if result.skipped_steps and result.due:
-                log.info("sweep: case %s coalesced missed steps %s into one message", case.id, result.skipped_steps)
+                    (superseded if result.current else finished).append(case.id)
+                    keep += [n.key for n in result.current]
+                plans.append((case.id, result.next_action_at))
+                if result.skipped_steps and result.due:
+                    log.info("sweep: case %s coalesced missed steps %s into one message", case.id,
+                             result.skipped_steps)
+            stats.cases += len(batch)
+            stats.enqueued += await enqueue(conn, due, now=now)
+            stats.dropped += await outbox_repo.drop_pending_for_cases(conn, superseded, REMINDER_KINDS, SUPERSEDED,
+                                                                      keep=keep)
+            stats.dropped += await outbox_repo.drop_pending_for_cases(conn, finished, REMINDER_KINDS,
+                                                                      NO_LONGER_NEEDED)
+            await repo.set_next_actions(conn, plans)
+        await asyncio.sleep(0)  # between batches: other people's updates go first
     if stats.enqueued:
         services.wake_delivery()
     if stats.cases:
-        log.debug("sweep: %d case(s), %d enqueued, %d superseded", stats.cases, stats.enqueued, stats.dropped)
+        log.debug("sweep: %d case(s) in %d batch(es), %d enqueued, %d superseded", stats.cases, stats.batches,
+                  stats.enqueued, stats.dropped)
     return stats

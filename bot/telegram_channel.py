@@ -21,6 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -57,6 +58,13 @@ class TelegramChannel:
         last); a caption over 1,024 follows the document as text messages. The id returned is the
         last message's, the one with the buttons.
         """
+        token = BACKGROUND.set(True)  # the outbox's messages yield the bot-wide slots to replies
+        try:
+            return await self._send(chat_id, message)
+        finally:
+            BACKGROUND.reset(token)
+
+    async def _send(self, chat_id: int, message: Rendered) -> int:
         markup = keyboard(message.buttons)
         try:
             texts = split_text(message.text)
@@ -222,6 +230,11 @@ class ChatPacer:
             pass
 
 
+# True while the outbox delivery sends (TelegramChannel.send): the rate limiter then lets people's
+# replies, sent by handlers in their own update tasks, take the bot-wide slots first.
+BACKGROUND: ContextVar[bool] = ContextVar("rectbot_background_send", default=False)
+
+
 class SendPacer:
     """Bot-wide: at most `limit` requests in any `window` seconds *as Telegram sees them*, spaced
     `window / (limit + 1)` apart, first come first served.
@@ -241,6 +254,7 @@ class SendPacer:
         window: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        reserve: int = 3,
     ) -> None:
         self.limit, self.window = limit, window
         self.interval = window / (limit + 1)
@@ -250,27 +264,68 @@ class SendPacer:
         self._answered: deque[float] = deque()  # answer times within the window, oldest first
         self._in_flight = 0
         self._lock = asyncio.Lock()
+        self.reserve = min(reserve, max(0, limit - 1))
+        self._paused_until = float("-inf")
+        self._fg_recent_until = float("-inf")  # until when foreground traffic counts as recent
+        self._fg_waiting = 0                  # foreground (reply) requests waiting for a slot
+        self._fg_clear = asyncio.Event()      # set while none is waiting
+        self._fg_clear.set()
 
-    def _wait_needed(self) -> float:
+    RECENT = 5.0  # s: foreground traffic this recent makes broadcasts leave `reserve` slots free
+
+    def _wait_needed(self, background: bool = False, reply: bool = False) -> float:
         now = self._clock()
         while self._answered and self._answered[0] <= now - self.window:
             self._answered.popleft()
-        if self._next > now:
+        if self._paused_until > now:
+            return self._paused_until - now
+        # A reply skips the spacing (never the count below), except in the window after a 429's pause,
+        # when every request resumes spaced.
+        if self._next > now and (not reply or now < self._paused_until + self.window):
             return self._next - now
-        if len(self._answered) + self._in_flight < self.limit:
+        # While people are talking to the bot, broadcasts leave `reserve` of the window free, so a
+        # reply finds room at once instead of waiting for the window to slide (fan-out alone: all).
+        limit = self.limit - (self.reserve if background and now < self._fg_recent_until else 0)
+        if len(self._answered) + self._in_flight < limit:
             return 0.0
         if self._answered:
             return self._answered[0] + self.window - now
         return self.interval  # all in flight: look again when one may have been answered
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        """Wait for a bot-wide slot, hold it for one request (send inside the block)."""
-        async with self._lock:
-            while (delay := self._wait_needed()) > 0:  # a pause may move the slot while we sleep
-                await self._sleep(delay)
-            self._in_flight += 1
-            self._next = self._clock() + self.interval
+    async def turn(self, *, background: bool = False, reply: bool = False) -> AsyncIterator[None]:
+        """Wait for a bot-wide slot, hold it for one request (send inside the block).
+
+        Replies to people go first: a `background` request (the outbox's broadcasts) takes no slot
+        while a foreground one is waiting and sleeps outside the lock, so a reply never waits behind
+        the reminder backlog (issue 14, item 4); a `reply` also skips the even spacing (not the count
+        of the window, and not after a 429)."""
+        if not background:
+            self._fg_waiting += 1
+            self._fg_clear.clear()
+            self._fg_recent_until = self._clock() + self.RECENT
+        try:
+            while True:
+                if background:
+                    await self._fg_clear.wait()
+                async with self._lock:
+                    if background and self._fg_waiting:
+                        continue  # a reply arrived meanwhile: let it have this slot
+                    delay = self._wait_needed(background, reply)
+                    if not background:
+                        while delay > 0:  # replies wait in order, holding the lock (a pause may move the slot)
+                            await self._sleep(delay)
+                            delay = self._wait_needed(False, reply)
+                    if delay <= 0:
+                        self._in_flight += 1
+                        self._next = self._clock() + self.interval
+                        break
+                await self._sleep(delay)  # a broadcast waits outside the lock, so a reply never queues behind it
+        finally:
+            if not background:
+                self._fg_waiting -= 1
+                if not self._fg_waiting:
+                    self._fg_clear.set()
         try:
             yield
         finally:
@@ -280,6 +335,7 @@ class SendPacer:
     def pause(self, seconds: float) -> None:
         """Telegram said retry_after: no request at all before then."""
         self._next = max(self._next, self._clock() + seconds)
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
 
 
 class RectbotRateLimiter(AIORateLimiter):
@@ -312,7 +368,8 @@ class RectbotRateLimiter(AIORateLimiter):
             elif isinstance(chat_id, int) and endpoint in SEND_ENDPOINTS:
                 await stack.enter_async_context(self.pacer.slot(chat_id))
             if chat_id is not None and self.overall is not None:
-                await stack.enter_async_context(self.overall.turn())
+                background = BACKGROUND.get()
+                await stack.enter_async_context(self.overall.turn(background=background, reply=not background))
             yield
 
     async def process_request(

@@ -137,7 +137,8 @@ async def _import_upload(update: Update, context: RectbotContext, person: Person
                             reply_markup=markup(rows))
         return
     await progress.show(summary, force=True)
-    result = await ledger.apply_import(svc.db, svc.calendar, plan, actor=person, now=svc.now(), progress=progress)
+    result = await ledger.apply_import(svc.db, svc.calendar, plan, actor=person, now=svc.now(), progress=progress,
+                                       settings=svc.settings)
     await progress.show(summary + "\n\n" + ledger.describe_result(t, result), force=True)
 
 
@@ -177,7 +178,7 @@ async def ledger_confirm(update: Update, context: RectbotContext) -> None:
         plan = await ledger.plan_import(svc.db, svc.calendar, ledger.read_table(data, str(pending.get("name"))))
         await progress.show(t._("Importing… {done}/{total} rows").format(done=0, total=len(plan.new)), force=True)
         result = await ledger.apply_import(svc.db, svc.calendar, plan, actor=person, now=svc.now(),
-                                           skip_invalid=True, progress=progress)
+                                           skip_invalid=True, progress=progress, settings=svc.settings)
     finally:
         path.unlink(missing_ok=True)
     await progress.show(ledger.describe_result(t, result), force=True)

@@ -202,22 +202,28 @@ async def import_cases(
     conn: aiosqlite.Connection, rows: Sequence[NewCase], *, actor: str, at: str,
 ) -> list[int]:
     """Insert ledger rows that are not there yet (ON CONFLICT on the ledger identity does nothing),
-    each with its `case.import` audit row; returns the ids of the rows actually inserted."""
+    each with its `case.import` audit row; returns the ids of the rows actually inserted.
+
+    Set-based: one executemany for the cases, one query for the ids they got (inside the caller's
+    transaction the new rows are exactly those above the largest id before), one executemany for
+    the audit rows."""
     import json
 
-    ids: list[int] = []
-    audits: list[tuple[Any, ...]] = []
-    for new in rows:
-        cols = CASE_COLUMNS
-        db_values = _new_case_values(new)
-        cur = await conn.execute(
-            _INSERT_CASE + " ON CONFLICT (department_id, project, source, feedback_doc_no) DO NOTHING", db_values,
-        )
-        if cur.rowcount != 1 or cur.lastrowid is None:
-            continue
-        ids.append(cur.lastrowid)
-        audits.append((at, actor, "case.import", "case", cur.lastrowid, None,
-                       json.dumps(dict(zip(cols, db_values, strict=True)), ensure_ascii=False, default=str)))
+    if not rows:
+        return []
+    values = [_new_case_values(new) for new in rows]
+    before = await fetchone(conn, "SELECT COALESCE(MAX(id), 0) FROM cases")
+    first = int(before[0]) if before else 0
+    await conn.executemany(
+        _INSERT_CASE + " ON CONFLICT (department_id, project, source, feedback_doc_no) DO NOTHING", values,
+    )
+    by_ident = {(v[0], v[1], v[2], v[6]): v for v in values}   # department_id, project, source, feedback_doc_no
+    found = await fetchall(conn, "SELECT id, department_id, project, source, feedback_doc_no FROM cases"
+                                 " WHERE id > ? ORDER BY id", (first,))
+    ids = [int(r[0]) for r in found]
+    audits = [(at, actor, "case.import", "case", int(r[0]), None,
+               json.dumps(dict(zip(CASE_COLUMNS, by_ident[(r[1], r[2], r[3], r[4])], strict=True)),
+                          ensure_ascii=False, default=str)) for r in found]
     if audits:
         await conn.executemany(
             "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after) VALUES (?,?,?,?,?,?,?)",

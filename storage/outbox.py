@@ -21,17 +21,19 @@ from storage.db import Conn, fetchall
 
 
 async def enqueue(conn: aiosqlite.Connection, notifications: Iterable[Notification], *, now: datetime) -> int:
-    """Insert inside the caller's transaction; a notification whose key is already there is ignored."""
-    inserted = 0
-    for n in notifications:
-        cur = await conn.execute(
-            "INSERT INTO outbox (key, person_id, case_id, kind, payload, not_before, created_at)"
-            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(key) DO NOTHING",
-            (n.key, n.person_id, n.case_id, n.kind, json.dumps(dict(n.payload), ensure_ascii=False, default=str),
-             iso(n.not_before), iso(now)),
-        )
-        inserted += cur.rowcount
-    return inserted
+    """Insert inside the caller's transaction; a notification whose key is already there is ignored.
+
+    One executemany for all of them (its rowcount sums the rows actually inserted)."""
+    created = iso(now)
+    rows = [(n.key, n.person_id, n.case_id, n.kind, json.dumps(dict(n.payload), ensure_ascii=False, default=str),
+             iso(n.not_before), created) for n in notifications]
+    if not rows:
+        return 0
+    cur = await conn.executemany(
+        "INSERT INTO outbox (key, person_id, case_id, kind, payload, not_before, created_at)"
+        " VALUES (?,?,?,?,?,?,?) ON CONFLICT(key) DO NOTHING", rows,
+    )
+    return max(cur.rowcount, 0)
 
 
 _ROW_SQL = (
@@ -51,16 +53,27 @@ def _row(r: aiosqlite.Row) -> OutboxRow:
 
 
 
-async def due_rows(db: Conn, now: datetime, *, exclude_kinds: Iterable[str] = (), limit: int = 500) -> list[OutboxRow]:
-    """Pending rows whose not_before has come, oldest first (`exclude_kinds`: outside the send window)."""
+async def due_rows(db: Conn, now: datetime, *, exclude_kinds: Iterable[str] = (), limit: int = 500,
+                   per_person: int | None = None) -> list[OutboxRow]:
+    """Pending rows whose not_before has come, oldest first (`exclude_kinds`: outside the send window).
+
+    `per_person` keeps at most that many of each recipient's oldest rows (a window function, one
+    query): a chat can take one message a second, so a person with a hundred rows must not fill
+    the batch and hold everybody else's back for a hundred seconds."""
     excluded = sorted(set(exclude_kinds))
-    sql = _ROW_SQL + " WHERE o.state = 'pending' AND o.not_before <= ?"
+    where = " WHERE o.state = 'pending' AND o.not_before <= ?"
     params: list[Any] = [iso(now)]
     if excluded:
-        sql += f" AND o.kind NOT IN ({','.join('?' * len(excluded))})"
+        where += f" AND o.kind NOT IN ({','.join('?' * len(excluded))})"
         params += excluded
-    sql += " ORDER BY o.not_before, o.id LIMIT ?"
-    params.append(limit)
+    if per_person is None:
+        sql = _ROW_SQL + where + " ORDER BY o.not_before, o.id LIMIT ?"
+        params.append(limit)
+    else:
+        nth = "ROW_NUMBER() OVER (PARTITION BY o.person_id ORDER BY o.not_before, o.id) AS nth"
+        sql = ("SELECT * FROM (" + _ROW_SQL.replace("SELECT o.*,", f"SELECT o.*, {nth},") + where
+               + ") WHERE nth <= ? ORDER BY not_before, id LIMIT ?")
+        params += [per_person, limit]
     return [_row(r) for r in await fetchall(db, sql, params)]
 
 
@@ -105,6 +118,36 @@ async def keys_for_case(db: Conn, case_id: int) -> frozenset[str]:
     """Every key ever enqueued for a case, whatever became of it (the policy's "already sent")."""
     found = await fetchall(db, "SELECT key FROM outbox WHERE case_id = ?", (case_id,))
     return frozenset(r[0] for r in found)
+
+
+KEYS_FOR_CASES_SQL = "SELECT case_id, key FROM outbox WHERE case_id IN (SELECT value FROM json_each(?))"
+
+
+async def keys_for_cases(db: Conn, case_ids: Iterable[int]) -> dict[int, frozenset[str]]:
+    """`keys_for_case` for a whole sweep batch in one query (every asked case is a key)."""
+    wanted = sorted(set(case_ids))
+    found: dict[int, set[str]] = {c: set() for c in wanted}
+    for r in await fetchall(db, KEYS_FOR_CASES_SQL, (json.dumps(wanted),)):
+        found[int(r[0])].add(str(r[1]))
+    return {c: frozenset(keys) for c, keys in found.items()}
+
+
+async def drop_pending_for_cases(
+    conn: aiosqlite.Connection, case_ids: Iterable[int], kinds: Iterable[str], reason: str, *,
+    keep: Iterable[str] = (),
+) -> int:
+    """`drop_pending_for_case` for many cases in one UPDATE; `keep` may mix the cases' keys (a key names
+    its case, so one list serves them all)."""
+    ids, kinds_l, keep_l = sorted(set(case_ids)), sorted(set(kinds)), sorted(set(keep))
+    if not ids or not kinds_l:
+        return 0
+    cur = await conn.execute(
+        "UPDATE outbox SET state = 'dropped', last_error = ? WHERE state = 'pending'"
+        " AND case_id IN (SELECT value FROM json_each(?)) AND kind IN (SELECT value FROM json_each(?))"
+        " AND key NOT IN (SELECT value FROM json_each(?))",
+        (reason, json.dumps(ids), json.dumps(kinds_l), json.dumps(keep_l)),
+    )
+    return cur.rowcount
 
 
 async def claim(conn: aiosqlite.Connection, outbox_id: int) -> bool:

@@ -2,32 +2,56 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from collections.abc import Iterable
+from datetime import date, datetime
 
 import aiosqlite
 
 from bot.clock import iso
 from bot.domain import Case, PendingReview
 from storage.cases import CASE_SQL, case_from_row
-from storage.db import Conn, Database, fetchall
+from storage.db import Conn, Database, fetchall, fetchone
 
 # Statuses whose deadlines the sweep and the digests look at (open report clock, or the bureau's
 # own feedback clock). Kept here as plain strings so storage does not import the domain.
 WATCHED_STATUSES = ("in_progress", "returned", "pending_feedback")
 
 
+DUE_SQL = (CASE_SQL + " WHERE c.next_action_at IS NOT NULL AND c.next_action_at <= ?"
+           " ORDER BY c.next_action_at, c.id LIMIT ?")
+
+
 async def cases_due_for_action(db: Conn, until: datetime, *, limit: int = 500) -> list[Case]:
     """Cases whose next_action_at has come (the indexed column: cost follows due items)."""
-    found = await fetchall(
-        db, CASE_SQL + " WHERE c.next_action_at IS NOT NULL AND c.next_action_at <= ?"
-        " ORDER BY c.next_action_at, c.id LIMIT ?", (iso(until), limit),
-    )
+    found = await fetchall(db, DUE_SQL, (iso(until), limit))
     return [case_from_row(r) for r in found]
 
 
 async def set_next_action(conn: aiosqlite.Connection, case_id: int, at: datetime | None) -> None:
     """Only the sweep writes a future instant here; other features set it to `now` on any change."""
     await conn.execute("UPDATE cases SET next_action_at = ? WHERE id = ?", (iso(at) if at else None, case_id))
+
+
+async def set_next_actions(conn: aiosqlite.Connection, plans: Iterable[tuple[int, datetime | None]]) -> None:
+    """The sweep's new plans for a whole batch, in one executemany (case id, next instant or None)."""
+    await conn.executemany("UPDATE cases SET next_action_at = ? WHERE id = ?",
+                           [(iso(at) if at else None, case_id) for case_id, at in plans])
+
+
+LIAISONS_BY_DEPARTMENT_SQL = (
+    "SELECT department_id, id FROM people WHERE role = 'liaison' AND active = 1 AND reachable = 1"
+    " AND department_id IN (SELECT value FROM json_each(?)) ORDER BY department_id, id"
+)
+
+
+async def reachable_liaisons_by_department(db: Conn, department_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
+    """Reachable liaisons of many departments in one query (every asked department is a key)."""
+    wanted = sorted(set(department_ids))
+    found: dict[int, list[int]] = {d: [] for d in wanted}
+    for r in await fetchall(db, LIAISONS_BY_DEPARTMENT_SQL, (json.dumps(wanted),)):
+        found[int(r[0])].append(int(r[1]))
+    return {d: tuple(ids) for d, ids in found.items()}
 
 
 async def watched_cases(db: Conn) -> list[Case]:
@@ -37,6 +61,40 @@ async def watched_cases(db: Conn) -> list[Case]:
     return [case_from_row(r) for r in found]
 
 
+
+
+# The watched cases grouped by every column their running deadline depends on (bot.reminders.target_of):
+# the digest's counts need only these groups (a few hundred), read from the covering index
+# cases_open_deadlines, whatever the number of cases.
+TARGET_GROUPS_SQL = (
+    "SELECT status, due_on, due_provisional, source = 'evaluation' AND feedback_sent_on IS NULL,"
+    " feedback_due_on, feedback_due_provisional, COUNT(*) FROM cases"
+    " WHERE status IN ('in_progress', 'returned', 'pending_feedback') GROUP BY 1, 2, 3, 4, 5, 6"
+)
+
+
+async def target_groups(db: Conn) -> list[tuple[date, bool, bool, int]]:
+    """(running deadline, provisional, report clock (else the bureau's feedback clock), cases) of open
+    cases: the report deadline of an open case, else the feedback deadline of an evaluation whose
+    feedback is not sent (storage/todo.TARGET_DUE, bot.reminders.target_of)."""
+    found: dict[tuple[date, bool, bool], int] = {}
+    for status, due_on, due_prov, unsent_evaluation, feedback_due, feedback_prov, n in await fetchall(
+            db, TARGET_GROUPS_SQL):
+        if status in ("in_progress", "returned"):
+            if due_on is None:
+                continue
+            group = (date.fromisoformat(due_on), bool(due_prov), True)
+        elif unsent_evaluation and feedback_due is not None:
+            group = (date.fromisoformat(feedback_due), bool(feedback_prov), False)
+        else:
+            continue
+        found[group] = found.get(group, 0) + int(n)
+    return [(*group, n) for group, n in found.items()]
+
+
+async def count_reports_awaiting_review(db: Conn) -> int:
+    row = await fetchone(db, "SELECT COUNT(*) FROM reports WHERE state = 'submitted'")
+    return int(row[0]) if row else 0
 
 
 async def reports_awaiting_review(db: Conn) -> list[PendingReview]:

@@ -18,12 +18,12 @@ from storage.db import Conn, fetchall, fetchone
 
 # The running deadline of a case, as bot.reminders.target_of picks it: the report deadline of an
 # open case, else the bureau's own feedback deadline of an evaluation whose feedback is not sent.
-_TARGET_DUE = (
+TARGET_DUE = (
     "CASE WHEN c.status IN ('in_progress', 'returned') THEN c.due_on"
     " WHEN c.status = 'pending_feedback' AND c.source = 'evaluation' AND c.feedback_sent_on IS NULL"
     " THEN c.feedback_due_on END"
 )
-_TARGET_PROVISIONAL = (
+TARGET_PROVISIONAL = (
     "CASE WHEN c.status IN ('in_progress', 'returned') THEN c.due_provisional ELSE c.feedback_due_provisional END"
 )
 _CASES = " FROM cases c JOIN departments d ON d.id = c.department_id"
@@ -39,9 +39,9 @@ _SECTIONS: dict[str, tuple[str, str, str, str, str]] = {
     "feedback": ("c.id", "c.feedback_sent_on", "0",
                  _CASES + " WHERE c.status = 'pending_feedback' AND c.feedback_sent_on IS NOT NULL"
                  " AND c.feedback_received_on IS NULL", "c.feedback_sent_on, c.id"),
-    "overdue": ("c.id", _TARGET_DUE, _TARGET_PROVISIONAL,
+    "overdue": ("c.id", TARGET_DUE, TARGET_PROVISIONAL,
                 _CASES + " WHERE c.status IN ('in_progress', 'returned', 'pending_feedback')"
-                f" AND ({_TARGET_DUE}) < ?today", f"{_TARGET_DUE}, c.id"),
+                f" AND ({TARGET_DUE}) < ?today", f"{TARGET_DUE}, c.id"),
     "due": ("c.id", "c.due_on", "c.due_provisional",
             _CASES + " WHERE c.status = 'in_progress' AND c.due_on IS NOT NULL", "c.due_on, c.id"),
     "returned": ("c.id", "c.due_on", "c.due_provisional",
@@ -90,6 +90,6 @@ async def overdue_before(conn: Conn, cutoffs: Sequence[date], *, today: date,
     if not cutoffs:
         return []
     body, params = _where("overdue", today, department_id)
-    sums = ", ".join(f"COALESCE(SUM(({_TARGET_DUE}) < ?), 0)" for _ in cutoffs)
+    sums = ", ".join(f"COALESCE(SUM(({TARGET_DUE}) < ?), 0)" for _ in cutoffs)
     row = await fetchone(conn, f"SELECT {sums}" + body, [*(c.isoformat() for c in cutoffs), *params])
     return [int(v) for v in row] if row else [0] * len(cutoffs)

@@ -53,7 +53,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings, db: Database)
             print(T._("Imported {done}/{total} rows…").format(done=done, total=total), file=sys.stderr)
 
     result = await apply_import(db, calendar, plan, actor=None, now=now(), skip_invalid=args.skip_invalid,
-                                progress=progress)
+                                progress=progress, settings=settings)
     print(describe_result(T, result))
     print(T._("Done in {seconds:.1f} s.").format(seconds=time.monotonic() - started), file=sys.stderr)
     return 0

@@ -1,0 +1,1 @@
+"""rectbot's benchmark suite: `python -m bench` (see bench/README.md)."""

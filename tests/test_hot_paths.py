@@ -1,0 +1,161 @@
+"""The hot queries (issue 14) read through indexes: EXPLAIN QUERY PLAN never shows a full SCAN of cases.
+
+The database is the benchmark's own shape (bench/data.py) at a few thousand cases, analysed like
+a production database after migration 0009.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import data
+from bot import digests
+from bot.i18n import translator_for_locale
+from bot.settings import Settings
+from bot.sweep import sweep
+from bot.workcalendar import WorkCalendar
+from storage import outbox, reminders, todo
+from storage.db import Database
+
+NOW = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> Any:
+    await data.build(tmp_path / "hot.db", data.Shape(3000), NOW)
+    database = await Database.open(tmp_path / "hot.db")
+    yield database
+    await database.close()
+
+
+async def plan(db: Database, sql: str, params: Sequence[Any]) -> list[str]:
+    return [str(r[3]) for r in await db.fetchall("EXPLAIN QUERY PLAN " + sql, params)]
+
+
+def no_case_scan(steps: list[str]) -> bool:
+    return not any(s.startswith("SCAN c") or s.startswith("SCAN cases") for s in steps)
+
+
+async def test_sweep_queries_use_indexes(db: Database) -> None:
+    due = await plan(db, reminders.DUE_SQL, ["2026-12-01T01:00:00Z", 200])
+    assert no_case_scan(due) and any("cases_next_action" in s for s in due), due
+    keys = await plan(db, outbox.KEYS_FOR_CASES_SQL, [json.dumps([1, 2, 3])])
+    assert any("outbox_case" in s for s in keys), keys
+    people = await plan(db, reminders.LIAISONS_BY_DEPARTMENT_SQL, [json.dumps([1, 2])])
+    assert any("people_department" in s for s in people), people
+
+
+@pytest.mark.parametrize("section", todo.SECTIONS)
+@pytest.mark.parametrize("department", [None, 7])
+async def test_todo_counts_and_pages_use_indexes(db: Database, section: str, department: int | None) -> None:
+    body, params = todo._where(section, date(2026, 12, 1), department)
+    ref, _on, _prov, _body, order = todo._SECTIONS[section]
+    counted = await plan(db, "SELECT COUNT(*)" + body, params)
+    paged = await plan(db, f"SELECT {ref}" + body + f" ORDER BY {order} LIMIT 10", params)
+    assert no_case_scan(counted), counted
+    assert no_case_scan(paged), paged
+
+
+async def test_bureau_overdue_page_reads_the_running_deadline_index(db: Database) -> None:
+    """The bureau's overdue list (every department) is a range of cases_target_due, read in order."""
+    body, params = todo._where("overdue", date(2026, 12, 1), None)
+    ref, _on, _prov, _body, order = todo._SECTIONS["overdue"]
+    paged = await plan(db, f"SELECT {ref}" + body + f" ORDER BY {order} LIMIT 10", params)
+    assert any("cases_target_due" in s for s in paged), paged
+    assert not any("TEMP B-TREE" in s for s in paged), paged
+
+
+async def test_digest_groups_read_the_covering_index_only(db: Database) -> None:
+    steps = await plan(db, reminders.TARGET_GROUPS_SQL, [])
+    assert any("COVERING INDEX cases_open_deadlines" in s for s in steps), steps
+
+
+async def test_digest_counts_match_its_lists_and_the_payload_stays_small(db: Database) -> None:
+    """The enqueued digest counts by SQL groups (one standing per distinct deadline) and carries no
+    lists; its figures are the lengths of the lists `build_digest` makes for the buttons' pages."""
+    settings = Settings(escalation={"levels": [1, 10]})
+    calendar = WorkCalendar()
+    now = NOW
+    counted = await digests.build_digest_counts(db, calendar, settings, now)
+    listed = await digests.build_digest(db, calendar, settings, now)
+    assert counted.counts == {s: len(getattr(listed, s)) for s in digests.SECTIONS}
+    assert counted.risky == sum(1 for i in listed.overdue if i.risk)
+    assert counted.counts is not None and counted.counts["overdue"] > 100
+    payload = json.dumps(counted.to_payload(), ensure_ascii=False).encode()
+    assert len(payload) < 2_000
+    again = digests.Digest.from_payload(json.loads(payload))
+    assert again.counts == counted.counts and again.risky == counted.risky
+    t = translator_for_locale("zh_CN")
+    assert digests.render_digest(t, again).text == digests.render_digest(t, listed).text
+
+
+# --- import and the sweep after it (issue 14, items 1, 6, 7) ------------------------------------
+
+
+async def test_import_plans_each_case_so_the_first_sweep_finds_only_what_is_due(tmp_path: Path) -> None:
+    """A quarter of the imported ledger is overdue: those are due at once, the rest wait for their
+    reminder day; the first sweep after the import handles the due ones only, and they get their
+    reminders exactly once (a second sweep finds nothing)."""
+    from bench import inproc
+
+    result = await inproc.import_then_sweep(tmp_path / "import.db", 600, NOW)
+    assert result["rows"] == 600
+    assert 0 < result["first_sweep_cases"] < 600
+    database = await Database.open(tmp_path / "import.db")
+    try:
+        audits = await database.fetchone("SELECT COUNT(*) FROM audit_log WHERE action = 'case.import'")
+        assert audits is not None and audits[0] == 600
+        overdue = await database.fetchone("SELECT COUNT(*) FROM cases WHERE due_on < ?", ("2026-12-01",))
+        assert overdue is not None and overdue[0] <= result["first_sweep_cases"]
+        later = await database.fetchone("SELECT MIN(next_action_at) FROM cases WHERE next_action_at IS NOT NULL")
+        assert later is not None and later[0] > "2026-12-01T01:01:00"   # nothing left due after the first sweep
+    finally:
+        await database.close()
+
+
+async def test_the_sweep_runs_in_batches_and_leaves_nothing_due(db: Database) -> None:
+    from bench.inproc import _services
+
+    await db.conn.execute("UPDATE cases SET next_action_at = ? WHERE status = 'in_progress'", ("2026-12-01T00:00:00Z",))
+    await db.conn.commit()
+    due = await db.fetchone("SELECT COUNT(*) FROM cases WHERE next_action_at <= ?", ("2026-12-01T01:00:00Z",))
+    assert due is not None and due[0] > 2000
+    svc = await _services(db.path, NOW)
+    try:
+        stats = await sweep(svc, now=NOW, limit=500)
+        assert stats.cases == due[0]
+        assert stats.batches == -(-due[0] // 500)
+        assert stats.enqueued > 0
+        again = await sweep(svc, now=NOW, limit=500)
+        assert (again.cases, again.enqueued) == (0, 0)
+        keys = await svc.db.fetchone("SELECT COUNT(*), COUNT(DISTINCT key) FROM outbox")
+        assert keys is not None and keys[0] == keys[1] == stats.enqueued
+    finally:
+        await svc.db.close()
+
+
+async def test_the_full_quick_check_runs_off_the_shared_connection(db: Database) -> None:
+    assert await db.quick_check() == "ok"
+
+
+async def test_a_person_with_many_rows_does_not_fill_the_delivery_batch(db: Database) -> None:
+    """Delivery takes at most a few rows per person per round (one query with a window function), so
+    a supervisor with a hundred escalations does not hold every liaison's reminder back."""
+    from bot.domain import Kind, Notification
+    from storage.outbox import due_rows, enqueue
+
+    busy, other = 1, 2
+    async with db.transaction() as conn:
+        await enqueue(conn, [Notification(f"t:{busy}:{i}", busy, Kind.DIGEST, {}, NOW) for i in range(10)]
+                      + [Notification(f"t:{other}:{i}", other, Kind.DIGEST, {}, NOW) for i in range(2)], now=NOW)
+    rows = await due_rows(db, NOW, limit=500, per_person=3)
+    assert [r.person_id for r in rows].count(busy) == 3
+    assert [r.person_id for r in rows].count(other) == 2
+    assert [r.key for r in rows if r.person_id == busy] == [f"t:{busy}:{i}" for i in range(3)]
+    assert len(await due_rows(db, NOW, limit=500)) == 12
