@@ -1,4 +1,4 @@
-"""Stored bulletins (migration 0009): the ranking as it was issued, one row per ISO week."""
+"""Stored bulletins (migration 0008): the ranking as it was issued, one row per ISO week."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The 督办 ladder's history: one row per colour change of a case (migration 0008)."""
+"""The 督办 ladder's history: one row per colour change of a case (migration 0007)."""
 
 from __future__ import annotations
 
