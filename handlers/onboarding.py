@@ -89,6 +89,15 @@ async def start(update: Update, context: RectbotContext) -> None:
     await _welcome(update, context, person)
 
 
+async def start_as_text(update: Update, context: RectbotContext) -> None:
+    """"/start CODE" that arrived as plain text, without Telegram's command entity (pasted or sent by
+    a client that adds none): the same as the command. The gate lets a stranger's /start text through,
+    so without this it reached no handler and the stranger got no answer at all."""
+    message = update.effective_message
+    context.args = (message.text or "").split()[1:] if message else []
+    await start(update, context)
+
+
 async def _welcome(update: Update, context: RectbotContext, person: Person) -> None:
     context.person = person
     t = translator(person)
@@ -204,6 +213,8 @@ def fallback_handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
 def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
     return [
         CommandHandler("start", start),
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
+                       & filters.Regex(r"^/start(?:@\w+)?(?:\s|$)"), start_as_text),
         CommandHandler("help", help_command),
         CommandHandler("whoami", whoami),
         CommandHandler("lang", lang),

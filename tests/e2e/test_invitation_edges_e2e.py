@@ -85,3 +85,22 @@ def test_a_registered_person_is_asked_before_a_code_changes_their_role(
     role, actions = _role_and_audit(bot, person.id)
     assert role == "supervisor" and actions.count("person.role_changed") == 1
     assert supervisor_code not in bot.log() and liaison_code not in bot.log()
+
+
+def test_start_typed_as_plain_text_is_answered_like_the_command(
+    sandbox: SandboxServer, rectbot: Callable[..., RectbotProcess]
+) -> None:
+    """"/start" without Telegram's command entity (pasted, or a reply to the bot's hint) used to reach no
+    handler at all, so a stranger got silence (found by the fuzz suite). Now it is the command."""
+    bot = rectbot()
+    bot.add_department("县教育局")
+    bot.start()
+    stranger = sandbox.create_user(first_name="路人")
+    stranger.send_text("你好")
+    hint = stranger.wait_for_message(lambda m: "邀请码" in m.content)
+    stranger.send_text("/start", reply_to=hint)                      # plain text, a reply: the hint again
+    assert "邀请码" in stranger.wait_for_message(timeout=15).content
+    code = bot.invite("liaison", "县教育局")
+    stranger.send_text(f"/start {code}")                              # plain text with the code: registered
+    welcome = stranger.wait_for_message(timeout=15)
+    assert "欢迎" in welcome.content and "县教育局" in welcome.content
