@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.cli import admin, bulletin, deadlines, ledger, overview
+from bot.cli import admin, bulletin, deadlines, demo, ledger, overview
 from bot.cli.common import Parser, T, fail, file_error
 from bot.errors import RectbotError
 from bot.settings import load_settings
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     ledger.add_commands(sub)  # import, export
     overview.add_commands(sub)  # stats
     bulletin.add_commands(sub)  # bulletin
+    demo.add_commands(sub)  # demo
     return parser
 
 
