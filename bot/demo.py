@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -229,6 +230,20 @@ class World:
         user.send_document(name, data, mime)
         return self.wait(user, has(*parts))
 
+    def edited(self, user: SandboxUser, text: str, timeout: float = WAIT) -> SentMessage:
+        """The user's latest message once an edit says `text` (an import's report is one message edited as it goes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for m in reversed(self.sandbox.messages(user.id)):
+                if text in m.content:
+                    self.flush()
+                    self.t.bot(self.now(), self.names[user.id], m)
+                    return m
+            if time.monotonic() > deadline:
+                seen = [m.content[:200] for m in self.sandbox.messages(user.id)[-3:]]
+                raise DemoError(f"{self.names[user.id]} never read {text!r}: {seen}\n{self.tail()}")
+            time.sleep(0.1)
+
     def register(self, user: SandboxUser, role: str, department: str | None = None) -> None:
         args = ["invite", "--role", role] + (["--department", department] if department else [])
         code = self.cli(*args).strip().splitlines()[-1]
@@ -250,6 +265,11 @@ def ledger_xlsx() -> bytes:
     buf = io.BytesIO()
     book.save(buf)
     return buf.getvalue()
+
+
+def ledger_file(name: str) -> bool:
+    """The exported ledger, not the bulletin's sheet nor evidence files sent earlier."""
+    return name.endswith(".xlsx") and "通报" not in name
 
 
 def play(world: World, out: Path) -> dict[str, int]:
@@ -287,10 +307,11 @@ def play(world: World, out: Path) -> dict[str, int]:
     world.tap(edu, card, "确认收到", "已确认收到")
     ledger = out / "整改台账-导入.xlsx"
     ledger.write_bytes(ledger_xlsx())
-    t.note("管理员用 rectbot import 导入 Excel 台账（另两个单位各一项）")
-    for line in world.cli("import", str(ledger)).strip().splitlines():
-        t.note(line)
-    time.sleep(2)
+    t.note("王督办把 Excel 台账发到对话里导入（另两个单位各一项）")
+    world.upload(sup1, "整改台账.xlsx", ledger.read_bytes(),
+                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "读取")
+    world.edited(sup1, "已导入")
+    time.sleep(1)
     world.flush()
 
     t.chapter("报送整改报告（逐条整改，附 PDF）")
@@ -329,10 +350,52 @@ def play(world: World, out: Path) -> dict[str, int]:
     time.sleep(1)
     world.flush()
 
-    messages = len(world.sandbox.messages())
+    t.chapter("抽查复核：/spotcheck")
+    world.say(sup1, "/spotcheck 1", "随机种子")
+    world.wait(edu, has("抽查复核"))
+
+    t.chapter("三天后 2026年3月5日（星期四）：逾期、督办与今日待办")
+    t.note("模拟时钟前进：机器人以新的时间重新启动")
+    world.start("2026-03-05T09:00:00+08:00")
+    world.wait(health, has("逾期"))
+    world.wait(sup1, has("每日汇总"))
+    world.say(sup1, "今日待办", "今日待办")
+    time.sleep(2)
+    world.flush()
+
+    t.chapter("申请延期并获批准")
+    world.say(water, "/extend 3", "理由")
+    world.say(water, "验收专家组延期到场", "延至")
+    check = world.say(water, "5月29日", "请核对延期申请")
+    world.tap(water, check, "提交", "已提交延期申请")
+    card = world.wait(sup1, has("延期申请", "#3"))
+    world.tap(sup1, card, "同意延期", "#3", "2026年5月29日")
+    world.wait(water, has("2026年5月29日"))
+
+    t.chapter("下周一 2026年3月9日：整改工作周通报")
+    world.start("2026-03-09T09:00:00+08:00")
+    bulletin = world.wait(sup1, has("整改工作周通报"))
+    if bulletin.document is not None:
+        (out / "整改工作周通报.png").write_bytes(bulletin.document.data)
+    time.sleep(2)
+    world.flush()
+
+    sent = world.sandbox.messages()
+    texts = [m.content for m in sent]
+    figures = {
+        "messages": len(sent),
+        "cases": len({n for x in texts for n in re.findall(r"整改事项#(\d+)", x)}),
+        "closed": sum("该事项已销号" in x for x in texts),
+        "on_time": sum(x.startswith("整改报告已提交") and "（按期）" in x for x in texts),
+        "overdue": len({n for x in texts if "已逾期" in x for n in re.findall(r"整改事项#(\d+)", x)}),
+        "extended": sum("延期申请已获同意" in x for x in texts),
+    }
+    t.chapter("导出整改台账")
+    sheet = world.say(sup1, "/export", lambda m: m.document is not None and ledger_file(m.document.file_name or ""))
+    if sheet.document is not None:
+        (out / "整改台账-导出.xlsx").write_bytes(sheet.document.data)
     world.stop()
-    world.cli("export", "-o", str(out / "整改台账-导出.xlsx"))
-    return {"cases": 3, "closed": 1, "messages": messages}
+    return figures
 
 
 @contextmanager
@@ -365,7 +428,8 @@ def run(out: Path | None, *, speed: float = 0.0, color: bool = True, stream: Tex
             world.close()
             (workdir / "transcript.txt").write_text("\n".join(transcript.lines) + "\n", encoding="utf-8")
         transcript.chapter("小结")
-        transcript.note(f"整改事项 {figures['cases']} 项，已销号 {figures['closed']} 项；"
-                        f"机器人共发出消息 {figures['messages']} 条；用时 {time.monotonic() - began:.0f} 秒")
+        transcript.note(f"整改事项 {figures['cases']} 件（含抽查复核 1 件），已销号 {figures['closed']} 件；按期报送 "
+                        f"{figures['on_time']} 次，逾期 {figures['overdue']} 件，获准延期 {figures['extended']} 件")
+        transcript.note(f"机器人共发出消息 {figures['messages']} 条；演示用时 {time.monotonic() - began:.0f} 秒")
         (workdir / "transcript.txt").write_text("\n".join(transcript.lines) + "\n", encoding="utf-8")
     return 0

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# (what the transcript must show, in this order)
-EVENTS = [
+# What the transcript must show, in this order (a tuple: all of them, in any order among themselves).
+EVENTS: list[str | tuple[str, ...]] = [
     "欢迎，张联络（教育局）",            # registration by invitation and /start
     "已登记",                           # a case registered through /new
     "已确认收到",                        # the liaison's 确认收到 on the feedback card
@@ -27,6 +27,16 @@ EVENTS = [
     "整改期限不变",                       # … keeping its deadline
     "第2次报送",                          # resubmitted item by item
     "该事项已销号",                        # closed with a 审核意见
+    "随机种子",                           # a spot check (/spotcheck)
+    "抽查复核：财政局将对整改事项#1",         # … told to the department
+    "2026年3月5日（星期四）",               # the simulated clock moved on
+    ("本事项整改落实情况报告已逾期",           # overdue, escalated to the supervisors and in the daily digest:
+     "督办：有整改事项已逾期", "每日汇总"),     # sent by one sweep, in any order
+    "今日待办：2026年3月5日",               # the to-do on the menu's tap
+    "已提交延期申请",                       # an extension asked …
+    "延期申请已获同意",                     # … and granted
+    "整改工作周通报 2026-W11",              # the weekly bulletin (the first week, W10, only recorded)
+    "小结",
 ]
 
 
@@ -41,10 +51,13 @@ def test_demo_plays_the_story_in_order_and_keeps_its_files(tmp_path: Path) -> No
     assert transcript.strip() in result.stdout
     position = 0
     for event in EVENTS:
-        found = transcript.find(event, position)
-        assert found >= 0, f"{event!r} missing after position {position}"
-        position = found
+        found = [transcript.find(part, position) for part in ((event,) if isinstance(event, str) else event)]
+        assert min(found) >= 0, f"{event!r} missing after position {position}"
+        position = min(found)
     assert "\033[" not in result.stdout                      # --no-color
-    assert "小结" in transcript and "Traceback" not in result.stdout + result.stderr
+    assert "⏰ 提醒" in transcript                              # a reminder before the deadline
+    assert "Traceback" not in result.stdout + result.stderr
     assert (out / "rectbot.db").stat().st_size > 0
-    assert (out / "整改台账-导出.xlsx").read_bytes()[:2] == b"PK"
+    for name in ("整改台账-导入.xlsx", "整改台账-导出.xlsx"):
+        assert (out / name).read_bytes()[:2] == b"PK"
+    assert (out / "整改工作周通报.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
