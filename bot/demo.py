@@ -94,7 +94,10 @@ class Transcript:
         self._emit(f"   （{text}）", "2")
 
     def said(self, when: str, who: str, what: str) -> None:
-        self._emit(f"[{when}] {who}：{what}", "1;33")
+        first, *rest = what.splitlines() or [""]
+        self._emit(f"[{when}] {who}：{first}", "1;33")
+        for line in rest:
+            self._emit(f"      {line}", "1;33")
 
     def bot(self, when: str, to: str, m: SentMessage) -> None:
         body = m.content or ""
