@@ -19,10 +19,10 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
 from bot import people
-from bot.callbacks import PAGE
+from bot.callbacks import PAGE, Callback
 from bot.delivery import mark_reachable
 from bot.domain import Person
-from bot.errors import RectbotError
+from bot.errors import DomainError, RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.services import Services
 from bot.telegram_channel import keyboard, split_text
@@ -113,6 +113,16 @@ async def show_listing(update: Update, context: RectbotContext, text: str, rows:
             return
         log.info("a list page could not replace its message (%s); sent as a new one", exc.message)
         await reply(update, context, text, reply_markup=markup(rows))
+
+
+def pressed_page(update: Update, *actions: str) -> Callback:
+    """The ◀ ▶ press of one of these listings, or a refusal: callback data is user input, so a forged
+    or stale page button gets the stale-button answer, never a half-parsed number."""
+    query = update.callback_query
+    pressed = PAGE.parse(query.data if query is not None else None)
+    if pressed is None or (actions and pressed.action not in actions):
+        raise DomainError(STALE_BUTTON)
+    return pressed
 
 
 async def refuse(update: Update, context: RectbotContext, text: str) -> None:

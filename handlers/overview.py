@@ -14,7 +14,7 @@ from bot import overview, paging, stats, stats_text
 from bot.callbacks import PAGE, STATUS
 from bot.errors import DomainError
 from bot.people import BUREAU_ROLES
-from handlers.common import STALE_BUTTON, RectbotContext, guarded, reply, show_listing, translator
+from handlers.common import STALE_BUTTON, RectbotContext, guarded, pressed_page, reply, show_listing, translator
 
 BUTTONS_PER_ROW = 2  # department names are long; two a row stay readable on a phone
 
@@ -71,11 +71,7 @@ async def department_button(update: Update, context: RectbotContext) -> None:
 @guarded
 async def page_button(update: Update, context: RectbotContext) -> None:
     """pg:status:N and pg:sdept:DEPARTMENT:N, edited in place."""
-    query = update.callback_query
-    assert query is not None
-    pressed = PAGE.parse(query.data)
-    if pressed is None or context.person is None:
-        raise DomainError(STALE_BUTTON)
+    pressed = pressed_page(update, "status", "sdept")
     if pressed.action == "status":
         await _show_all(update, context, pressed.number())
     else:
@@ -127,10 +123,6 @@ async def stats_command(update: Update, context: RectbotContext) -> None:
 
 @guarded
 async def stats_page(update: Update, context: RectbotContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    pressed = PAGE.parse(query.data)
-    if pressed is None or context.person is None:
-        raise DomainError(STALE_BUTTON)
+    pressed = pressed_page(update, "stats")
     period = stats.period_from_code(pressed.number(0), pressed.number(1))
     await _show_stats(update, context, period, pressed.number(2))

@@ -10,7 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import extensions, todo
 from bot.callbacks import PAGE, TODO
 from bot.errors import DomainError
-from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, reply, show_listing, translator
+from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, pressed_page, reply, show_listing, translator
 
 
 async def _show(update: Update, context: RectbotContext, number: int) -> None:
@@ -28,12 +28,7 @@ async def cmd_todo(update: Update, context: RectbotContext) -> None:
 @guarded
 async def cb_page(update: Update, context: RectbotContext) -> None:
     """pg:todo:N — another page, recomputed for whoever pressed and edited in place."""
-    query = update.callback_query
-    assert query is not None
-    pressed = PAGE.parse(query.data)
-    if pressed is None or pressed.action != "todo":
-        raise DomainError(STALE_BUTTON)
-    await _show(update, context, pressed.number())
+    await _show(update, context, pressed_page(update, "todo").number())
 
 
 @guarded

@@ -18,6 +18,7 @@ from handlers.common import (
     addressed_to_bot,
     guarded,
     markup,
+    pressed_page,
     refuse,
     reply,
     translator,
@@ -124,3 +125,15 @@ async def test_reply_splits_long_text_at_line_ends_with_the_keyboard_last(
     assert len(sent) == 3 and all(len(text) <= 4096 for text, _ in sent)
     assert "\n".join(text for text, _ in sent).split("\n") == lines   # never cut mid-line
     assert [m for _, m in sent] == [None, None, keyboard]
+
+
+@pytest.mark.parametrize("data", ["pg:todo:x", "pg:status:2", "garbage", "pg:todo"])
+def test_a_forged_or_foreign_page_press_is_a_stale_button(data: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        pressed_page(press(data), "todo")
+    assert refused.value.args[0] == STALE_BUTTON
+
+
+def test_a_page_press_of_the_listing_gives_its_page_number() -> None:
+    assert pressed_page(press("pg:todo:3"), "todo").number() == 3
+    assert pressed_page(press("pg:sdept:7:2"), "status", "sdept").number(0) == 7
