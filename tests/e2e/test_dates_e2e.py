@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.sandbox import SandboxServer, SandboxUser, SentMessage
+from bot.sandbox import SandboxServer, SandboxUser
 from tests.e2e.harness import RectbotProcess
+from tests.e2e.helpers import has, one
 
 pytestmark = pytest.mark.e2e
 
@@ -23,19 +24,6 @@ pytestmark = pytest.mark.e2e
 # one, so they stay valid for the longest allowed time (the simulated day may lie ahead of the real one).
 CLOCK = {"testing": {"clock_start": "2026-12-21T10:00:00+08:00"}, "invitations": {"valid_days": 365}}
 Factory = Callable[..., RectbotProcess]
-
-
-def has(*parts: str) -> Callable[[SentMessage], bool]:
-    return lambda m: all(p in m.content for p in parts)
-
-
-def one(bot: RectbotProcess, sql: str, *params: object) -> object:
-    conn = sqlite3.connect(bot.database, timeout=30)
-    try:
-        row = conn.execute(sql, params).fetchone()
-        return row[0] if row else None
-    finally:
-        conn.close()
 
 
 def insert_case(bot: RectbotProcess, department: str, due_on: str, project: str) -> int:

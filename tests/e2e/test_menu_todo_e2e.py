@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from bot.sandbox import SandboxServer, SandboxUser, SentMessage
 from tests.e2e.harness import RectbotProcess
+from tests.e2e.helpers import has
 from tests.e2e.test_paging_e2e import check_pages, person_id, within_limits
 
 CLOCK = "2026-03-20T10:00:00+08:00"   # a Friday
@@ -23,10 +24,6 @@ BUREAU_MENU = [["今日待办", "登记事项"], ["待审核", "各单位情况"
 LIAISON_MENU = [["我的待办", "本单位事项"], ["报送整改", "申请延期"]]
 BUREAU_MENU_EN = [["Today's to-do", "Register a case"], ["Awaiting review", "Departments at a glance"],
                   ["Export the ledger"]]
-
-
-def has(*parts: str) -> Callable[[SentMessage], bool]:
-    return lambda m: all(p in m.content for p in parts)
 
 
 def menu_of(m: SentMessage) -> list[list[str]]:

@@ -10,16 +10,13 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.sandbox import SandboxServer, SandboxUser, SentMessage
+from bot.sandbox import SandboxServer, SandboxUser
 from tests.e2e.harness import RectbotProcess
+from tests.e2e.helpers import has
 
 pytestmark = pytest.mark.e2e
 
 CLOCK = {"testing": {"clock_start": "2026-03-02T10:00:00+08:00"}}
-
-
-def has(*parts: str) -> Callable[[SentMessage], bool]:
-    return lambda m: all(p in m.content for p in parts)
 
 
 def setup(sandbox: SandboxServer, rectbot: Callable[..., RectbotProcess]) -> tuple[SandboxUser, SandboxUser]:

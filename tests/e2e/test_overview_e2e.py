@@ -12,16 +12,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot.sandbox import SandboxServer, SandboxUser, SentMessage
+from bot.sandbox import SandboxServer, SandboxUser
 from tests.e2e.harness import RectbotProcess, toml_dump
+from tests.e2e.helpers import has
 
 CLOCK = "2026-03-20T10:00:00+08:00"   # a Friday
 Factory = Callable[..., RectbotProcess]
 EDU, HEALTH, WATER = "县教育局", "县卫健局", "县水利局"
-
-
-def has(*parts: str) -> Callable[[SentMessage], bool]:
-    return lambda m: all(p in m.content for p in parts)
 
 
 def insert_case(bot: RectbotProcess, department: str, project: str, due_on: str | None,

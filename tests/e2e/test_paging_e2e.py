@@ -17,15 +17,12 @@ from typing import Any
 from bot.sandbox import SandboxServer, SandboxUser, SentMessage
 from bot.telegram_channel import units
 from tests.e2e.harness import RectbotProcess
+from tests.e2e.helpers import has
 
 CLOCK = "2026-03-20T10:00:00+08:00"   # a Friday; the cases fell due on 2026-02-02
 Factory = Callable[..., RectbotProcess]
 EDU, HEALTH = "县教育局", "县卫健局"
 NEXT, PREV = "下一页 ▶", "◀ 上一页"
-
-
-def has(*parts: str) -> Callable[[SentMessage], bool]:
-    return lambda m: all(p in m.content for p in parts)
 
 
 def insert_cases(bot: RectbotProcess, department: str, count: int, *, status: str = "in_progress",

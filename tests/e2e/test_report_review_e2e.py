@@ -10,38 +10,18 @@ by the reminders.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import openpyxl
 
-from bot.sandbox import SandboxServer, SandboxUser, SentMessage
+from bot.sandbox import SandboxServer, SandboxUser
 from tests.e2e.harness import RectbotProcess
+from tests.e2e.helpers import db, has, one, wait_db
 
 CLOCK = "2026-03-02T10:00:00+08:00"   # Monday
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <</Type /Catalog>> endobj\ntrailer <<>>\n%%EOF\n"
 Factory = Callable[..., RectbotProcess]
-
-
-def has(*parts: str) -> Callable[[SentMessage], bool]:
-    return lambda m: all(p in m.content for p in parts)
-
-
-def db(bot: RectbotProcess) -> sqlite3.Connection:
-    conn = sqlite3.connect(bot.database, timeout=30, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    return conn
-
-
-def one(bot: RectbotProcess, sql: str, *params: object) -> object:
-    conn = db(bot)
-    try:
-        row = conn.execute(sql, params).fetchone()
-        return row[0] if row else None
-    finally:
-        conn.close()
 
 
 def insert_case(bot: RectbotProcess, department: str, due_on: str, project: str) -> int:
@@ -61,13 +41,6 @@ def insert_case(bot: RectbotProcess, department: str, due_on: str, project: str)
         return cur.lastrowid
     finally:
         conn.close()
-
-
-def wait_db(bot: RectbotProcess, sql: str, expected: object, *params: object, timeout: float = 20) -> None:
-    end = time.monotonic() + timeout
-    while (value := one(bot, sql, *params)) != expected:
-        assert time.monotonic() < end, f"{sql} → {value!r}, expected {expected!r}"
-        time.sleep(0.1)
 
 
 def answer_of(sandbox: SandboxServer, query_id: str) -> str:
@@ -175,7 +148,6 @@ def test_reminder_reply_report_return_second_report_close_and_export(
     assert decisions == ["return_for_rework", "close"]
 
 
-
 def test_other_department_cannot_report_and_forged_start_is_refused(sandbox: SandboxServer, rectbot: Factory) -> None:
     bot, _sup1, _sup2, liaison, other = setup(sandbox, rectbot)
     case_id = insert_case(bot, "县教育局", "2026-03-31", "校舍维修工程")
@@ -259,7 +231,6 @@ def test_extension_late_refused_timely_approved_moves_deadline_and_reminders(
     history = [r[0] for r in db(bot).execute(
         "SELECT action FROM audit_log WHERE entity = 'case' AND entity_id = ? ORDER BY id", (timely,)).fetchall()]
     assert history[-2:] == ["extension.request", "extension.approve"]
-
 
 
 def request_extension(liaison: SandboxUser, case_id: int, reason: str, until: str) -> None:

@@ -10,45 +10,18 @@ earlier and taken only on a second, explicit press.
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.sandbox import SandboxServer, SandboxUser, SentMessage
 from tests.e2e.harness import RectbotProcess
+from tests.e2e.helpers import db, has, one, wait_db
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <</Type /Catalog>> endobj\ntrailer <<>>\n%%EOF\n"
 FINDINGS = "1. 资金拨付滞后\n2. 绩效目标不明确\n3. 档案管理不规范"
 CLOCK = "2026-12-02T10:00:00+08:00"   # Wednesday; 10 working days later is 2026-12-16
 DEADLINE = "2027-02-02"
 Factory = Callable[..., RectbotProcess]
-
-
-def has(*parts: str) -> Callable[[SentMessage], bool]:
-    return lambda m: all(p in m.content for p in parts)
-
-
-def db(bot: RectbotProcess) -> sqlite3.Connection:
-    conn = sqlite3.connect(bot.database, timeout=30, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    return conn
-
-
-def one(bot: RectbotProcess, sql: str, *params: object) -> object:
-    conn = db(bot)
-    try:
-        row = conn.execute(sql, params).fetchone()
-        return row[0] if row else None
-    finally:
-        conn.close()
-
-
-def wait_db(bot: RectbotProcess, sql: str, expected: object, *params: object, timeout: float = 20) -> None:
-    end = time.monotonic() + timeout
-    while (value := one(bot, sql, *params)) != expected:
-        assert time.monotonic() < end, f"{sql} → {value!r}, expected {expected!r}"
-        time.sleep(0.1)
 
 
 def submitted_case(bot: RectbotProcess, department: str, author: SandboxUser, *, project: str, findings: str,

@@ -19,6 +19,7 @@ from bot.commands import COMMANDS, commands_for
 from bot.domain import Role
 from bot.sandbox import SandboxServer, SandboxUser, SentMessage
 from tests.e2e.harness import RectbotProcess
+from tests.e2e.helpers import has
 
 pytestmark = pytest.mark.e2e
 
@@ -28,10 +29,6 @@ REFUSED = "抱歉，您的角色无权使用此功能。"
 # /cases, sent by bureau staff, answers with a pointer to /review and /case and does nothing: a refusal
 # that says where to go instead.
 POINTER = "/cases 供部门联络员查看本部门事项"
-
-
-def has(*parts: str) -> Callable[[SentMessage], bool]:
-    return lambda m: all(p in m.content for p in parts)
 
 
 def sql(bot: RectbotProcess, query: str, *params: object) -> int:
