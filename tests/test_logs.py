@@ -248,3 +248,23 @@ def test_the_flag_overrides_the_setting(root_restored: None, setting: LogFormat,
     [handler] = logging.getLogger().handlers
     assert isinstance(handler.formatter, JsonFormatter) is json_expected
     assert any(isinstance(f, RedactingFilter) and TOKEN in f.secrets for f in handler.filters)
+
+
+# --------------------------------------------------------------------------- the events themselves
+
+async def test_an_applied_import_is_one_event_with_its_row_counts(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from bot.logs import EVENT_ATTR, FIELDS_ATTR
+    from tests.test_cases import make_world
+    from tests.test_ledger import import_bytes, xlsx_bytes
+
+    world = await make_world(tmp_path / "logs.db")
+    try:
+        row = ["县教育局", "甲", "抽查复核", "", "", "", "A1", "", "", "", "", "", ""]
+        with caplog.at_level(logging.INFO, logger="bot.ledger"):
+            await import_bytes(world.db, xlsx_bytes([row, row]), "x.xlsx")
+    finally:
+        await world.db.close()
+    [rec] = [r for r in caplog.records if getattr(r, EVENT_ATTR, None) == "import applied"]
+    assert getattr(rec, FIELDS_ATTR) == {"rows": 1, "existing": 0, "skipped": 0, "departments": 0, "by": "cli"}
+    assert rec.getMessage() == "import applied rows=1 existing=0 skipped=0 departments=0 by=cli"
