@@ -34,9 +34,9 @@ from bot import bulletin, jobs, ladder
 from bot.bootstrap import open_services
 from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import commands_for
-from bot.delivery import Delivery
 from bot.domain import Role
 from bot.i18n import translator_for_locale
+from bot.logs import log_event
 from bot.services import Services
 from bot.settings import Settings
 from bot.telegram_channel import TelegramChannel, flood_limiter
@@ -57,6 +57,7 @@ from handlers import (
     todo,
 )
 from handlers.common import RectbotContext
+from storage import summary
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +259,8 @@ async def _post_init(app: Application) -> None:
     app.bot_data["services"] = svc
     await _set_default_commands(app)
     _schedule_jobs(app, svc)
-    log.info("rectbot started for %s (%s mode)", settings.bureau.name, settings.telegram.mode)
+    counts = await summary.startup_counts(svc.db)
+    log_event(log, "rectbot started", mode=settings.telegram.mode, bureau=settings.bureau.name, **counts)
 
 
 def _schedule_jobs(app: Application, svc: Services) -> None:
@@ -268,7 +270,7 @@ def _schedule_jobs(app: Application, svc: Services) -> None:
         log.error("no JobQueue: reminders and delivery are not running")
         return
     settings = svc.settings
-    delivery = Delivery(TelegramChannel(app.bot), svc)
+    delivery = jobs.LoggedDelivery(TelegramChannel(app.bot), svc)
 
     async def start_delivery(_: object) -> None:
         # Started as a job so it begins once the application runs, and stops with it.
@@ -289,7 +291,7 @@ def _schedule_jobs(app: Application, svc: Services) -> None:
     async def purge_job(_: object) -> None:
         removed = await jobs.purge_imports(svc)
         if removed:
-            log.info("removed %d ledger upload(s) nobody confirmed within a day", removed)
+            log_event(log, "imports purged", removed=removed)  # uploads nobody confirmed within a day
 
     jq.run_once(start_delivery, when=0, name="delivery")
     jq.run_repeating(sweep_job, interval=settings.reminders.sweep_seconds, first=0.2, name="reminder-sweep",
@@ -317,6 +319,7 @@ async def _post_shutdown(app: Application) -> None:
     svc = app.bot_data.get("services")
     if isinstance(svc, Services):
         await svc.db.close()
+    log_event(log, "rectbot stopped")
 
 
 async def _set_default_commands(app: Application) -> None:

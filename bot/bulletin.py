@@ -23,6 +23,7 @@ from bot.clock import iso
 from bot.domain import CaseStatus, Kind, NewCase, Notification, Source
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
+from bot.logs import log_event
 from bot.notify import Rendered
 from bot.services import Services
 from bot.settings import Settings
@@ -250,7 +251,8 @@ async def issue_weekly(svc: Services) -> int:
                     after={"week": week, "explain": b.explain, "praised": b.praised}, at=now)
         await outbox_repo.set_job_state(conn, BULLETIN_STATE, week)
     svc.wake_delivery()
-    log.info("bulletin %s issued: %d notification(s), %d department(s) to explain", week, count, len(explain))
+    log_event(log, "bulletin issued", week=week, recipients=len({n.person_id for n in notes}), messages=count,
+              explain=len(explain))
     return count
 
 

@@ -19,6 +19,7 @@ from bot.case_text import case_label
 from bot.dates import format_deadline
 from bot.domain import Kind, Notification
 from bot.i18n import Translator
+from bot.logs import log_event
 from bot.notify import Rendered
 from bot.paging import Listing, page, with_page_line
 from bot.reminders import TARGET_FEEDBACK, TARGET_REPORT, Target, case_standing, local_today, standing_of
@@ -307,7 +308,7 @@ async def enqueue_daily_digests(services: Services, *, force: bool = False) -> i
         await outbox_repo.set_job_state(conn, DIGEST_STATE, today.isoformat())
     if count:
         services.wake_delivery()
-    log.info("digest for %s enqueued for %d supervisor(s)", today, count)
+    log_event(log, "digest issued", day=today.isoformat(), recipients=count)
     return count
 
 

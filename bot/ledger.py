@@ -29,6 +29,7 @@ from bot.domain import CaseStatus, Grade, Person, Source
 from bot.errors import DomainError, Msg, RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.ladder import FILLS, Colour, colour_of
+from bot.logs import log_event
 from bot.people import actor_of, normalize_department_name
 from bot.periods import Period, parse_date
 from bot.reminders import first_action_at
@@ -415,8 +416,11 @@ async def apply_import(
         if progress is not None:
             await progress(min(start + len(chunk), total), total)
         await asyncio.sleep(0)  # other people's updates between batches
-    return ImportResult(added, plan.existing + (total - added), plan.duplicates,
-                        len(plan.bad) if skip_invalid else 0, created)
+    result = ImportResult(added, plan.existing + (total - added), plan.duplicates,
+                          len(plan.bad) if skip_invalid else 0, created)
+    log_event(log, "import applied", rows=added, existing=result.existing, skipped=result.skipped_bad,
+              departments=len(created), by=actor_s)
+    return result
 
 
 def describe_plan(t: Translator, plan: ImportPlan, *, max_errors: int = 30) -> str:

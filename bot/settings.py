@@ -34,6 +34,7 @@ from pydantic_settings import (
 
 from bot.errors import Listing, Msg, StartupError, os_error_reason
 from bot.i18n import N_
+from bot.logs import LogFormat
 
 DEFAULT_CONFIG = Path("rectbot.toml")
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -204,6 +205,12 @@ class RankingSettings(_Section):
     explain_working_days: int = Field(10, ge=1, le=365)    # the deadline of that explanation
 
 
+class LoggingSettings(_Section):
+    """How `rectbot run` writes its log to stderr: text for people, json (one object a line) for collectors."""
+
+    format: LogFormat = "text"
+
+
 class TestingSettings(_Section):
     """For demos and end-to-end tests only: start the clock at a fixed instant."""
 
@@ -224,6 +231,7 @@ class Settings(BaseSettings):
     invitations: InvitationSettings = Field(default_factory=InvitationSettings)
     ladder: LadderSettings = Field(default_factory=LadderSettings)
     ranking: RankingSettings = Field(default_factory=RankingSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
     testing: TestingSettings = Field(default_factory=TestingSettings)
 
     @model_validator(mode="after")

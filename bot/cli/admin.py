@@ -14,13 +14,17 @@ from pathlib import Path
 from bot.cli.common import Parser, SubParsers, T, fail, now, os_reason, setup_logging, with_db
 from bot.errors import StartupError
 from bot.i18n import N_
+from bot.logs import LOG_FORMATS
 from bot.settings import Settings
 from storage.db import Database
 
 
 def add_commands(sub: SubParsers) -> None:
     """Register run, config, db, backup, department and invite on the top-level sub-parsers."""
-    sub.add_parser("run", help=T._("run the bot")).set_defaults(func=cmd_run)
+    run_parser = sub.add_parser("run", help=T._("run the bot"))
+    run_parser.add_argument("--log-format", choices=LOG_FORMATS, default=None, help=T._(
+        "log as text lines (the default) or one JSON object per line; overrides logging.format"))
+    run_parser.set_defaults(func=cmd_run)
     sub.add_parser("config", help=T._("print the effective settings (token masked)")).set_defaults(
         func=cmd_config)
 
@@ -75,7 +79,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.telegram.token is None:
         raise StartupError(N_("Missing setting telegram.token (set it in the config file or RECTBOT_TELEGRAM__TOKEN)."))
     check_storage(settings)
-    setup_logging(settings)
+    setup_logging(settings, args.log_format)
     run(settings)
     return 0
 

@@ -16,8 +16,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
+from bot import logs
 from bot.errors import os_error_reason
 from bot.i18n import N_, Translator, translator_for_locale
+from bot.logs import LogFormat
 from bot.settings import Settings
 from storage.db import Database
 
@@ -93,39 +95,16 @@ class Parser(argparse.ArgumentParser):
 SubParsers: TypeAlias = "argparse._SubParsersAction[Parser]"
 
 
-class RedactingFilter(logging.Filter):
-    """Defence in depth: whatever a library logs, the bot token never reaches the log."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(s in message for s in self.secrets):
-            for s in self.secrets:
-                message = message.replace(s, "****")
-            record.msg, record.args = message, None
-        return True
-
-
-def setup_logging(settings: Settings | None, level: int = logging.INFO) -> None:
-    """Log to stderr with the token and webhook secret masked; quiet the libraries that log URLs."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+def setup_logging(settings: Settings | None, fmt: LogFormat | None = None, level: int = logging.INFO) -> None:
+    """Log to stderr in `fmt` (else logging.format, else text) with the token and webhook secret redacted."""
     secrets = []
     if settings is not None:
         if settings.telegram.token:
             secrets.append(settings.telegram.token.get_secret_value())
         if settings.webhook.secret_token:
             secrets.append(settings.webhook.secret_token.get_secret_value())
-    handler.addFilter(RedactingFilter(secrets))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # httpx logs every request URL, and Bot API URLs contain the token.
-    for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    chosen: LogFormat = fmt or (settings.logging.format if settings is not None else "text")
+    logs.configure(chosen, secrets, level=level)
 
 
 def os_reason(exc: OSError) -> str:

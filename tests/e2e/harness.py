@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +72,13 @@ class RectbotProcess:
             raise AssertionError(f"rectbot {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
         return result
 
-    def start(self, timeout: float = 30) -> RectbotProcess:
+    def start(self, timeout: float = 30, *, args: Sequence[str] = ()) -> RectbotProcess:
+        """`rectbot run [args]`, until it polls (or its webhook is set); its stdout and stderr go to the log."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         polls_before = len(self.sandbox.calls("getUpdates"))
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "--config", str(self.config), "run"],
+            [sys.executable, "-m", "bot", "--config", str(self.config), "run", *args],
             cwd=self.workdir, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
         )
         self.starts += 1
