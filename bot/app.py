@@ -32,7 +32,7 @@ from telegram.ext import (
 
 from bot import bulletin, jobs, ladder
 from bot.bootstrap import open_services
-from bot.clock import Clock, OffsetClock, SystemClock
+from bot.clock import Clock, clock_for
 from bot.commands import commands_for
 from bot.delivery import Delivery
 from bot.domain import Role
@@ -116,9 +116,7 @@ def _chat_key(update: object) -> int:
 
 
 def make_clock(settings: Settings) -> Clock:
-    if settings.testing.clock_start:
-        return OffsetClock(datetime.fromisoformat(settings.testing.clock_start))
-    return SystemClock()
+    return clock_for(settings.testing.clock_start, settings.testing.clock_file)
 
 
 def persistence_path(settings: Settings) -> Path:

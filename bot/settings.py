@@ -205,9 +205,14 @@ class RankingSettings(_Section):
 
 
 class TestingSettings(_Section):
-    """For demos and end-to-end tests only: start the clock at a fixed instant."""
+    """For demos and end-to-end tests only: start the clock at a fixed instant.
+
+    clock_file: a file whose instant (see bot.clock.FileClock) the clock follows, so the demo moves
+    simulated days forward without restarting the bot; clock_start is the time until it exists.
+    """
 
     clock_start: str | None = None
+    clock_file: str | None = None
 
 
 class Settings(BaseSettings):
