@@ -197,7 +197,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
         .defaults(Defaults(tzinfo=settings.bureau.tz))
-        .rate_limiter(flood_limiter())
+        .rate_limiter(flood_limiter(settings.testing.chat_interval))
         .job_queue(RectbotJobQueue())
         .persistence(persistence)
         .context_types(ContextTypes(context=RectbotContext))

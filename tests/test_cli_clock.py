@@ -48,7 +48,8 @@ def test_cli_import_plans_on_the_simulated_clock(tmp_path: Path, monkeypatch: py
     start = datetime.fromisoformat(START)
     # The first reminder is planned in simulated June (10 working days before the deadline); on the
     # real clock the case would already be overdue and planned for the real now.
-    assert start - timedelta(minutes=1) <= datetime.fromisoformat(planned) < datetime.fromisoformat(DUE + "T00:00+08:00")
+    due = datetime.fromisoformat(DUE + "T00:00+08:00")
+    assert start - timedelta(minutes=1) <= datetime.fromisoformat(planned) < due
 
 
 def test_clock_for_picks_the_clock_the_settings_ask_for(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ the story's key events must appear in its transcript in this order, and --out ke
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,12 @@ EVENTS: list[str | tuple[str, ...]] = [
     "今日待办：2026年3月5日",               # the to-do on the menu's tap
     "已提交延期申请",                       # an extension asked …
     "延期申请已获同意",                     # … and granted
-    "整改工作周通报 2026-W11",              # the weekly bulletin (the first week, W10, only recorded)
+    "整改工作周通报 2026-W11",              # the weekly bulletin (the first week, W10, only recorded) …
+    "考核排名：",                           # … ranking the departments (checked below: at least two)
+    "期限届满日：2026年5月11日（星期一）",      # /deadline over Labour Day …
+    "5月9日（星期六）调休上班，计入",          # … the narrator says the holiday is skipped, the Saturday counted
+    "[05-09 09:05] 机器人 → 张联络（教育局）：⏰ 提醒",   # a reminder on the make-up working Saturday …
+    "距截止还有1个工作日",                    # … one working day before Monday 11 May
     "小结",
 ]
 
@@ -45,7 +51,7 @@ def test_demo_plays_the_story_in_order_and_keeps_its_files(tmp_path: Path) -> No
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECTBOT_")}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     result = subprocess.run([sys.executable, "-m", "bot", "demo", "--out", str(out), "--no-color"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     transcript = (out / "transcript.txt").read_text(encoding="utf-8")
     assert transcript.strip() in result.stdout
@@ -55,6 +61,10 @@ def test_demo_plays_the_story_in_order_and_keeps_its_files(tmp_path: Path) -> No
         assert min(found) >= 0, f"{event!r} missing after position {position}"
         position = min(found)
     assert "\033[" not in result.stdout                      # --no-color
+    ranking = transcript[transcript.find("考核排名："):]
+    ranked = re.findall(r"^\s+(\d+)\. (县\S+局) ", ranking[:ranking.find("\n\n")], flags=re.M)
+    assert len(ranked) >= 2, ranking[:600]                   # at least two departments ranked (min_cases met)
+    assert "演示用时" in transcript and "Traceback" not in transcript
     assert "⏰ 提醒" in transcript                              # a reminder before the deadline
     assert "Traceback" not in result.stdout + result.stderr
     assert (out / "rectbot.db").stat().st_size > 0
