@@ -121,12 +121,12 @@ def opening(w: World, out: Path) -> Cast:
     t.chapter(_("Day one, Monday 2 March 2026: invitations and registration"))
     t.note(_("The administrator added three departments ({names}) and made six one-time invitation codes "
              "(rectbot department add, rectbot invite), handed over in person").format(
-        names="、".join((EDU, HEALTH, WATER))))
+        names=w.tr._(", ").join((EDU, HEALTH, WATER))))
     w.start()
     cast = Cast(*(w.person(_(name)) for name in (ADMIN, SUP1, SUP2, EDU_L, HEALTH_L, WATER_L)))
     people = (cast.admin, cast.sup1, cast.sup2, cast.edu, cast.health, cast.water)
     for user, code in zip(people, codes, strict=True):
-        w.say(user, f"/start {code}", L("欢迎", "Welcome"))
+        w.say(user, f"/start {code}", "欢迎")         # the bot speaks Chinese until told otherwise
         if w.lang == "en":
             w.say(user, "/lang en", "Language set to English")
 
@@ -136,7 +136,7 @@ def opening(w: World, out: Path) -> Cast:
     tap(w, sup1, ask, EDU, L("项目名称", "Project name"))
     ask = w.say(sup1, L("义务教育均衡发展补助", "Compulsory education subsidy"), L("来源", "Source"))
     ask = tap(w, sup1, ask, L("绩效评价", "performance evaluation"), L("评价等级", "grade"))
-    tap(w, sup1, ask, L("中", "fair"), L("存在问题", "Problems found"))
+    tap(w, sup1, ask, "中", L("存在问题", "Problems found"))
     w.say(sup1, L("1. 资金拨付滞后\n2. 绩效目标不明确", "1. Funds paid out late\n2. Performance targets unclear"),
           L("整改建议", "Suggested measures"))
     w.say(sup1, L("加快拨付进度，细化绩效目标", "Pay out faster, set precise targets"),
@@ -245,13 +245,14 @@ def later(w: World, cast: Cast, out: Path) -> None:
         (out / "整改台账-导出.xlsx").write_bytes(sheet.document.data)
 
     t.chapter(_("Labour Day: a holiday and a make-up working Saturday"))
-    w.say(sup1, L("/deadline 2026-04-30 5个工作日", "/deadline 2026-04-30 5wd"), L("期限届满日", "Deadline"))
+    w.say(sup1, L("/deadline 2026-04-30 5个工作日", "/deadline 2026-04-30 5wd"),
+          L("期限届满日：2026年5月11日", "Deadline: 2026-05-11"))
     t.note(_("Five working days from Thursday 30 April: 1–5 May are the Labour Day holiday and do not count; "
              "Saturday 9 May is a make-up working day and counts, so the deadline is Monday 11 May"))
     t.note(_("The clock jumps to Saturday 9 May. No reminders went out during the holiday; today is a "
              "working day, so {edu} is reminded that its case falls due on Monday 11 May").format(edu=EDU))
     w.travel(at(5, 9, 9, 5))
-    w.wait(edu, has("⏰", L("2026年5月11日", "2026")))
+    w.wait(edu, has("⏰", L("2026年5月11日", "2026-05-11")))
     w.settle()
 
 
@@ -259,7 +260,7 @@ def figures(w: World) -> dict[str, int]:
     """The summary's figures, read from what the bot said."""
     texts = [m.content for m in w.sandbox.messages()]
     L = w.L
-    case = re.compile(r"#(\d+)")
+    case = re.compile(r"(?:#|No\. )(\d+)")      # 整改事项#3 · Case No. 3
     return {
         "messages": len(texts),
         "cases": len({n for x in texts for n in case.findall(x)}),

@@ -272,7 +272,10 @@ class World:
 
     def press(self, user: SandboxUser, message: SentMessage, label: str) -> None:
         self.t.said(self.now(), self.names[user.id], self.tr._("taps [{label}]").format(label=label))
-        user.press(message, label)
+        try:
+            user.press(message, label)
+        except KeyError as exc:
+            raise DemoError(str(exc)) from None
 
     def tap(self, user: SandboxUser, message: SentMessage, label: str, *parts: Expect) -> SentMessage:
         self.press(user, message, label)

@@ -71,3 +71,28 @@ def test_demo_plays_the_story_in_order_and_keeps_its_files(tmp_path: Path) -> No
     for name in ("整改台账-导入.xlsx", "整改台账-导出.xlsx"):
         assert (out / name).read_bytes()[:2] == b"PK"
     assert (out / "整改工作周通报.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
+DEPARTMENTS = ("县教育局", "县卫健局", "县水利局")     # the bureau's own data: Chinese in either language
+
+
+def test_demo_in_english_narrates_in_english_and_the_bot_answers_in_english(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECTBOT_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run([sys.executable, "-m", "bot", "demo", "--lang", "en", "--no-color"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    lines = result.stdout.splitlines()
+    narration = [line for line in lines if line.startswith(("══", "   ("))]
+    assert len(narration) >= 15
+    heads = [m.group(1) for line in lines if (m := re.match(r"\[\d\d-\d\d \d\d:\d\d\] (.+?): ", line))]
+    assert heads and "Bot → Zhang (Education liaison)" in heads
+    for line in narration + heads:
+        for name in DEPARTMENTS:
+            line = line.replace(name, "")
+        assert not CJK.search(line), line
+    text = result.stdout
+    for event in ("Language set to English", "Deadline: 2026-05-11 (Monday)", "make-up working day",
+                  "⏰ Reminder", "Summary"):
+        assert event in text, event
