@@ -157,11 +157,15 @@ def opening(w: World, out: Path) -> Cast:
     return cast
 
 
-def reports(w: World, cast: Cast) -> None:
-    """A report with a PDF, returned keeping its deadline, resubmitted item by item, closed; a spot check."""
+def items(w: World) -> tuple[str, str]:
+    return w.L("第1条（共2条）", "Item 1 of 2"), w.L("第2条（共2条）", "Item 2 of 2")
+
+
+def first_report(w: World, cast: Cast) -> None:
+    """The liaison's first report, item by item with a PDF (also played before a bureau player's turn)."""
     t, _, L = w.t, w.tr._, w.L
-    edu, sup1, sup2 = cast.edu, cast.sup1, cast.sup2
-    item1, item2 = L("第1条（共2条）", "Item 1 of 2"), L("第2条（共2条）", "Item 2 of 2")
+    edu = cast.edu
+    item1, item2 = items(w)
     t.chapter(_("Reporting the rectification (item by item, with a PDF)"))
     ask = w.say(edu, "/report", button_for("rp:c:1"))
     w.tap(edu, ask, data_label(ask, "rp:c:1"), item1)
@@ -174,6 +178,12 @@ def reports(w: World, cast: Cast) -> None:
     summary = tap(w, edu, ask, L("完成", "Done"), L("请核对", "Please check"))
     tap(w, edu, summary, L("提交", "Submit"), L("已提交", "submitted"))
 
+
+def reports(w: World, cast: Cast) -> None:
+    """The report returned keeping its deadline, resubmitted item by item, closed; a spot check."""
+    t, _, L = w.t, w.tr._, w.L
+    edu, sup1, sup2 = cast.edu, cast.sup1, cast.sup2
+    _item1, item2 = items(w)
     t.chapter(_("Review: returned for rework (keeping its deadline)"))
     open1 = L("查看#1", "Open #1")
     listing = w.say(sup2, "/review", button(open1))
@@ -275,6 +285,7 @@ def figures(w: World) -> dict[str, int]:
 def play(w: World, out: Path) -> dict[str, int]:
     """The whole story; returns the figures of the summary."""
     cast = opening(w, out)
+    first_report(w, cast)
     reports(w, cast)
     later(w, cast, out)
     result = figures(w)

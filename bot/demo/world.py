@@ -73,14 +73,13 @@ def button(label: str, after: SentMessage | None = None) -> Callable[[SentMessag
 class Transcript:
     """What was said, as a reader follows it: simulated time, who, what; written to the terminal and a file.
 
-    `numbered` (the interactive mode) shows buttons as [1 label] so the player can tap one by number.
+    `bot(…, numbered=True)` (the interactive player's own chat) shows buttons as [1 label], to tap by number.
     """
 
     out: TextIO
     color: bool
     pause: float
     t: Translator
-    numbered: bool = False
     lines: list[str] = field(default_factory=list)
 
     def _emit(self, plain: str, code: str = "") -> None:
@@ -103,7 +102,7 @@ class Transcript:
         for line in rest:
             self._emit(f"      {line}", "1;33")
 
-    def bot(self, when: str, to: str, m: SentMessage) -> None:
+    def bot(self, when: str, to: str, m: SentMessage, numbered: bool = False) -> None:
         body = m.content or ""
         if m.document is not None:
             body = f"📎 {m.document.file_name or ''}\n{body}".rstrip()
@@ -112,7 +111,7 @@ class Transcript:
         for line in lines[1:]:
             self._emit(f"      {line}", "32")
         labels = [label for label, _data in m.buttons]
-        if labels and self.numbered:
+        if labels and numbered:
             self._emit("      " + " ".join(f"[{i} {label}]" for i, label in enumerate(labels, 1)), "34")
         elif labels:
             self._emit("      " + " ".join(f"[{label}]" for label in labels), "34")
@@ -143,6 +142,7 @@ class World:
         write_clock_file(self.clock_path, start)
         self.clock = FileClock(self.clock_path, start)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.player: int | None = None       # the interactive player's chat: its buttons are numbered
         self.names: dict[int, str] = {}
         self.shown: set[tuple[int, int]] = set()
         self.log_path = workdir / "rectbot.log"
@@ -233,7 +233,7 @@ class World:
             key = (m.chat_id, m.message_id)
             if key not in self.shown:
                 self.shown.add(key)
-                self.t.bot(self.now(), self.names.get(m.chat_id, str(m.chat_id)), m)
+                self.t.bot(self.now(), self.names.get(m.chat_id, str(m.chat_id)), m, m.chat_id == self.player)
 
     def wait(self, user: SandboxUser, predicate: Callable[[SentMessage], bool], timeout: float = WAIT) -> SentMessage:
         try:

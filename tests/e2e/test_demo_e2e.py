@@ -96,3 +96,44 @@ def test_demo_in_english_narrates_in_english_and_the_bot_answers_in_english(tmp_
     for event in ("Language set to English", "Deadline: 2026-05-11 (Monday)", "make-up working day",
                   "⏰ Reminder", "Summary"):
         assert event in text, event
+
+
+def test_interactive_demo_lets_the_newcomer_play_a_supervisor(tmp_path: Path) -> None:
+    """Choose a role by number, type /todo, tap its first button by number, /quit: exit 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECTBOT_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run([sys.executable, "-m", "bot", "demo", "--interactive", "--no-color"],
+                            input="4\n2\n/todo\n1\n9\n/quit\n", cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    out = result.stdout
+    events = [
+        "您想扮演谁？",
+        "2. 财政局督办人员（王督办）",
+        "请输入角色序号",                                # "4" is no role: asked again
+        "已导入",                                       # the scripted opening: the ledger imported …
+        "整改报告已提交",                                 # … and the liaison's report, waiting for review
+        "══ 轮到您了 ══",
+        "[03-02 09:3",                                  # the player's /todo, at the simulated time
+        "王督办：/todo",
+        "📝 今日待办",
+        "[1 审核#1]",                                   # the player's buttons are numbered …
+        "王督办：点按 [审核#1]",                          # … and "1" tapped the first
+        "待审核的整改落实情况报告",
+        "没有第9个按钮",                                  # a number without a button: said, nothing sent
+        "演示结束。",
+    ]
+    position = 0
+    for event in events:
+        found = out.find(event, position)
+        assert found >= 0, f"{event!r} missing after position {position}:\n{out[position:position + 3000]}"
+        position = found
+    assert "Traceback" not in out + result.stderr
+
+
+def test_interactive_demo_ends_at_once_without_input(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECTBOT_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run([sys.executable, "-m", "bot", "demo", "--interactive"], input="", cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "您想扮演谁？" in result.stdout
