@@ -329,8 +329,9 @@ def run(out: Path | None, *, speed: float = 0.0, color: bool = True, lang: str =
             world.close()
             (workdir / "transcript.txt").write_text("\n".join(transcript.lines) + "\n", encoding="utf-8")
         transcript.chapter(t._("Summary"))
-        transcript.note(t._("{cases} cases (one of them a spot check), {closed} closed; {on_time} report(s) on time, "
-                            "{overdue} case(s) overdue, {extended} extension(s) granted").format(**numbers))
+        transcript.note(t._("{cases} cases (a spot check and the bulletins' explanation cases among them), "
+                            "{closed} closed; {on_time} report(s) on time, {overdue} case(s) overdue, "
+                            "{extended} extension(s) granted").format(**numbers))
         transcript.note(t._("The bot sent {messages} messages; the demo took {seconds:.0f} seconds").format(
             messages=numbers["messages"], seconds=time.monotonic() - began))
         (workdir / "transcript.txt").write_text("\n".join(transcript.lines) + "\n", encoding="utf-8")
