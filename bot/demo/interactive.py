@@ -81,9 +81,17 @@ def turns(w: World, user: SandboxUser, stdin: TextIO, stream: TextIO) -> None:
 
 def run_interactive(out: Path | None, *, color: bool = True, lang: str = "zh_CN",
                     stdin: TextIO | None = None, stream: TextIO | None = None) -> int:
-    """Choose a role, watch the opening, then play; 0 on /quit or end of input, 1 if the bot failed."""
+    """Choose a role, watch the opening, then play; 0 on /quit, Ctrl-C or end of input, 1 if the bot failed."""
     stdin, stream = stdin or sys.stdin, stream or sys.stdout
     t = demo_translator(lang)
+    try:
+        return _play(out, color, lang, t, stdin, stream)
+    except KeyboardInterrupt:               # Ctrl-C ends it like /quit (the world is closed on the way out)
+        stream.write("\n" + t._("The demo has ended.") + "\n")
+        return 0
+
+
+def _play(out: Path | None, color: bool, lang: str, t: Translator, stdin: TextIO, stream: TextIO) -> int:
     role = choose_role(t, stdin, stream)
     if role is None:
         return 0
