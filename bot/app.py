@@ -32,7 +32,7 @@ from telegram.ext import (
 
 from bot import bulletin, jobs, ladder
 from bot.bootstrap import open_services
-from bot.clock import Clock, OffsetClock, SystemClock
+from bot.clock import Clock, clock_for
 from bot.commands import commands_for
 from bot.domain import Role
 from bot.i18n import translator_for_locale
@@ -117,9 +117,7 @@ def _chat_key(update: object) -> int:
 
 
 def make_clock(settings: Settings) -> Clock:
-    if settings.testing.clock_start:
-        return OffsetClock(datetime.fromisoformat(settings.testing.clock_start))
-    return SystemClock()
+    return clock_for(settings.testing.clock_start, settings.testing.clock_file)
 
 
 def persistence_path(settings: Settings) -> Path:
@@ -200,7 +198,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
         .defaults(Defaults(tzinfo=settings.bureau.tz))
-        .rate_limiter(flood_limiter())
+        .rate_limiter(flood_limiter(settings.testing.chat_interval))
         .job_queue(RectbotJobQueue())
         .persistence(persistence)
         .context_types(ContextTypes(context=RectbotContext))

@@ -212,9 +212,17 @@ class LoggingSettings(_Section):
 
 
 class TestingSettings(_Section):
-    """For demos and end-to-end tests only: start the clock at a fixed instant."""
+    """For demos and end-to-end tests only: start the clock at a fixed instant.
+
+    clock_file: a file whose instant (see bot.clock.FileClock) the clock follows, so the demo moves
+    simulated days forward without restarting the bot; clock_start is the time until it exists.
+    chat_interval: seconds between two sends to one private chat instead of Telegram's limit (1.05);
+    only against the loopback sandbox, which has no flood limits (the demo sets 0.05).
+    """
 
     clock_start: str | None = None
+    clock_file: str | None = None
+    chat_interval: float | None = Field(None, ge=0, le=10)
 
 
 class Settings(BaseSettings):

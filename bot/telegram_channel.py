@@ -401,8 +401,10 @@ class RectbotRateLimiter(AIORateLimiter):
                 attempt += 1
 
 
-def flood_limiter() -> RectbotRateLimiter:
+def flood_limiter(chat_interval: float | None = None) -> RectbotRateLimiter:
     """Telegram's limits whatever the network's jitter: 29 in any second bot-wide (limit 30/s), one
-    per 3.2 s per group (limit 20/min), one per 1.05 s per private chat (limit about 1/s)."""
-    return RectbotRateLimiter(overall_limit=29, chat_interval=1.05, group_max_rate=1,
+    per 3.2 s per group (limit 20/min), one per 1.05 s per private chat (limit about 1/s).
+    `chat_interval` replaces the last only for the loopback sandbox (`testing.chat_interval`, the demo)."""
+    return RectbotRateLimiter(overall_limit=29, chat_interval=1.05 if chat_interval is None else chat_interval,
+                              group_max_rate=1,
                               group_time_period=3.2, max_retries=2)

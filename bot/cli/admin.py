@@ -135,7 +135,7 @@ async def cmd_backup(args: argparse.Namespace, settings: Settings, db: Database)
 async def cmd_department_add(args: argparse.Namespace, settings: Settings, db: Database) -> int:
     from bot.people import add_department
 
-    dept = await add_department(db, args.name, actor=None, now=now())
+    dept = await add_department(db, args.name, actor=None, now=now(settings))
     print(T._("Department added: {name}").format(name=dept.name))
     return 0
 
@@ -157,7 +157,7 @@ async def cmd_invite(args: argparse.Namespace, settings: Settings, db: Database)
     from bot.people import ROLE_NAMES, create_invitation
 
     issued = await create_invitation(
-        db, role=args.role, department_name=args.department, actor=None, now=now(),
+        db, role=args.role, department_name=args.department, actor=None, now=now(settings),
         valid_days=settings.invitations.valid_days if args.days is None else args.days,
     )
     who = T._(ROLE_NAMES[issued.role])

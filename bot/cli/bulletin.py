@@ -25,7 +25,7 @@ def add_commands(sub: SubParsers) -> None:
 
 @with_db
 async def cmd_bulletin(args: argparse.Namespace, settings: Settings, db: Database) -> int:
-    today = now().astimezone(settings.bureau.tz).date()
+    today = now(settings).astimezone(settings.bureau.tz).date()
     monday = bulletin.parse_week(args.week) if args.week else bulletin.parse_week(bulletin.week_of(today))
     calendar = await build_calendar(db)
     b = await bulletin.stored_or_fresh(db, calendar, settings, monday)

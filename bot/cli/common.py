@@ -13,10 +13,11 @@ import logging
 import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeAlias
 
 from bot import logs
+from bot.clock import clock_for
 from bot.errors import os_error_reason
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.logs import LogFormat
@@ -140,6 +141,7 @@ def with_db(func: AsyncCommand) -> Command:
     return runner
 
 
-def now() -> datetime:
-    """The one clock the CLI commands read (aware, UTC)."""
-    return datetime.now(UTC)
+def now(settings: Settings) -> datetime:
+    """The one clock the CLI commands read (aware, UTC): the bot's, simulated under `testing.*`, so
+    what a command plans (an import's first reminder, an invitation's expiry) is on the bot's time."""
+    return clock_for(settings.testing.clock_start, settings.testing.clock_file).now()

@@ -20,7 +20,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bot.cli.common import Parser, SubParsers, T, fail, now, os_reason
-from bot.clock import OffsetClock
 from bot.dates import DateInputError, Direction, parse_natural_date
 from bot.deadline_text import deadline_json, describe_deadline, describe_schedule, format_date, format_day
 from bot.periods import Period, PeriodError, compute_deadline
@@ -66,9 +65,7 @@ async def _calendar(db: Database | None) -> WorkCalendar:
 
 def _today(settings: Settings) -> date:
     """The bureau-local day relative words are read against; the bot's simulated day when one is set."""
-    start = settings.testing.clock_start
-    instant = OffsetClock(datetime.fromisoformat(start)).now() if start else now()
-    return instant.astimezone(settings.bureau.tz).date()
+    return now(settings).astimezone(settings.bureau.tz).date()
 
 
 # --- commands -----------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def add_commands(sub: SubParsers) -> None:
 
 
 def _today(settings: Settings) -> date:
-    return now().astimezone(settings.bureau.tz).date()
+    return now(settings).astimezone(settings.bureau.tz).date()
 
 
 @with_db
@@ -52,7 +52,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings, db: Database)
         if total >= 1000:
             print(T._("Imported {done}/{total} rows…").format(done=done, total=total), file=sys.stderr)
 
-    result = await apply_import(db, calendar, plan, actor=None, now=now(), skip_invalid=args.skip_invalid,
+    result = await apply_import(db, calendar, plan, actor=None, now=now(settings), skip_invalid=args.skip_invalid,
                                 progress=progress, settings=settings)
     print(describe_result(T, result))
     print(T._("Done in {seconds:.1f} s.").format(seconds=time.monotonic() - started), file=sys.stderr)

@@ -27,7 +27,7 @@ def _row(cells: list[str]) -> str:
 
 @with_db
 async def cmd_stats(args: argparse.Namespace, settings: Settings, db: Database) -> int:
-    today = now().astimezone(settings.bureau.tz).date()
+    today = now(settings).astimezone(settings.bureau.tz).date()
     period = stats.parse_period(args.period, today)
     department_id = (await find_department(db, args.department)).id if args.department else None
     calendar = await build_calendar(db)

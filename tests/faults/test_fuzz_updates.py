@@ -123,7 +123,7 @@ def test_ten_thousand_fuzzed_updates_in_process(
     proc.cli("db", "upgrade")
     population = populate(sandbox, proc.database, sizes=SIZES, departments=12, groups=60)
     # Per-chat (1/s) and per-group (20/min) pacing stay as built; only the bot-wide cap is lifted.
-    monkeypatch.setattr(bot.app, "flood_limiter", lambda: RectbotRateLimiter(overall_limit=0))
+    monkeypatch.setattr(bot.app, "flood_limiter", lambda chat_interval=None: RectbotRateLimiter(overall_limit=0))
     sandbox.enforce_flood = False
     logs = LogKeeper()
     root = logging.getLogger()
