@@ -87,7 +87,7 @@ class Bulletin:
     period: StatsPeriod
     lines: list[Line]
     praised: list[str]
-    explain: list[str]     # art. 29: the bottom ranking.explain_bottom departments
+    explain: list[str]     # art. 29: the bottom ranking.explain_bottom departments (never a praised one)
     bureau: str            # whose bulletin (the chart's title)
 
     def to_payload(self) -> dict[str, Any]:
@@ -125,9 +125,9 @@ async def compute(db: Database, calendar: WorkCalendar, settings: Settings, mond
         move = _move(r.rank, before.get(s.department_id), prev is not None and s.department_id in before)
         lines.append(Line(s.department_id, s.name, r.rank, ranking.points(r.score), stats.percent(s.on_time_rate),
                           s.due, s.on_time, s.overdue, s.overdue_working_days, s.returned, move))
-    praised = [r.stats.name for r in ranked if r.rank is not None and r.rank <= PRAISED]
-    explain = [r.stats.name for r in ranking.bottom(ranked, settings.ranking.explain_bottom)]
-    return Bulletin(week, period, lines, praised, explain, settings.bureau.name)
+    top, bottom = ranking.commended_and_explaining(ranked, PRAISED, settings.ranking.explain_bottom)
+    return Bulletin(week, period, lines, [r.stats.name for r in top], [r.stats.name for r in bottom],
+                    settings.bureau.name)
 
 
 async def stored_or_fresh(db: Database, calendar: WorkCalendar, settings: Settings, monday: date) -> Bulletin:

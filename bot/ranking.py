@@ -55,6 +55,18 @@ def bottom(ranked: list[Ranked], n: int) -> list[Ranked]:
     return eligible[-n:] if n > 0 else []
 
 
+def commended_and_explaining(ranked: list[Ranked], praise: int, explain: int) -> tuple[list[Ranked], list[Ranked]]:
+    """Art. 27's best `praise` and art. 29's bottom `explain`, never the same department: when fewer
+    departments are ranked than both lists need, each takes at most half of them (so one ranked
+    department is neither praised nor asked to explain, two get one each)."""
+    eligible = [r for r in ranked if r.rank is not None]
+    half = len(eligible) // 2
+    best = min(praise, half)
+    top = [r for r in eligible if r.rank is not None and r.rank <= best]
+    named = {r.stats.department_id for r in top}
+    return top, [r for r in bottom(eligible, min(explain, half)) if r.stats.department_id not in named]
+
+
 def points(value: Fraction) -> str:
     cents = (value * 100 + Fraction(1, 2)) // 1
     return f"{cents / 100:.2f}"

@@ -69,8 +69,8 @@ def test_the_configuration_reference_lists_every_setting_and_nothing_else() -> N
 def test_the_configuration_reference_gives_the_real_defaults() -> None:
     rows, fields = _reference_rows(), _settings_fields()
     wrong = {name: (rows.get(name), _as_written(value)) for name, value in fields.items()
-             if name not in rows or not rows[name].strip("`").startswith(_as_written(value).strip("`"))
-             and not (rows[name].startswith("—") and _as_written(value) == "—")}
+             if name not in rows or (not rows[name].strip("`").startswith(_as_written(value).strip("`"))
+             and not (rows[name].startswith("—") and _as_written(value) == "—"))}
     assert wrong == {}
 
 

@@ -298,3 +298,20 @@ def test_cli_stats_with_explain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                             "5", "13.2"]
     assert main(["--config", str(cfg), "stats", "--period", "下月"]) == 2
     assert "无法识别统计期" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("ranked", "praised", "explain"), [
+    (0, 0, 0), (1, 0, 0), (2, 1, 1), (3, 1, 1), (5, 2, 2), (6, 3, 3), (30, 3, 3)])
+def test_no_department_is_both_praised_and_asked_to_explain(ranked: int, praised: int, explain: int) -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from bot.stats import DepartmentStats
+    departments = [ranking.Ranked(cast(DepartmentStats, SimpleNamespace(department_id=k, name=f"d{k}")),
+                                  Fraction(100 - k), k + 1) for k in range(ranked)]
+    departments.append(ranking.Ranked(cast(DepartmentStats, SimpleNamespace(department_id=99, name="few")),
+                                      Fraction(100), None))    # not ranked: never named
+    top, bottom = ranking.commended_and_explaining(departments, 3, 3)
+    assert [r.rank for r in top] == list(range(1, praised + 1))
+    assert [r.rank for r in bottom] == list(range(ranked - explain + 1, ranked + 1))
+    assert not {r.stats.department_id for r in top} & {r.stats.department_id for r in bottom}
