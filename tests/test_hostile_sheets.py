@@ -222,7 +222,9 @@ async def test_the_event_loop_keeps_ticking_while_a_big_file_is_parsed(world: Wo
     await ticker
     assert len(plan.new) == 5000
     assert elapsed > 0.5 and len(gaps) >= 5   # it really took a while
-    assert max(gaps) < 0.5, (max(gaps), elapsed)
+    # Relative, not absolute (the machine is shared): work done on the loop in one go shows up as one
+    # gap nearly as long as the whole parse; batches that yield leave only short gaps.
+    assert max(gaps) < elapsed / 4, (max(gaps), elapsed)
 
 
 # --------------------------------------------------------------------------- exports: no formulas

@@ -23,9 +23,21 @@ from tests.e2e.harness import RectbotProcess
 Factory = Callable[..., RectbotProcess]
 
 
+# Telegram's one message a second per private chat makes a long conversation a long test. Tests of
+# what is said (not of pacing) are marked fast_chats: the bot spaces one chat's messages 0.05 s apart
+# (testing.chat_interval, as the demo does) and the sandbox counts flood excess instead of refusing it.
+# Pacing itself stays tested unmarked: reminders, groups, webhook, the fault and fuzz suites,
+# tests/test_ratelimit.py.
+FAST_CHAT_INTERVAL = 0.05
+
+
+def fast_chats(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("fast_chats") is not None
+
+
 @pytest.fixture
 def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
+    with SandboxServer(enforce_flood=not fast_chats(request)) as server:
         request.node.stash[SEEN].servers.append(server)
         yield server
         if os.environ.get("RECTBOT_E2E_TRANSCRIPT"):  # read what users saw: RECTBOT_E2E_TRANSCRIPT=1 pytest -s
@@ -130,7 +142,10 @@ def rectbot(tmp_path: Path, sandbox: SandboxServer, request: pytest.FixtureReque
     def make(settings: Mapping[str, Mapping[str, Any]] | None = None, name: str = "bot") -> RectbotProcess:
         workdir = tmp_path / name
         workdir.mkdir()
-        proc = RectbotProcess(workdir, sandbox, settings or {})
+        sections = {key: dict(value) for key, value in (settings or {}).items()}
+        if fast_chats(request):
+            sections.setdefault("testing", {}).setdefault("chat_interval", FAST_CHAT_INTERVAL)
+        proc = RectbotProcess(workdir, sandbox, sections)
         made.append(proc)
         request.node.stash[SEEN].databases.append(proc.database)
         return proc

@@ -34,7 +34,7 @@ from bot.commands import BUREAU, COMMANDS
 from bot.sandbox import SandboxServer, SandboxUser, SentMessage
 from tests.e2e.harness import RectbotProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.fast_chats]  # what is said, not pacing (conftest)
 
 PRIVATE_ONLY = "为保护信息安全，请在与本机器人的私聊中使用。"
 CRASH = "系统出了点问题"

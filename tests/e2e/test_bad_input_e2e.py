@@ -6,8 +6,12 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from bot.sandbox import SandboxServer, SandboxUser
 from tests.e2e.harness import RectbotProcess
+
+pytestmark = pytest.mark.fast_chats  # what is said, not pacing (conftest)
 
 CRASH = "系统出了点问题"  # handlers.common.on_error: an unhandled exception reached the user
 

@@ -106,6 +106,7 @@ def test_december_extension_dates_and_bad_dates_asked_again(sandbox: SandboxServ
     bot.stop()
 
 
+@pytest.mark.fast_chats
 def test_new_wizard_keeps_the_step_after_bad_dates(sandbox: SandboxServer, rectbot: Factory) -> None:
     bot, supervisor, _liaison = setup(sandbox, rectbot)
     supervisor.send_command("new")
@@ -137,6 +138,7 @@ def test_new_wizard_keeps_the_step_after_bad_dates(sandbox: SandboxServer, rectb
     bot.stop()
 
 
+@pytest.mark.fast_chats
 def test_cli_and_chat_read_the_same_words_as_the_same_day(sandbox: SandboxServer, rectbot: Factory) -> None:
     bot, supervisor, _liaison = setup(sandbox, rectbot)
     data = json.loads(bot.cli("deadline", "明天", "2个月", "--json").stdout)

@@ -12,10 +12,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.sandbox import SandboxServer, SandboxUser, SentMessage
 from tests.e2e.harness import RectbotProcess
 from tests.e2e.helpers import has
 from tests.e2e.test_paging_e2e import check_pages, person_id, within_limits
+
+pytestmark = pytest.mark.fast_chats  # what is said, not pacing (conftest)
 
 CLOCK = "2026-03-20T10:00:00+08:00"   # a Friday
 Factory = Callable[..., RectbotProcess]

@@ -14,7 +14,7 @@ from bot.sandbox import SandboxServer, SandboxUser
 from tests.e2e.harness import RectbotProcess
 from tests.e2e.helpers import has
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.fast_chats]  # what is said, not pacing (conftest)
 
 CLOCK = {"testing": {"clock_start": "2026-03-02T10:00:00+08:00"}}
 

@@ -12,9 +12,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.sandbox import SandboxServer, SandboxUser
 from tests.e2e.harness import RectbotProcess, toml_dump
 from tests.e2e.helpers import has
+
+pytestmark = pytest.mark.fast_chats  # what is said, not pacing (conftest)
 
 CLOCK = "2026-03-20T10:00:00+08:00"   # a Friday
 Factory = Callable[..., RectbotProcess]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import openpyxl
+import pytest
 
 from bot.sandbox import SandboxServer, SandboxUser
 from tests.e2e.harness import RectbotProcess
@@ -62,6 +63,7 @@ def setup(sandbox: SandboxServer, rectbot: Factory) -> tuple[RectbotProcess, San
     return bot, sup1, sup2, liaison, other
 
 
+@pytest.mark.fast_chats
 def test_reminder_reply_report_return_second_report_close_and_export(
     sandbox: SandboxServer, rectbot: Factory, tmp_path: object
 ) -> None:
@@ -148,6 +150,7 @@ def test_reminder_reply_report_return_second_report_close_and_export(
     assert decisions == ["return_for_rework", "close"]
 
 
+@pytest.mark.fast_chats
 def test_other_department_cannot_report_and_forged_start_is_refused(sandbox: SandboxServer, rectbot: Factory) -> None:
     bot, _sup1, _sup2, liaison, other = setup(sandbox, rectbot)
     case_id = insert_case(bot, "县教育局", "2026-03-31", "校舍维修工程")
@@ -165,6 +168,7 @@ def test_other_department_cannot_report_and_forged_start_is_refused(sandbox: San
     assert "校舍维修工程" in listing.content and "🟢" in listing.content
 
 
+@pytest.mark.fast_chats
 def test_report_draft_survives_sigkill(sandbox: SandboxServer, rectbot: Factory) -> None:
     bot, _sup1, _sup2, liaison, _other = setup(sandbox, rectbot)
     case_id = insert_case(bot, "县教育局", "2026-03-31", "农村公路养护")
@@ -196,12 +200,16 @@ def test_report_draft_survives_sigkill(sandbox: SandboxServer, rectbot: Factory)
     assert one(bot, "SELECT state FROM reports WHERE case_id = ?", case_id) == "submitted"
 
 
+@pytest.mark.fast_chats
 def test_extension_late_refused_timely_approved_moves_deadline_and_reminders(
     sandbox: SandboxServer, rectbot: Factory
 ) -> None:
     bot, sup1, _sup2, liaison, _other = setup(sandbox, rectbot)
     late = insert_case(bot, "县教育局", "2026-02-27", "图书馆建设")
     timely = insert_case(bot, "县教育局", "2026-03-04", "教师培训经费")
+    # The reminder for 4 March goes out first (the test waits for it, so the extension below cannot
+    # overtake it and supersede it before it is sent).
+    assert liaison.wait_for_message(has("教师培训经费", "2026年3月4日"), timeout=20)
 
     liaison.send_command("extend", str(late))
     liaison.wait_for_message(has(f"#{late}", "已过"))
@@ -223,7 +231,6 @@ def test_extension_late_refused_timely_approved_moves_deadline_and_reminders(
 
     # The reminders follow the new deadline: the one for 4 March went out before; the sweep now plans the
     # next one for 10 working days before 3 April (20 March, 00:00 in Shanghai).
-    assert liaison.wait_for_message(has("教师培训经费", "2026年3月4日"), timeout=20)
     wait_db(bot, "SELECT next_action_at FROM cases WHERE id = ?", "2026-03-19T16:00:00+00:00", timely, timeout=30)
     keys = [r[0] for r in db(bot).execute("SELECT key FROM outbox WHERE case_id = ? AND kind = 'reminder'",
                                           (timely,)).fetchall()]
@@ -277,6 +284,7 @@ PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
        b"\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
 
 
+@pytest.mark.fast_chats
 def test_evidence_in_chat_voice_hint_refused_types_budget_and_spot_check(
     sandbox: SandboxServer, rectbot: Factory
 ) -> None:
