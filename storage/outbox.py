@@ -159,6 +159,72 @@ async def claim(conn: aiosqlite.Connection, outbox_id: int) -> bool:
     return cur.rowcount == 1
 
 
+async def claim_group(conn: aiosqlite.Connection, person_id: int, kind: str, created_at: datetime,
+                      now: datetime) -> list[int]:
+    """pending → sending for every due row of one person, kind and sweep (rows enqueued together share
+    created_at), counting the attempt; the ids claimed, in id order (empty when someone else took them).
+
+    One message then carries them all (issue 14: one message per person per sweep); each row keeps
+    its own key, so each case's step is still recorded exactly once."""
+    found = await fetchall(
+        conn, "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE person_id = ? AND kind = ?"
+        " AND created_at = ? AND state = 'pending' AND not_before <= ? RETURNING id",
+        (person_id, kind, iso(created_at), iso(now)),
+    )
+    return sorted(int(r[0]) for r in found)
+
+
+async def sending_rows_of_group(db: Conn, person_id: int, kind: str, created_at: datetime) -> list[OutboxRow]:
+    """The rows of one person, kind and sweep caught `sending` (to retry them after an unexpected error)."""
+    return [_row(r) for r in await fetchall(
+        db, _ROW_SQL + " WHERE o.person_id = ? AND o.kind = ? AND o.created_at = ? AND o.state = 'sending'"
+        " ORDER BY o.id", (person_id, kind, iso(created_at)),
+    )]
+
+
+async def rows_by_ids(db: Conn, ids: Iterable[int]) -> list[OutboxRow]:
+    """The rows with these ids, in id order (one query)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    sql = _ROW_SQL + " WHERE o.id IN (SELECT value FROM json_each(?)) ORDER BY o.id"
+    return [_row(r) for r in await fetchall(db, sql, (json.dumps(wanted),))]
+
+
+async def rows_for_message(db: Conn, person_id: int, telegram_message_id: int) -> list[OutboxRow]:
+    """Every notification one message in a person's chat carried (several when it listed many cases)."""
+    return [_row(r) for r in await fetchall(
+        db, _ROW_SQL + " WHERE o.person_id = ? AND o.telegram_message_id = ? ORDER BY o.id",
+        (person_id, telegram_message_id),
+    )]
+
+
+async def mark_sent_many(conn: aiosqlite.Connection, ids: Iterable[int], message_id: int | None,
+                         now: datetime) -> None:
+    """Every row one message carried → sent with that message's id (one statement)."""
+    await conn.execute(
+        "UPDATE outbox SET state = 'sent', telegram_message_id = ?, sent_at = ?, last_error = NULL"
+        " WHERE id IN (SELECT value FROM json_each(?))",
+        (message_id, iso(now), json.dumps(sorted(set(ids)))),
+    )
+
+
+async def mark_retry_many(conn: aiosqlite.Connection, ids: Iterable[int], not_before: datetime, error: str) -> None:
+    """`mark_retry` for every row of one message."""
+    await conn.execute(
+        "UPDATE outbox SET state = 'pending', not_before = ?, last_error = ?"
+        " WHERE id IN (SELECT value FROM json_each(?))",
+        (iso(not_before), error[:500], json.dumps(sorted(set(ids)))),
+    )
+
+
+async def mark_final_many(conn: aiosqlite.Connection, ids: Iterable[int], state: str, reason: str) -> None:
+    """`mark_final` for every row of one message."""
+    assert state in ("dropped", "failed")
+    await conn.execute("UPDATE outbox SET state = ?, last_error = ? WHERE id IN (SELECT value FROM json_each(?))",
+                       (state, reason[:500], json.dumps(sorted(set(ids)))))
+
+
 async def mark_sent(conn: aiosqlite.Connection, outbox_id: int, message_id: int | None, now: datetime) -> None:
     await conn.execute(
         "UPDATE outbox SET state = 'sent', telegram_message_id = ?, sent_at = ?, last_error = NULL WHERE id = ?",
