@@ -197,6 +197,69 @@ def key(case_id: int, kind: str, target: str, step: int, due: date, person_id: i
 
 # ----------------------------------------------------------------------------- the policy
 
+@dataclass(frozen=True)
+class _Schedule:
+    """Everything the policy decides from a running deadline and the moment alone, whatever the case:
+    computed once per distinct deadline and sweep (`policy(cache=…)`), since a sweep's due cases
+    share few deadlines (issue 14: the sweep's cost per due case)."""
+
+    standing: Standing
+    kind: Kind | None             # REMINDER or OVERDUE when a series message applies now
+    step: int
+    skipped: tuple[str, ...]
+    payload: Mapping[str, Any]    # the series message's payload without the case's own fields
+    esc_payload: Mapping[str, Any]
+    acting: bool
+    next_acting: datetime | None    # next_action_at when acting
+    next_waiting: datetime | None   # … when not acting and something is still unsent
+    next_idle: datetime | None      # … when not acting and everything was sent
+
+
+def _schedule(target: Target, now: datetime, calendar: WorkCalendar, settings: Settings) -> _Schedule:
+    today = local_today(settings, now)
+    levels = settings.escalation.levels
+    st = standing_of(target, today, calendar, levels)
+    steps = sorted(settings.reminders.before_due_working_days, reverse=True)  # e.g. [10, 3, 1, 0]
+    every = settings.reminders.overdue_every_working_days
+    due = target.due
+    base = {"target": target.name, "due": due.isoformat(), "provisional": target.provisional}
+    day = today.isoformat()
+    days = {n: step_day(calendar, due, n) for n in steps}
+    kind: Kind | None = None
+    step = 0
+    skipped: list[str] = []
+    payload: dict[str, Any] = {}
+    esc_payload: dict[str, Any] = {}
+    if not st.overdue:
+        applicable = [n for n in steps if days[n] <= today]
+        if applicable:
+            kind, step = Kind.REMINDER, min(applicable)
+            skipped = [f"{Kind.REMINDER}:{m}" for m in applicable if m != step]
+            payload = {**base, "step": step, "days_left": st.working_days_left, "for_day": day,
+                       "expires_at": iso(due_end(due, settings.bureau.tz))}
+    elif st.working_days_overdue >= 1:
+        wd = st.working_days_overdue
+        kind, step = Kind.OVERDUE, (wd - 1) // every
+        skipped = [f"{Kind.OVERDUE}:{k}" for k in range(step)]
+        payload = {**base, "step": step, "working_days_overdue": wd, "for_day": day, "level": st.level}
+        esc_payload = {**base, "working_days_overdue": wd, "for_day": day}
+
+    # The next day anything new can happen: a later reminder step, the next overdue step, a level.
+    events: list[date] = [d for d in days.values() if d > today]
+    wd_now = st.working_days_overdue
+    next_overdue_wd = 1 if wd_now < 1 else 1 + ((wd_now - 1) // every + 1) * every
+    events.append(calendar.add_working_days(due, next_overdue_wd))
+    events += [calendar.add_working_days(due, lv) for lv in levels if lv > wd_now]
+    events = [d for d in events if d > today]
+    first = min(events) if events else None
+    waiting = min([*events, _next_eligible(settings, calendar, today)])
+    return _Schedule(
+        standing=st, kind=kind, step=step, skipped=tuple(skipped), payload=payload, esc_payload=esc_payload,
+        acting=_acting(settings, calendar, now), next_acting=_midnight(settings, first) if first else None,
+        next_waiting=_midnight(settings, waiting), next_idle=_midnight(settings, first) if first else None,
+    )
+
+
 def policy(
     case: Case,
     *,
@@ -205,83 +268,59 @@ def policy(
     sent: frozenset[str] | set[str],
     settings: Settings,
     recipients: Recipients,
+    cache: dict[Any, Any] | None = None,
 ) -> PolicyResult:
     """The notifications due for `case` at `now` (pure: no I/O, no clock of its own).
 
     `sent` holds every key already in the outbox for this case (whatever its state); the result's
     `due` excludes them, `current` lists the latest applicable messages so the sweep can drop older
-    pending ones, `next_action_at` says when anything could change next.
+    pending ones, `next_action_at` says when anything could change next. `cache` (one per sweep, or
+    any calls with the same settings and calendar) keeps the per-deadline part between calls.
     """
     target = target_of(case)
     if target is None:
         return PolicyResult(due=[], current=[], next_action_at=None)
-    today = local_today(settings, now)
-    levels = settings.escalation.levels
-    st = standing_of(target, today, calendar, levels)
-    steps = sorted(settings.reminders.before_due_working_days, reverse=True)  # e.g. [10, 3, 1, 0]
-    every = settings.reminders.overdue_every_working_days
+    ident = (target, now)
+    plan: _Schedule | None = cache.get(ident) if cache is not None else None
+    if plan is None:
+        plan = _schedule(target, now, calendar, settings)
+        if cache is not None:
+            cache[ident] = plan
+    st = plan.standing
     due = target.due
-    base = {"case_id": case.id, "target": target.name, "due": due.isoformat(), "provisional": target.provisional}
     feedback = target.name == TARGET_FEEDBACK
     series_to = recipients.supervisors if feedback else recipients.liaisons
 
     current: list[Notification] = []
-    skipped: list[str] = []
-    if not st.overdue:
-        applicable = [n for n in steps if step_day(calendar, due, n) <= today]
-        if applicable:
-            n = min(applicable)
-            skipped = [f"{Kind.REMINDER}:{m}" for m in applicable if m != n]
-            payload = {**base, "step": n, "days_left": st.working_days_left, "for_day": today.isoformat(),
-                       "expires_at": iso(due_end(due, settings.bureau.tz))}
-            current += [
-                Notification(key(case.id, Kind.REMINDER, target.name, n, due, p), p, Kind.REMINDER, payload, now,
-                             case.id)
-                for p in series_to
-            ]
-    elif st.working_days_overdue >= 1:
-        wd = st.working_days_overdue
-        s = (wd - 1) // every
-        skipped = [f"{Kind.OVERDUE}:{k}" for k in range(s)]
-        payload = {**base, "step": s, "working_days_overdue": wd, "for_day": today.isoformat(),
-                   "level": st.level}
-        current += [
-            Notification(key(case.id, Kind.OVERDUE, target.name, s, due, p), p, Kind.OVERDUE, payload, now, case.id)
-            for p in series_to
-        ]
-        esc_payload = {**base, "working_days_overdue": wd, "for_day": today.isoformat()}
+    if plan.kind is not None:
+        payload = {"case_id": case.id, **plan.payload}
+        current += [Notification(key(case.id, plan.kind, target.name, plan.step, due, p), p, plan.kind, payload,
+                                 now, case.id) for p in series_to]
+    if plan.kind is Kind.OVERDUE:
+        esc_payload = {"case_id": case.id, **plan.esc_payload}
         if st.level >= 1 and not feedback:
+            level1 = {**esc_payload, "level": 1, "step": 1}
             current += [
-                Notification(key(case.id, Kind.ESCALATION, target.name, 1, due, p), p, Kind.ESCALATION,
-                             {**esc_payload, "level": 1, "step": 1}, now, case.id)
+                Notification(key(case.id, Kind.ESCALATION, target.name, 1, due, p), p, Kind.ESCALATION, level1,
+                             now, case.id)
                 for p in recipients.supervisors
             ]
         if st.level >= 2:
+            level2 = {**esc_payload, "level": 2, "step": 2}
             current += [
-                Notification(key(case.id, Kind.ESCALATION, target.name, 2, due, p), p, Kind.ESCALATION,
-                             {**esc_payload, "level": 2, "step": 2}, now, case.id)
+                Notification(key(case.id, Kind.ESCALATION, target.name, 2, due, p), p, Kind.ESCALATION, level2,
+                             now, case.id)
                 for p in recipients.admins
             ]
 
-    # The next day anything new can happen: a later reminder step, the next overdue step, a level.
-    events: list[date] = [d for d in (step_day(calendar, due, n) for n in steps) if d > today]
-    wd_now = st.working_days_overdue
-    next_overdue_wd = 1 if wd_now < 1 else 1 + ((wd_now - 1) // every + 1) * every
-    events.append(calendar.add_working_days(due, next_overdue_wd))
-    events += [calendar.add_working_days(due, lv) for lv in levels if lv > wd_now]
-    events = [d for d in events if d > today]
-
-    if _acting(settings, calendar, now):
+    if plan.acting:
         new = [n for n in current if n.key not in sent]
-        nxt = min(events) if events else None
-        return PolicyResult(due=new, current=current, standing=st, skipped_steps=skipped,
-                            next_action_at=_midnight(settings, nxt) if nxt else None)
+        return PolicyResult(due=new, current=current, standing=st, skipped_steps=list(plan.skipped),
+                            next_action_at=plan.next_acting)
     # Not a sending day, or the window has closed: look again on the next day messages can go out.
     pending_now = any(n.key not in sent for n in current)
-    candidates = [*events, _next_eligible(settings, calendar, today)] if pending_now else events
-    nxt = min(candidates) if candidates else None
-    return PolicyResult(due=[], current=None, standing=st, next_action_at=_midnight(settings, nxt) if nxt else None)
-
+    return PolicyResult(due=[], current=None, standing=st,
+                        next_action_at=plan.next_waiting if pending_now else plan.next_idle)
 
 
 _ANYONE = Recipients(liaisons=(0,), supervisors=(0,), admins=(0,))

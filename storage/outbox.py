@@ -23,10 +23,21 @@ from storage.db import Conn, fetchall
 async def enqueue(conn: aiosqlite.Connection, notifications: Iterable[Notification], *, now: datetime) -> int:
     """Insert inside the caller's transaction; a notification whose key is already there is ignored.
 
-    One executemany for all of them (its rowcount sums the rows actually inserted)."""
+    One executemany for all of them (its rowcount sums the rows actually inserted). A payload shared
+    by several notifications (one case's message to each recipient) is serialised once."""
     created = iso(now)
-    rows = [(n.key, n.person_id, n.case_id, n.kind, json.dumps(dict(n.payload), ensure_ascii=False, default=str),
-             iso(n.not_before), created) for n in notifications]
+    notifications = list(notifications)  # kept alive while id(payload) keys the cache below
+    texts: dict[int, str] = {}   # id(payload) → JSON
+    stamps: dict[datetime, str] = {}
+    rows = []
+    for n in notifications:
+        text = texts.get(id(n.payload))
+        if text is None:
+            text = texts[id(n.payload)] = json.dumps(dict(n.payload), ensure_ascii=False, default=str)
+        stamp = stamps.get(n.not_before)
+        if stamp is None:
+            stamp = stamps[n.not_before] = iso(n.not_before)
+        rows.append((n.key, n.person_id, n.case_id, n.kind, text, stamp, created))
     if not rows:
         return 0
     cur = await conn.executemany(
