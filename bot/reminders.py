@@ -630,14 +630,6 @@ class ReminderReply:
     telegram_file_id: str | None = None
 
 
-async def reminder_for_reply(db: Database, person: Person, replied_message_id: int) -> OutboxRow | None:
-    """The outbox row of the reminder `person` replied to, or None when it was not one of theirs."""
-    row = await outbox_repo.row_for_message(db, person.id, replied_message_id)
-    if row is None or row.kind not in REPLYABLE_KINDS or row.case_id is None:
-        return None
-    return row
-
-
 async def record_progress_note(db: Database, person: Person, reply: ReminderReply, *, now: datetime) -> int:
     """Store a reply to a reminder as a progress note on the case (audited); returns the note id.
 
