@@ -294,24 +294,20 @@ def policy(
     current: list[Notification] = []
     if plan.kind is not None:
         payload = {"case_id": case.id, **plan.payload}
-        current += [Notification(key(case.id, plan.kind, target.name, plan.step, due, p), p, plan.kind, payload,
-                                 now, case.id) for p in series_to]
+        stem = key(case.id, plan.kind, target.name, plan.step, due, 0)[:-1]  # the key without the person
+        current += [Notification(f"{stem}{p}", p, plan.kind, payload, now, case.id) for p in series_to]
     if plan.kind is Kind.OVERDUE:
         esc_payload = {"case_id": case.id, **plan.esc_payload}
         if st.level >= 1 and not feedback:
             level1 = {**esc_payload, "level": 1, "step": 1}
-            current += [
-                Notification(key(case.id, Kind.ESCALATION, target.name, 1, due, p), p, Kind.ESCALATION, level1,
-                             now, case.id)
-                for p in recipients.supervisors
-            ]
+            stem = key(case.id, Kind.ESCALATION, target.name, 1, due, 0)[:-1]
+            current += [Notification(f"{stem}{p}", p, Kind.ESCALATION, level1, now, case.id)
+                        for p in recipients.supervisors]
         if st.level >= 2:
             level2 = {**esc_payload, "level": 2, "step": 2}
-            current += [
-                Notification(key(case.id, Kind.ESCALATION, target.name, 2, due, p), p, Kind.ESCALATION, level2,
-                             now, case.id)
-                for p in recipients.admins
-            ]
+            stem = key(case.id, Kind.ESCALATION, target.name, 2, due, 0)[:-1]
+            current += [Notification(f"{stem}{p}", p, Kind.ESCALATION, level2, now, case.id)
+                        for p in recipients.admins]
 
     if plan.acting:
         new = [n for n in current if n.key not in sent]

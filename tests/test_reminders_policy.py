@@ -239,3 +239,22 @@ def _fake_get_case(monkeypatch: pytest.MonkeyPatch) -> None:
         return getattr(db, "case", None)
 
     monkeypatch.setattr(mod.cases_repo, "get_case", get_case)
+
+
+def test_the_per_deadline_cache_changes_nothing() -> None:
+    """policy(cache=…) (one per sweep, issue 14) gives exactly what a fresh call gives, for every case
+    sharing the cached deadline: report and feedback deadlines, before, on and after them, sent or not,
+    inside and outside the send window."""
+    cache: dict[object, object] = {}
+    cases = [make_case(id=i, due_on=date(2026, 2, 28) + timedelta(days=i % 40), due_provisional=bool(i % 3))
+             for i in range(1, 60)]
+    cases += [make_case(id=100 + i, status="pending_feedback", feedback_sent_on=None, feedback_received_on=None,
+                        feedback_due_on=date(2026, 2, 10) + timedelta(days=i)) for i in range(30)]
+    for day, hh in itertools.product((date(2026, 2, 9), date(2026, 3, 20), date(2026, 4, 3)), (10, 20)):
+        now = local(day, hh)
+        for case in cases:
+            sent = frozenset() if case.id % 2 else frozenset({f"case:{case.id}:x"})
+            fresh = policy(case, calendar=CAL, now=now, sent=sent, settings=SETTINGS, recipients=WHO)
+            cached = policy(case, calendar=CAL, now=now, sent=sent, settings=SETTINGS, recipients=WHO, cache=cache)
+            assert cached == fresh, (case.id, now)
+    assert 0 < len(cache) < len(cases) * 6
