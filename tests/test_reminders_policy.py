@@ -258,3 +258,23 @@ def test_the_per_deadline_cache_changes_nothing() -> None:
             cached = policy(case, calendar=CAL, now=now, sent=sent, settings=SETTINGS, recipients=WHO, cache=cache)
             assert cached == fresh, (case.id, now)
     assert 0 < len(cache) < len(cases) * 6
+
+
+def test_step_day_by_tables_matches_the_walk_back_day_by_day() -> None:
+    """step_day counts in the calendar's tables; the plain walk back gives the same day for every
+    deadline of three years (Spring Festival, National Day, make-up working Saturdays) and step."""
+    def walk(due: date, n: int) -> date:
+        d = due
+        while not CAL.is_working_day(d):
+            d -= timedelta(days=1)
+        count = 0
+        while count < n:
+            d -= timedelta(days=1)
+            if CAL.is_working_day(d):
+                count += 1
+        return d
+
+    for offset in range(3 * 366):
+        due = date(2025, 1, 1) + timedelta(days=offset)
+        for n in (0, 1, 2, 3, 5, 10, 20):
+            assert step_day(CAL, due, n) == walk(due, n), (due, n)
