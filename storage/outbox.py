@@ -170,6 +170,14 @@ async def claim(conn: aiosqlite.Connection, outbox_id: int) -> bool:
     return cur.rowcount == 1
 
 
+# The person's own pending rows (a handful, or a supervisor's hundred), never every due row: the
+# planner would otherwise take outbox_pending (state, not_before), which after a sweep holds thousands.
+CLAIM_GROUP_SQL = (
+    "UPDATE outbox INDEXED BY outbox_pending_person SET state = 'sending', attempts = attempts + 1"
+    " WHERE person_id = ? AND state = 'pending' AND kind = ? AND created_at = ? AND not_before <= ? RETURNING id"
+)
+
+
 async def claim_group(conn: aiosqlite.Connection, person_id: int, kind: str, created_at: datetime,
                       now: datetime) -> list[int]:
     """pending → sending for every due row of one person, kind and sweep (rows enqueued together share
@@ -177,11 +185,7 @@ async def claim_group(conn: aiosqlite.Connection, person_id: int, kind: str, cre
 
     One message then carries them all (issue 14: one message per person per sweep); each row keeps
     its own key, so each case's step is still recorded exactly once."""
-    found = await fetchall(
-        conn, "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE person_id = ? AND kind = ?"
-        " AND created_at = ? AND state = 'pending' AND not_before <= ? RETURNING id",
-        (person_id, kind, iso(created_at), iso(now)),
-    )
+    found = await fetchall(conn, CLAIM_GROUP_SQL, (person_id, kind, iso(created_at), iso(now)))
     return sorted(int(r[0]) for r in found)
 
 

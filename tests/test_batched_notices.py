@@ -273,3 +273,9 @@ async def test_a_reply_to_a_list_gets_a_case_chooser(svc: Services) -> None:
         await conn.execute("UPDATE outbox SET telegram_message_id = 7777 WHERE id = ?", (rows[0].id,))
     assert await reports_repo.case_of_message(svc.db, liaison, 7777) == rows[0].case_id
     assert single
+
+
+async def test_the_claim_reads_only_the_persons_pending_rows(svc: Services) -> None:
+    plan = await svc.db.fetchall("EXPLAIN QUERY PLAN " + repo.CLAIM_GROUP_SQL, (1, "reminder", "x", "y"))
+    details = " ".join(str(r["detail"]) for r in plan)
+    assert "USING INDEX outbox_pending_person (person_id=?)" in details, details
