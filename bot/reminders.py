@@ -300,7 +300,10 @@ def policy(
     if plan.kind is not None:
         payload = {"case_id": case.id, **plan.payload}
         stem = key(case.id, plan.kind, target.name, plan.step, due, 0)[:-1]  # the key without the person
-        current += [Notification(f"{stem}{p}", p, plan.kind, payload, now, case.id) for p in series_to]
+        if plan.kind is Kind.REMINDER:
+            current += [Notification(f"{stem}{p}", p, Kind.REMINDER, payload, now, case.id) for p in series_to]
+        else:
+            current += [Notification(f"{stem}{p}", p, Kind.OVERDUE, payload, now, case.id) for p in series_to]
     if plan.kind is Kind.OVERDUE:
         esc_payload = {"case_id": case.id, **plan.esc_payload}
         if st.level >= 1 and not feedback:
