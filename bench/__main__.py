@@ -89,7 +89,8 @@ def run(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], dict[str,
     meta["sweep"] = sd
     results["sweep_100k_ms"] = rnd(sd["sweep_s"] * 1000, 1)
     results["sweep_ms_per_due_case"] = rnd(sd["sweep_s"] * 1000 / sd["due_cases"]) if sd["due_cases"] else None
-    results["max_messages_per_supervisor_per_sweep"] = sd["max_escalations_per_supervisor"]
+    # Counted from what delivery sent to each supervisor's chat after the sweep (not outbox rows).
+    results["max_messages_per_supervisor_per_sweep"] = sd["max_escalation_messages_per_supervisor"]
     results["digest_100k_ms"] = rnd(sd["digest_s"] * 1000, 1)
     results["digest_payload_bytes_100k"] = sd["digest_payload_bytes"]
 

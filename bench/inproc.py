@@ -59,7 +59,7 @@ async def sweep_and_digest(path: Path, now: datetime) -> dict[str, Any]:
         t0 = time.perf_counter()
         stats = await sweep(svc, now=now)
         sweep_s = time.perf_counter() - t0
-        per_sup = await db.fetchone(
+        rows_row = await db.fetchone(
             "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM outbox o JOIN people p ON p.id = o.person_id"
             " WHERE o.id > ? AND p.role = 'supervisor' AND o.kind = ? GROUP BY o.person_id)",
             (before, str(Kind.ESCALATION)))
@@ -68,13 +68,56 @@ async def sweep_and_digest(path: Path, now: datetime) -> dict[str, Any]:
         digest_s = time.perf_counter() - t0
         payload = await db.fetchone("SELECT max(length(CAST(payload AS BLOB))) FROM outbox WHERE kind = ?",
                                     (str(Kind.DIGEST),))
+        sent = await deliver_sweep(svc, before)
         return {
-            "due_cases": due, "swept": stats.cases, "enqueued": stats.enqueued,
-            "sweep_s": sweep_s, "max_escalations_per_supervisor": int(per_sup[0]) if per_sup else 0,
+            "due_cases": due, "swept": stats.cases, "enqueued": stats.enqueued, "sweep_s": sweep_s,
+            "escalation_rows_per_supervisor": int(rows_row[0]) if rows_row else 0, **sent,
             "digests": count, "digest_s": digest_s, "digest_payload_bytes": int(payload[0] or 0) if payload else 0,
         }
     finally:
         await db.close()
+
+
+class CountingChannel:
+    """A channel that takes every message at once and counts them per chat (what delivery sends)."""
+
+    name = "bench"
+
+    def __init__(self) -> None:
+        self.per_chat: dict[int, int] = {}
+        self.escalations: dict[int, int] = {}  # messages that are escalation notices, per chat
+        self.last_id = 0
+
+    async def send(self, chat_id: int, message: Rendered) -> int:
+        self.per_chat[chat_id] = self.per_chat.get(chat_id, 0) + 1
+        if message.text.startswith(("📣", "🚨")):
+            self.escalations[chat_id] = self.escalations.get(chat_id, 0) + 1
+        self.last_id += 1
+        return self.last_id
+
+
+async def deliver_sweep(svc: Services, before: int) -> dict[str, Any]:
+    """Deliver what the sweep enqueued through the real Delivery (no pacing: a channel that answers
+    at once) and count the escalation messages each supervisor's chat received."""
+    from bot.delivery import Delivery, DeliveryConfig
+    from storage import outbox as outbox_repo
+
+    channel = CountingChannel()
+    delivery = Delivery(channel, svc, DeliveryConfig(per_chat_interval=0.0, concurrency=8))
+    t0 = time.perf_counter()
+    while (await outbox_repo.state_counts(svc.db)).get("pending") and time.perf_counter() - t0 < 300:
+        await delivery.drain()
+    supervisors = [int(r[0]) for r in await svc.db.fetchall(
+        "SELECT telegram_id FROM people WHERE role = 'supervisor' AND active = 1")]
+    by_message = await svc.db.fetchone(
+        "SELECT coalesce(max(n), 0) FROM (SELECT count(DISTINCT o.telegram_message_id) AS n FROM outbox o"
+        " JOIN people p ON p.id = o.person_id WHERE o.id > ? AND p.role = 'supervisor' AND o.kind = ?"
+        " AND o.state = 'sent' GROUP BY o.person_id)", (before, str(Kind.ESCALATION)))
+    return {"max_escalation_messages_per_supervisor": max((channel.escalations.get(s, 0) for s in supervisors),
+                                                          default=0),
+            "max_escalation_message_ids_per_supervisor": int(by_message[0]) if by_message else 0,
+            "delivery_messages": sum(channel.per_chat.values()), "delivery_rows_sent": delivery.totals.sent,
+            "delivery_s": time.perf_counter() - t0}
 
 
 async def sweep_none_due(path: Path, now: datetime) -> float:

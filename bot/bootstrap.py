@@ -53,6 +53,11 @@ def build_renderers(files_root: Path) -> RendererRegistry:
             Kind.BULLETIN_LINE: bulletin.render_bulletin_line,
         },
         windowed=WINDOWED_KINDS,
+        grouped={
+            Kind.REMINDER: reminders.render_reminder_list,
+            Kind.OVERDUE: reminders.render_overdue_list,
+            Kind.ESCALATION: reminders.render_escalation_list,
+        },
     )
 
 

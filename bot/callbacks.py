@@ -151,6 +151,7 @@ DIGEST = CallbackCodec("dg", {s: () for s in ("new", "overdue", "soon", "review"
 PAGE = CallbackCodec("pg", {
     "cases": (int,), "report": (int,), "extend": (int,), "review": (int,), "budget": (int,), "overdue": (int,),
     "todo": (int,),
+    "nt": (int,), "nr": (int, int),  # a list notice's pages (issue 14), the reply chooser's (message id, page)
     "status": (int,), "sdept": (int, int),  # /status, and one department's cases (department id, page)
     "stats": (int, int, int),  # /stats ranking pages: period start and end as yyyymmdd, page
     "dg": (("new", "overdue", "soon", "review", "provisional", "noliaison"), int),

@@ -28,7 +28,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -127,10 +127,11 @@ class DeliveryStats:
     dropped: int = 0
     failed: int = 0
     rate_limited: int = 0
+    messages: int = 0  # messages sent (one may carry several rows: a person's reminders of one sweep)
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: DeliveryStats) -> None:
-        for name in ("fetched", "sent", "retried", "dropped", "failed", "rate_limited"):
+        for name in ("fetched", "sent", "retried", "dropped", "failed", "rate_limited", "messages"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -177,7 +178,13 @@ class Delivery:
         if not rows:
             return stats
         by_chat: dict[int, list[OutboxRow]] = {}
+        groups: set[tuple[int, str, datetime]] = set()
         for row in rows:
+            if svc.renderers.group(row.kind) is not None:  # one message takes the whole group: send it once
+                group = (row.person_id, row.kind, row.created_at)
+                if group in groups:
+                    continue
+                groups.add(group)
             by_chat.setdefault(row.telegram_id, []).append(row)
         await asyncio.gather(*(self._send_chat(chat_rows, stats, should_stop) for chat_rows in by_chat.values()))
         self.totals.add(stats)
@@ -228,7 +235,11 @@ class Delivery:
                 except Exception as exc:  # one bad row must not stop the others
                     log.exception("delivery: unexpected error for outbox row %s", row.id)
                     stats.errors.append(repr(exc))
-                    await self._retry(row, repr(exc), stats)
+                    claimed = [row]
+                    if self.services.renderers.group(row.kind) is not None:  # the rows it had claimed too
+                        claimed = await repo.sending_rows_of_group(self.db, row.person_id, row.kind,
+                                                                   row.created_at) or [row]
+                    await self._retry(claimed, repr(exc), stats)
                     outcome = "retry"
             if outcome in ("retry", "unreachable"):
                 return  # this chat is in trouble: its other rows wait for the next round
@@ -243,43 +254,72 @@ class Delivery:
                 break
             del self._chat_ready[first_chat]
 
+    async def _claim(self, conn: Any, row: OutboxRow) -> list[OutboxRow]:
+        """pending → sending: the row itself, or for a kind sent one message per person and sweep
+        every due row of that person, kind and sweep (issue 14). Empty when taken meanwhile."""
+        if self.services.renderers.group(row.kind) is None:
+            return [row] if await repo.claim(conn, row.id) else []
+        ids = await repo.claim_group(conn, row.person_id, row.kind, row.created_at, self.services.now())
+        return await repo.rows_by_ids(conn, ids) if ids else []
+
     async def _send_row(self, row: OutboxRow, stats: DeliveryStats) -> str:
-        """Claim, render, send and record one row; returns sent/retry/unreachable/dropped/failed/skipped."""
+        """Claim, render, send and record one row, or all the rows one message carries (claimed,
+        then marked sent with the one message id, each in one transaction: a crash in between puts
+        them all back to pending, exactly as for a single row); returns
+        sent/retry/unreachable/dropped/failed/skipped."""
         db = self.db
         async with db.transaction() as conn:
-            if not await repo.claim(conn, row.id):
+            rows = await self._claim(conn, row)
+            if not rows:
                 return "skipped"  # taken or dropped meanwhile
+            ids = [r.id for r in rows]
             if not row.reachable:
-                await repo.mark_final(conn, row.id, "dropped", "recipient unreachable")
-                stats.dropped += 1
+                await repo.mark_final_many(conn, ids, "dropped", "recipient unreachable")
+                stats.dropped += len(rows)
                 return "unreachable"
             render = self.services.renderers.get(row.kind)
             if render is None:
-                await repo.mark_final(conn, row.id, "failed", f"no renderer for kind {row.kind!r}")
-                stats.failed += 1
+                await repo.mark_final_many(conn, ids, "failed", f"no renderer for kind {row.kind!r}")
+                stats.failed += len(rows)
                 return "failed"
-            refusal = await self._may_not_see(row)
-            if refusal is not None:
-                await repo.mark_final(conn, row.id, "dropped", refusal)
-                await audit(conn, actor="system", action="outbox.dropped", entity="outbox", entity_id=row.id,
-                            after={"reason": refusal, "person_id": row.person_id, "case_id": _case_of(row),
-                                   "kind": row.kind}, at=self.services.now())
+            kept: list[OutboxRow] = []
+            person: list[Person | None] = []  # loaded once for all the rows of one message
+            for r in rows:
+                refusal = await self._may_not_see(r, person)
+                if refusal is None:
+                    kept.append(r)
+                    continue
+                await repo.mark_final(conn, r.id, "dropped", refusal)
+                await audit(conn, actor="system", action="outbox.dropped", entity="outbox", entity_id=r.id,
+                            after={"reason": refusal, "person_id": r.person_id, "case_id": _case_of(r),
+                                   "kind": r.kind}, at=self.services.now())
                 stats.dropped += 1
+            if not kept:
                 return "dropped"
-        expires = row.payload.get("expires_at")
-        if expires and datetime.fromisoformat(str(expires)) <= self.services.now():
+        now = self.services.now()
+        expired = [r for r in kept if r.payload.get("expires_at")
+                   and datetime.fromisoformat(str(r.payload["expires_at"])) <= now]
+        if expired:
             async with db.transaction() as conn:
-                await repo.mark_final(conn, row.id, "dropped", "expired before it could be sent")
-            stats.dropped += 1
-            return "dropped"
+                await repo.mark_final_many(conn, [r.id for r in expired], "dropped", "expired before it could be sent")
+            stats.dropped += len(expired)
+            kept = [r for r in kept if r not in expired]
+            if not kept:
+                return "dropped"
+        ids = [r.id for r in kept]
         t = translator_for_locale(row.locale)
         try:
-            rendered = await render(db, t, row.payload)
+            if len(kept) == 1:  # one item reads exactly as it always has
+                rendered = await render(db, t, kept[0].payload)
+            else:
+                group = self.services.renderers.group(row.kind)
+                assert group is not None
+                rendered = await group(db, t, [r.payload for r in kept], 1)
         except Exception as exc:  # a renderer bug must not block the queue
             log.exception("delivery: renderer for %s failed (row %s)", row.kind, row.id)
             async with db.transaction() as conn:
-                await repo.mark_final(conn, row.id, "failed", f"render error: {exc!r}")
-            stats.failed += 1
+                await repo.mark_final_many(conn, ids, "failed", f"render error: {exc!r}")
+            stats.failed += len(kept)
             return "failed"
         await self.pacer.wait()
         try:
@@ -288,30 +328,31 @@ class Delivery:
             seconds = exc.seconds
             self.pacer.pause(seconds)
             stats.rate_limited += 1
-            await self._retry(row, f"RetryAfter {seconds}s", stats, after=seconds)
+            await self._retry(kept, f"RetryAfter {seconds}s", stats, after=seconds)
             return "retry"
         except Unreachable as exc:
-            await mark_unreachable(self.services, row.person_id, reason=exc.reason, outbox_id=row.id)
-            stats.dropped += 1
+            await mark_unreachable(self.services, row.person_id, reason=exc.reason, outbox_ids=ids)
+            stats.dropped += len(kept)
             return "unreachable"
         except Rejected as exc:
             async with db.transaction() as conn:
                 # "BadRequest:" is the wording failed rows have always carried (a refused request).
-                await repo.mark_final(conn, row.id, "failed", f"BadRequest: {exc.reason}")
-            stats.failed += 1
-            log.error("delivery: %s refused outbox row %s for good: %s", self.channel.name, row.id, exc.reason)
+                await repo.mark_final_many(conn, ids, "failed", f"BadRequest: {exc.reason}")
+            stats.failed += len(kept)
+            log.error("delivery: %s refused outbox %s for good: %s", self.channel.name, _rows_text(ids), exc.reason)
             return "failed"
         except Transient as exc:
-            await self._retry(row, exc.reason, stats)
+            await self._retry(kept, exc.reason, stats)
             return "retry"
         finally:
             self._chat_done(row.telegram_id)
         async with db.transaction() as conn:
-            await repo.mark_sent(conn, row.id, message_id, self.services.now())
-        stats.sent += 1
+            await repo.mark_sent_many(conn, ids, message_id, self.services.now())
+        stats.sent += len(kept)
+        stats.messages += 1
         return "sent"
 
-    async def _may_not_see(self, row: OutboxRow) -> str | None:
+    async def _may_not_see(self, row: OutboxRow, person_cache: list[Person | None] | None = None) -> str | None:
         """Why the recipient may no longer see the row's case (None: they may, or it has no case).
 
         Checked at send time, not only when the row was queued: a liaison moved to another
@@ -321,7 +362,12 @@ class Delivery:
         case_id = _case_of(row)
         if case_id is None:
             return None
-        person = await people_repo.person_by_id(self.db, row.person_id)
+        if person_cache:
+            person = person_cache[0]
+        else:
+            person = await people_repo.person_by_id(self.db, row.person_id)
+            if person_cache is not None:
+                person_cache.append(person)
         if person is None:
             return "recipient no longer exists"
         case = await cases_repo.get_case(self.db, case_id)
@@ -331,14 +377,24 @@ class Delivery:
             return f"recipient may no longer see case {case_id}"
         return None
 
-    async def _retry(self, row: OutboxRow, error: str, stats: DeliveryStats, *, after: float | None = None) -> None:
-        attempts = row.attempts + 1
+    async def _retry(self, rows: OutboxRow | list[OutboxRow], error: str, stats: DeliveryStats, *,
+                     after: float | None = None) -> None:
+        """Back to pending with exponential backoff, every row one message carried together."""
+        batch = rows if isinstance(rows, list) else [rows]
+        attempts = max(r.attempts for r in batch) + 1
         if after is None:
             after = min(self.config.max_backoff, self.config.base_backoff * 2 ** max(0, attempts - 1))
         async with self.db.transaction() as conn:
-            await repo.mark_retry(conn, row.id, self.services.now() + timedelta(seconds=after), error)
-        stats.retried += 1
-        log.info("delivery: row %s will be retried in %.1fs (attempt %d): %s", row.id, after, attempts, error)
+            await repo.mark_retry_many(conn, [r.id for r in batch], self.services.now() + timedelta(seconds=after),
+                                       error)
+        stats.retried += len(batch)
+        log.info("delivery: %s will be retried in %.1fs (attempt %d): %s", _rows_text([r.id for r in batch]),
+                 after, attempts, error)
+
+
+def _rows_text(ids: Sequence[int]) -> str:
+    """"row 5" for one row (as logs have always said), "rows 5, 6, 9" for the rows of one message."""
+    return f"row {ids[0]}" if len(ids) == 1 else "rows " + ", ".join(str(i) for i in ids)
 
 
 def _case_of(row: OutboxRow) -> int | None:
@@ -354,7 +410,8 @@ def _case_of(row: OutboxRow) -> int | None:
 
 # ----------------------------------------------------------------------------- reachability
 
-async def mark_unreachable(services: Services, person_id: int, *, reason: str, outbox_id: int | None = None) -> None:
+async def mark_unreachable(services: Services, person_id: int, *, reason: str, outbox_id: int | None = None,
+                           outbox_ids: Sequence[int] = ()) -> None:
     """The person cannot be reached (the channel said so, or they blocked the bot): stop sending to
     them and, if their department just lost its last reachable liaison, tell the supervisors (once
     per department and day)."""
@@ -364,8 +421,9 @@ async def mark_unreachable(services: Services, person_id: int, *, reason: str, o
     if person is None:
         return
     async with db.transaction() as conn:
-        if outbox_id is not None:
-            await repo.mark_final(conn, outbox_id, "dropped", f"recipient unreachable: {reason}")
+        claimed = [*outbox_ids, *([outbox_id] if outbox_id is not None else [])]
+        if claimed:  # the rows being sent (state sending): dropped with the reason
+            await repo.mark_final_many(conn, claimed, "dropped", f"recipient unreachable: {reason}")
         dropped = await repo.drop_pending_for_person(conn, person_id, f"recipient unreachable: {reason}")
         if person.reachable:
             await people_repo.set_reachable(conn, person_id, False)

@@ -9,7 +9,7 @@ exist does not depend on which modules happen to have been imported.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,8 @@ class Rendered:
 
 
 Renderer = Callable[[Database, Translator, Mapping[str, Any]], Awaitable[Rendered]]
+# Several rows of one kind for one person in one message (issue 14): their payloads and the page to show.
+GroupRenderer = Callable[[Database, Translator, Sequence[Mapping[str, Any]], int], Awaitable[Rendered]]
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,21 @@ class RendererRegistry:
 
     renderers: Mapping[Kind, Renderer]
     windowed: frozenset[Kind] = frozenset()
+    # Kinds whose rows of one person and one sweep go out as one message listing them all; a single
+    # row still goes through its kind's own renderer, so it reads exactly as before.
+    grouped: Mapping[Kind, GroupRenderer] = field(default_factory=dict)
 
     def get(self, kind: str) -> Renderer | None:
         """The renderer of a stored row's kind; None for a kind this version does not know."""
         try:
             return self.renderers.get(Kind(kind))
+        except ValueError:
+            return None
+
+    def group(self, kind: str) -> GroupRenderer | None:
+        """The list renderer of a kind sent one message per person and sweep; None for the others."""
+        try:
+            return self.grouped.get(Kind(kind))
         except ValueError:
             return None
 

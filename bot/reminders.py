@@ -29,15 +29,16 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot.callbacks import DIGEST
-from bot.case_text import case_label
-from bot.cases import OPEN_STATUSES
+from bot import paging
+from bot.callbacks import DIGEST, OPEN_CASE, PAGE, REPORT
+from bot.case_text import case_label, case_title
+from bot.cases import OPEN_STATUSES, may_view
 from bot.clock import iso
 from bot.dates import format_deadline
 from bot.domain import Case, CaseStatus, Kind, NewCase, Notification, OutboxRow, Person, Source
 from bot.errors import NotAuthorized
 from bot.i18n import N_, Translator
-from bot.notify import Rendered
+from bot.notify import Rendered, RendererRegistry
 from bot.periods import due_end
 from bot.settings import Settings
 from bot.workcalendar import WorkCalendar
@@ -129,14 +130,19 @@ def working_day_on_or_before(calendar: WorkCalendar, d: date) -> date:
 
 
 def step_day(calendar: WorkCalendar, due: date, n: int) -> date:
-    """The working day `n` working days before the deadline (n=0: the last working day on or before it)."""
-    d = working_day_on_or_before(calendar, due)
-    count = 0
-    while count < n:
-        d -= timedelta(days=1)
-        if calendar.is_working_day(d):
-            count += 1
-    return d
+    """The working day `n` working days before the deadline (n=0: the last working day on or before it).
+
+    Two table look-ups instead of a walk back day by day: counted from an anchor well before (even
+    the Spring Festival leaves more than one working day a week), it is the working day whose count
+    is the deadline's count minus n."""
+    anchor = due - timedelta(days=7 * n + 60)
+    count = calendar.working_days_between(anchor, due)  # working days in (anchor, due]
+    if count <= n:  # pragma: no cover - a calendar with almost no working days
+        d = working_day_on_or_before(calendar, due)
+        for _ in range(n):
+            d = working_day_on_or_before(calendar, d - timedelta(days=1))
+        return d
+    return calendar.add_working_days(anchor, count - n)
 
 
 def target_of(case: Case) -> Target | None:
@@ -196,6 +202,69 @@ def key(case_id: int, kind: str, target: str, step: int, due: date, person_id: i
 
 # ----------------------------------------------------------------------------- the policy
 
+@dataclass(frozen=True)
+class _Schedule:
+    """Everything the policy decides from a running deadline and the moment alone, whatever the case:
+    computed once per distinct deadline and sweep (`policy(cache=…)`), since a sweep's due cases
+    share few deadlines (issue 14: the sweep's cost per due case)."""
+
+    standing: Standing
+    kind: Kind | None             # REMINDER or OVERDUE when a series message applies now
+    step: int
+    skipped: tuple[str, ...]
+    payload: Mapping[str, Any]    # the series message's payload without the case's own fields
+    esc_payload: Mapping[str, Any]
+    acting: bool
+    next_acting: datetime | None    # next_action_at when acting
+    next_waiting: datetime | None   # … when not acting and something is still unsent
+    next_idle: datetime | None      # … when not acting and everything was sent
+
+
+def _schedule(target: Target, now: datetime, calendar: WorkCalendar, settings: Settings) -> _Schedule:
+    today = local_today(settings, now)
+    levels = settings.escalation.levels
+    st = standing_of(target, today, calendar, levels)
+    steps = sorted(settings.reminders.before_due_working_days, reverse=True)  # e.g. [10, 3, 1, 0]
+    every = settings.reminders.overdue_every_working_days
+    due = target.due
+    base = {"target": target.name, "due": due.isoformat(), "provisional": target.provisional}
+    day = today.isoformat()
+    days = {n: step_day(calendar, due, n) for n in steps}
+    kind: Kind | None = None
+    step = 0
+    skipped: list[str] = []
+    payload: dict[str, Any] = {}
+    esc_payload: dict[str, Any] = {}
+    if not st.overdue:
+        applicable = [n for n in steps if days[n] <= today]
+        if applicable:
+            kind, step = Kind.REMINDER, min(applicable)
+            skipped = [f"{Kind.REMINDER}:{m}" for m in applicable if m != step]
+            payload = {**base, "step": step, "days_left": st.working_days_left, "for_day": day,
+                       "expires_at": iso(due_end(due, settings.bureau.tz))}
+    elif st.working_days_overdue >= 1:
+        wd = st.working_days_overdue
+        kind, step = Kind.OVERDUE, (wd - 1) // every
+        skipped = [f"{Kind.OVERDUE}:{k}" for k in range(step)]
+        payload = {**base, "step": step, "working_days_overdue": wd, "for_day": day, "level": st.level}
+        esc_payload = {**base, "working_days_overdue": wd, "for_day": day}
+
+    # The next day anything new can happen: a later reminder step, the next overdue step, a level.
+    events: list[date] = [d for d in days.values() if d > today]
+    wd_now = st.working_days_overdue
+    next_overdue_wd = 1 if wd_now < 1 else 1 + ((wd_now - 1) // every + 1) * every
+    events.append(calendar.add_working_days(due, next_overdue_wd))
+    events += [calendar.add_working_days(due, lv) for lv in levels if lv > wd_now]
+    events = [d for d in events if d > today]
+    first = min(events) if events else None
+    waiting = min([*events, _next_eligible(settings, calendar, today)])
+    return _Schedule(
+        standing=st, kind=kind, step=step, skipped=tuple(skipped), payload=payload, esc_payload=esc_payload,
+        acting=_acting(settings, calendar, now), next_acting=_midnight(settings, first) if first else None,
+        next_waiting=_midnight(settings, waiting), next_idle=_midnight(settings, first) if first else None,
+    )
+
+
 def policy(
     case: Case,
     *,
@@ -204,83 +273,58 @@ def policy(
     sent: frozenset[str] | set[str],
     settings: Settings,
     recipients: Recipients,
+    cache: dict[Any, Any] | None = None,
 ) -> PolicyResult:
     """The notifications due for `case` at `now` (pure: no I/O, no clock of its own).
 
     `sent` holds every key already in the outbox for this case (whatever its state); the result's
     `due` excludes them, `current` lists the latest applicable messages so the sweep can drop older
-    pending ones, `next_action_at` says when anything could change next.
+    pending ones, `next_action_at` says when anything could change next. `cache` (one per sweep, or
+    any calls with the same settings and calendar) keeps the per-deadline part between calls.
     """
     target = target_of(case)
     if target is None:
         return PolicyResult(due=[], current=[], next_action_at=None)
-    today = local_today(settings, now)
-    levels = settings.escalation.levels
-    st = standing_of(target, today, calendar, levels)
-    steps = sorted(settings.reminders.before_due_working_days, reverse=True)  # e.g. [10, 3, 1, 0]
-    every = settings.reminders.overdue_every_working_days
+    ident = (target, now)
+    plan: _Schedule | None = cache.get(ident) if cache is not None else None
+    if plan is None:
+        plan = _schedule(target, now, calendar, settings)
+        if cache is not None:
+            cache[ident] = plan
+    st = plan.standing
     due = target.due
-    base = {"case_id": case.id, "target": target.name, "due": due.isoformat(), "provisional": target.provisional}
     feedback = target.name == TARGET_FEEDBACK
     series_to = recipients.supervisors if feedback else recipients.liaisons
 
     current: list[Notification] = []
-    skipped: list[str] = []
-    if not st.overdue:
-        applicable = [n for n in steps if step_day(calendar, due, n) <= today]
-        if applicable:
-            n = min(applicable)
-            skipped = [f"{Kind.REMINDER}:{m}" for m in applicable if m != n]
-            payload = {**base, "step": n, "days_left": st.working_days_left, "for_day": today.isoformat(),
-                       "expires_at": iso(due_end(due, settings.bureau.tz))}
-            current += [
-                Notification(key(case.id, Kind.REMINDER, target.name, n, due, p), p, Kind.REMINDER, payload, now,
-                             case.id)
-                for p in series_to
-            ]
-    elif st.working_days_overdue >= 1:
-        wd = st.working_days_overdue
-        s = (wd - 1) // every
-        skipped = [f"{Kind.OVERDUE}:{k}" for k in range(s)]
-        payload = {**base, "step": s, "working_days_overdue": wd, "for_day": today.isoformat(),
-                   "level": st.level}
-        current += [
-            Notification(key(case.id, Kind.OVERDUE, target.name, s, due, p), p, Kind.OVERDUE, payload, now, case.id)
-            for p in series_to
-        ]
-        esc_payload = {**base, "working_days_overdue": wd, "for_day": today.isoformat()}
+    if plan.kind is not None:
+        payload = {"case_id": case.id, **plan.payload}
+        stem = key(case.id, plan.kind, target.name, plan.step, due, 0)[:-1]  # the key without the person
+        if plan.kind is Kind.REMINDER:
+            current += [Notification(f"{stem}{p}", p, Kind.REMINDER, payload, now, case.id) for p in series_to]
+        else:
+            current += [Notification(f"{stem}{p}", p, Kind.OVERDUE, payload, now, case.id) for p in series_to]
+    if plan.kind is Kind.OVERDUE:
+        esc_payload = {"case_id": case.id, **plan.esc_payload}
         if st.level >= 1 and not feedback:
-            current += [
-                Notification(key(case.id, Kind.ESCALATION, target.name, 1, due, p), p, Kind.ESCALATION,
-                             {**esc_payload, "level": 1, "step": 1}, now, case.id)
-                for p in recipients.supervisors
-            ]
+            level1 = {**esc_payload, "level": 1, "step": 1}
+            stem = key(case.id, Kind.ESCALATION, target.name, 1, due, 0)[:-1]
+            current += [Notification(f"{stem}{p}", p, Kind.ESCALATION, level1, now, case.id)
+                        for p in recipients.supervisors]
         if st.level >= 2:
-            current += [
-                Notification(key(case.id, Kind.ESCALATION, target.name, 2, due, p), p, Kind.ESCALATION,
-                             {**esc_payload, "level": 2, "step": 2}, now, case.id)
-                for p in recipients.admins
-            ]
+            level2 = {**esc_payload, "level": 2, "step": 2}
+            stem = key(case.id, Kind.ESCALATION, target.name, 2, due, 0)[:-1]
+            current += [Notification(f"{stem}{p}", p, Kind.ESCALATION, level2, now, case.id)
+                        for p in recipients.admins]
 
-    # The next day anything new can happen: a later reminder step, the next overdue step, a level.
-    events: list[date] = [d for d in (step_day(calendar, due, n) for n in steps) if d > today]
-    wd_now = st.working_days_overdue
-    next_overdue_wd = 1 if wd_now < 1 else 1 + ((wd_now - 1) // every + 1) * every
-    events.append(calendar.add_working_days(due, next_overdue_wd))
-    events += [calendar.add_working_days(due, lv) for lv in levels if lv > wd_now]
-    events = [d for d in events if d > today]
-
-    if _acting(settings, calendar, now):
+    if plan.acting:
         new = [n for n in current if n.key not in sent]
-        nxt = min(events) if events else None
-        return PolicyResult(due=new, current=current, standing=st, skipped_steps=skipped,
-                            next_action_at=_midnight(settings, nxt) if nxt else None)
+        return PolicyResult(due=new, current=current, standing=st, skipped_steps=list(plan.skipped),
+                            next_action_at=plan.next_acting)
     # Not a sending day, or the window has closed: look again on the next day messages can go out.
     pending_now = any(n.key not in sent for n in current)
-    candidates = [*events, _next_eligible(settings, calendar, today)] if pending_now else events
-    nxt = min(candidates) if candidates else None
-    return PolicyResult(due=[], current=None, standing=st, next_action_at=_midnight(settings, nxt) if nxt else None)
-
+    return PolicyResult(due=[], current=None, standing=st,
+                        next_action_at=plan.next_waiting if pending_now else plan.next_idle)
 
 
 _ANYONE = Recipients(liaisons=(0,), supervisors=(0,), admins=(0,))
@@ -340,11 +384,26 @@ def _reply_hint(t: Translator, payload: Mapping[str, Any]) -> list[str]:
     return [t._("Reply to this message (text or files) to report on this case's rectification.")]
 
 
-async def render_reminder(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
-    case = await _load(db, payload)
+def _time_left(t: Translator, payload: Mapping[str, Any]) -> str:
+    """How a reminder says the time left (the same words in the single message and in a list)."""
     days_left = int(payload.get("days_left", 0))
     due_d = date.fromisoformat(str(payload["due"]))
     for_day = date.fromisoformat(str(payload.get("for_day", payload["due"])))
+    if for_day == due_d:
+        return t._("Today is the last day: the deadline ends today at 24:00.")
+    if days_left == 0:
+        return (t._("Today is the last working day before the deadline, which ends at 24:00 on {due}.")
+                .format(due=_due(t, payload)))
+    return t.ngettext("{n} working day left.", "{n} working days left.", days_left).format(n=days_left)
+
+
+def _overdue_by(t: Translator, payload: Mapping[str, Any]) -> str:
+    wd = int(payload.get("working_days_overdue", 1))
+    return t.ngettext("Overdue by {n} working day.", "Overdue by {n} working days.", wd).format(n=wd)
+
+
+async def render_reminder(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
+    case = await _load(db, payload)
     feedback = payload.get("target") == TARGET_FEEDBACK
     if feedback:
         title = t._("⏰ Reminder: the finance bureau's feedback for this evaluation is due.")
@@ -352,14 +411,8 @@ async def render_reminder(db: Database, t: Translator, payload: Mapping[str, Any
     else:
         title = t._("⏰ Reminder: the rectification report for this case is due soon.")
         what = t._("Report deadline: {due}")
-    lines = [title, *case_heading(t, case, payload.get("case_id")), what.format(due=_due(t, payload))]
-    if for_day == due_d:
-        lines.append(t._("Today is the last day: the deadline ends today at 24:00."))
-    elif days_left == 0:
-        lines.append(t._("Today is the last working day before the deadline, which ends at 24:00 on {due}.")
-                     .format(due=_due(t, payload)))
-    else:
-        lines.append(t.ngettext("{n} working day left.", "{n} working days left.", days_left).format(n=days_left))
+    lines = [title, *case_heading(t, case, payload.get("case_id")), what.format(due=_due(t, payload)),
+             _time_left(t, payload)]
     lines += _provisional_line(t, payload)
     lines += _reply_hint(t, payload)
     return Rendered("\n".join(lines))
@@ -367,7 +420,6 @@ async def render_reminder(db: Database, t: Translator, payload: Mapping[str, Any
 
 async def render_overdue(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     case = await _load(db, payload)
-    wd = int(payload.get("working_days_overdue", 1))
     if payload.get("target") == TARGET_FEEDBACK:
         title = t._("🔴 Overdue: the finance bureau's feedback for this evaluation has not been sent.")
         what = t._("Feedback deadline: {due}")
@@ -375,7 +427,7 @@ async def render_overdue(db: Database, t: Translator, payload: Mapping[str, Any]
         title = t._("🔴 Reminder (art. 12 of the measures): the rectification report for this case is overdue.")
         what = t._("Report deadline: {due}")
     lines = [title, *case_heading(t, case, payload.get("case_id")), what.format(due=_due(t, payload)),
-             t.ngettext("Overdue by {n} working day.", "Overdue by {n} working days.", wd).format(n=wd)]
+             _overdue_by(t, payload)]
     if payload.get("target") != TARGET_FEEDBACK:
         lines.append(t._("Please submit the rectification report as soon as possible, or ask for an extension "
                          "with the reason."))
@@ -386,7 +438,6 @@ async def render_overdue(db: Database, t: Translator, payload: Mapping[str, Any]
 
 async def render_escalation(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
     case = await _load(db, payload)
-    wd = int(payload.get("working_days_overdue", 1))
     level = int(payload.get("level", 1))
     if level >= 2:
         title = t._("🚨 Escalation level 2 — non-compliance risk (拒不整改风险)")
@@ -395,10 +446,172 @@ async def render_escalation(db: Database, t: Translator, payload: Mapping[str, A
     what = (t._("Feedback deadline: {due}") if payload.get("target") == TARGET_FEEDBACK
             else t._("Report deadline: {due}"))
     lines = [title, *case_heading(t, case, payload.get("case_id")), what.format(due=_due(t, payload)),
-             t.ngettext("Overdue by {n} working day.", "Overdue by {n} working days.", wd).format(n=wd)]
+             _overdue_by(t, payload)]
     lines += _provisional_line(t, payload)
     buttons = [[(t._("Overdue list"), DIGEST.build("overdue"))]]
     return Rendered("\n".join(lines), buttons)
+
+
+# ----------------------------------------------------------------------------- one message, many cases
+
+# Issue 14: a person's rows of one kind from one sweep go out as one message listing them (delivery
+# groups them; a single row still uses the renderers above). A list is paged with bot.paging, each
+# case with its button; ◀ ▶ (pg:nt:N) re-renders the page from the rows that message carried.
+
+def _deadline_label(t: Translator, payload: Mapping[str, Any]) -> str:
+    what = (t._("Feedback deadline: {due}") if payload.get("target") == TARGET_FEEDBACK
+            else t._("Report deadline: {due}"))
+    return what.format(due=_due(t, payload))
+
+
+def _list_order(payload: Mapping[str, Any]) -> tuple[int, str, int]:
+    """Highest level first, then the earliest deadline, then the case number."""
+    return (-int(payload.get("level", 0)), str(payload.get("due", "")), int(payload.get("case_id") or 0))
+
+
+async def _list_page(
+    db: Database, t: Translator, payloads: Sequence[Mapping[str, Any]], number: int, *, header: str,
+    item_lines: Any, footer: Sequence[str] = (), sections: Any = None,
+    extra_buttons: Sequence[list[tuple[str, str]]] = (),
+) -> Rendered:
+    """One page of a list notice: the header (with the count), the page's cases numbered across
+    pages, each with its button opening the case, the footer, the page line and ◀ ▶."""
+    ordered = sorted(payloads, key=_list_order)
+    pg = paging.page(ordered, number)
+    start = (pg.number - 1) * paging.PAGE_SIZE
+    lines = [header]
+    buttons: list[tuple[str, str]] = []
+    section = None
+    for i, payload in enumerate(pg.items, start + 1):
+        case_id = int(payload.get("case_id") or 0)
+        if sections is not None and sections(payload) != section:
+            section = sections(payload)
+            lines += ["", section]
+        elif i == start + 1:
+            lines.append("")
+        case = await cases_repo.get_case(db, case_id) if case_id else None
+        title = case_title(t, case) if case is not None else case_label(t, case_id)
+        lines.append(f"{i}. {title}")
+        lines += [f"    {line}" for line in item_lines(case, payload)]
+        buttons.append((t._("Open #{id}").format(id=case_id), OPEN_CASE.build("o", case_id)))
+    if any(p.get("provisional") for p in pg.items):
+        lines += ["", t._("⚠️ A deadline marked provisional (暂定) may still move: next year's official holiday "
+                          "schedule is not published yet.")]
+    if footer:
+        lines += ["", *footer]
+    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)] + [list(r) for r in extra_buttons]
+    return Rendered(paging.with_page_line(t, "\n".join(lines), pg),
+                    paging.with_nav(t, rows, pg, lambda n: PAGE.build("nt", n)))
+
+
+async def render_reminder_list(db: Database, t: Translator, payloads: Sequence[Mapping[str, Any]],
+                               number: int = 1) -> Rendered:
+    """Several due reminders for one person in one message: the count, then each case's deadline."""
+    n = len(payloads)
+    if all(p.get("target") == TARGET_FEEDBACK for p in payloads):
+        header = t.ngettext("⏰ Reminder: the finance bureau's feedback is due soon for {n} evaluation.",
+                            "⏰ Reminder: the finance bureau's feedback is due soon for {n} evaluations.", n)
+    else:
+        header = t.ngettext("⏰ Reminder: the rectification report for {n} case is due soon.",
+                            "⏰ Reminder: the rectification reports for {n} cases are due soon.", n)
+    return await _list_page(
+        db, t, payloads, number, header=header.format(n=n),
+        item_lines=lambda case, p: [_deadline_label(t, p), _time_left(t, p)],
+        footer=[t._("Tap a case below to open it and report on it.")])
+
+
+async def render_overdue_list(db: Database, t: Translator, payloads: Sequence[Mapping[str, Any]],
+                              number: int = 1) -> Rendered:
+    """Several overdue notices for one person in one message."""
+    n = len(payloads)
+    footer: list[str] = []
+    if all(p.get("target") == TARGET_FEEDBACK for p in payloads):
+        header = t.ngettext("🔴 Overdue: the finance bureau's feedback for {n} evaluation has not been sent.",
+                            "🔴 Overdue: the finance bureau's feedback for {n} evaluations has not been sent.", n)
+    else:
+        header = t.ngettext(
+            "🔴 Reminder (art. 12 of the measures): the rectification report for {n} case is overdue.",
+            "🔴 Reminder (art. 12 of the measures): the rectification reports for {n} cases are overdue.", n)
+        footer = [t._("Please submit the rectification report as soon as possible, or ask for an extension "
+                      "with the reason."), t._("Tap a case below to open it and report on it.")]
+    return await _list_page(
+        db, t, payloads, number, header=header.format(n=n),
+        item_lines=lambda case, p: [_deadline_label(t, p), _overdue_by(t, p)], footer=footer)
+
+
+def _department_line(t: Translator, case: Case | None) -> list[str]:
+    if case is None or case.confidential:
+        return []
+    return [t._("Department: {name}").format(name=case.department_name)]
+
+
+async def render_escalation_list(db: Database, t: Translator, payloads: Sequence[Mapping[str, Any]],
+                                 number: int = 1) -> Rendered:
+    """One escalation message per person and sweep: the newly escalated cases grouped by level."""
+    n = len(payloads)
+    per_level: dict[int, int] = {}
+    for p in payloads:
+        level = 2 if int(p.get("level", 1)) >= 2 else 1
+        per_level[level] = per_level.get(level, 0) + 1
+
+    def section(p: Mapping[str, Any]) -> str:
+        if int(p.get("level", 1)) >= 2:
+            return t._("🚨 Escalation level 2 — non-compliance risk (拒不整改风险): {n}").format(n=per_level[2])
+        return t._("📣 Escalation level 1 (overdue): {n}").format(n=per_level[1])
+
+    header = t.ngettext("📣 Escalation: {n} case has gone overdue.", "📣 Escalation: {n} cases have gone overdue.",
+                        n).format(n=n)
+    return await _list_page(
+        db, t, payloads, number, header=header, sections=section,
+        item_lines=lambda case, p: [*_department_line(t, case), _deadline_label(t, p), _overdue_by(t, p)],
+        extra_buttons=[[(t._("Overdue list"), DIGEST.build("overdue"))]])
+
+
+async def notice_rows(db: Database, person: Person, message_id: int) -> list[OutboxRow]:
+    """The reminder rows one message in this person's chat carried, whose cases they may still see
+    (button data and replies are user input: authorised again on every press)."""
+    found = [r for r in await outbox_repo.rows_for_message(db, person.id, message_id)
+             if r.kind in REPLYABLE_KINDS and r.case_id is not None]
+    allowed: list[OutboxRow] = []
+    for row in found:
+        case = await cases_repo.get_case(db, int(row.case_id or 0))
+        if case is not None and may_view(person, case):
+            allowed.append(row)
+    return allowed
+
+
+async def notice_page(db: Database, registry: RendererRegistry, t: Translator, person: Person, message_id: int,
+                      number: int) -> Rendered | None:
+    """Page `number` of a list notice (◀ ▶ on it), recomputed for whoever pressed; None when the
+    message is not a list notice of theirs."""
+    found = await notice_rows(db, person, message_id)
+    if len(found) < 2:
+        return None
+    render = registry.group(found[0].kind)
+    if render is None:
+        return None
+    return await render(db, t, [r.payload for r in found if r.kind == found[0].kind], number)
+
+
+def reply_chooser(t: Translator, person: Person, message_id: int, rows: Sequence[OutboxRow],
+                  number: int) -> Rendered:
+    """A reply to a message that lists several cases: which case is it about? Each case's button
+    opens it (a liaison: starts its report), paged like every list (pg:nr:MESSAGE:N)."""
+    case_ids = sorted({int(r.case_id or 0) for r in rows})
+    pg = paging.page(case_ids, number)
+    text = t.ngettext("That message lists {n} case, so I cannot tell which one your reply is about.",
+                      "That message lists {n} cases, so I cannot tell which one your reply is about.",
+                      len(case_ids)).format(n=len(case_ids))
+    if person.role == "liaison":  # rp:c:CASE (the report journey's codec) starts that case's report
+        text += "\n" + t._("Your reply was not recorded. Tap the case it is about to start its report, "
+                           "then send your text or files again.")
+        buttons = [(t._("Report on #{id}").format(id=c), REPORT.build("c", c)) for c in pg.items]
+    else:
+        text += "\n" + t._("Your reply was not recorded. Tap a case to open it.")
+        buttons = [(t._("Open #{id}").format(id=c), OPEN_CASE.build("o", c)) for c in pg.items]
+    rows_ = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    return Rendered(paging.with_page_line(t, text, pg),
+                    paging.with_nav(t, rows_, pg, lambda n: PAGE.build("nr", message_id, n)))
 
 
 # ----------------------------------------------------------------------------- replies to reminders
@@ -419,14 +632,6 @@ class ReminderReply:
     mime_type: str | None = None
     file_size: int | None = None
     telegram_file_id: str | None = None
-
-
-async def reminder_for_reply(db: Database, person: Person, replied_message_id: int) -> OutboxRow | None:
-    """The outbox row of the reminder `person` replied to, or None when it was not one of theirs."""
-    row = await outbox_repo.row_for_message(db, person.id, replied_message_id)
-    if row is None or row.kind not in REPLYABLE_KINDS or row.case_id is None:
-        return None
-    return row
 
 
 async def record_progress_note(db: Database, person: Person, reply: ReminderReply, *, now: datetime) -> int:

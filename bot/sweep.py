@@ -48,6 +48,7 @@ async def sweep(services: Services, *, now: datetime | None = None, limit: int =
     admins = tuple(await repo.reachable_people_by_role(db, "admin"))
     liaisons: dict[int, tuple[int, ...]] = {}
     seen: set[int] = set()
+    schedules: dict[object, object] = {}  # the policy's per-deadline part, computed once per sweep
     while True:
         async with db.transaction() as conn:
             batch = [c for c in await repo.cases_due_for_action(conn, now, limit=limit) if c.id not in seen]
@@ -67,7 +68,8 @@ async def sweep(services: Services, *, now: datetime | None = None, limit: int =
                 seen.add(case.id)
                 result = policy(case, calendar=services.calendar, now=now, sent=sent[case.id],
                                 settings=services.settings,
-                                recipients=Recipients(liaisons[case.department_id], supervisors, admins))
+                                recipients=Recipients(liaisons[case.department_id], supervisors, admins),
+                                cache=schedules)
                 due += result.due
                 if result.current is not None:
                     # Coalesce: older steps still waiting (downtime, closed window) are superseded by the

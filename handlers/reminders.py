@@ -32,7 +32,7 @@ from bot.digests import build_digest, overdue_page, render_digest_with_todo, sec
 from bot.domain import Role
 from bot.errors import DomainError
 from bot.people import require_role
-from bot.reminders import ReminderReply, record_progress_note, reminder_for_reply
+from bot.reminders import ReminderReply, notice_page, notice_rows, record_progress_note, reply_chooser
 from handlers import guidance
 from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, reply, show_listing, translator
 
@@ -107,6 +107,33 @@ async def digest_button(update: Update, context: RectbotContext) -> None:
 
 
 @guarded
+async def notice_page_button(update: Update, context: RectbotContext) -> None:
+    """pg:nt:N on a reminder or escalation message listing several cases, and pg:nr:MESSAGE:N on the
+    chooser a reply to one got: that page, recomputed for whoever pressed (their own message only)."""
+    query = update.callback_query
+    assert query is not None
+    person = context.person
+    pressed = PAGE.parse(query.data)
+    if person is None or pressed is None:
+        raise DomainError(STALE_BUTTON)
+    svc = context.services
+    t = translator(person)
+    if pressed.action == "nr":
+        rows = await notice_rows(svc.db, person, pressed.number(0))
+        if len({r.case_id for r in rows}) < 2:
+            raise DomainError(STALE_BUTTON)
+        rendered = reply_chooser(t, person, pressed.number(0), rows, pressed.number(1))
+    else:
+        message = query.message
+        found = await notice_page(svc.db, svc.renderers, t, person, message.message_id, pressed.number()) \
+            if message is not None else None
+        if found is None:
+            raise DomainError(STALE_BUTTON)
+        rendered = found
+    await show_listing(update, context, rendered.text, rendered.buttons)
+
+
+@guarded
 async def page_button(update: Update, context: RectbotContext) -> None:
     """pg:overdue:N and pg:dg:<section>:N — another page of those lists, edited in place."""
     query = update.callback_query
@@ -134,11 +161,18 @@ async def reminder_reply(update: Update, context: RectbotContext) -> None:
     if person is None:
         return
     svc = context.services
-    row = await reminder_for_reply(svc.db, person, message.reply_to_message.message_id)
-    if row is None or row.case_id is None:  # a reply to something else: not ours
+    replied_id = message.reply_to_message.message_id
+    rows = await notice_rows(svc.db, person, replied_id)
+    if not rows:  # a reply to something else: not ours
         if message.chat.type == "private":
             await guidance.answer_stray(update, context)  # never silent
         return
+    if len({r.case_id for r in rows}) > 1:  # a message listing several cases: which one?
+        chooser = reply_chooser(translator(person), person, replied_id, rows, 1)
+        await reply(update, context, chooser.text, reply_markup=markup(chooser.buttons))
+        return
+    row = rows[-1]
+    assert row.case_id is not None
     doc = message.document
     reply_ = ReminderReply(
         person_id=person.id, case_id=row.case_id, outbox_id=row.id, kind=row.kind,
@@ -171,6 +205,7 @@ def handlers() -> list[BaseHandler[Update, RectbotContext, object]]:
         CommandHandler("digest", digest_command),
         CallbackQueryHandler(digest_button, pattern=DIGEST.pattern()),
         CallbackQueryHandler(page_button, pattern=PAGE.pattern("overdue", "dg")),
+        CallbackQueryHandler(notice_page_button, pattern=PAGE.pattern("nt", "nr")),
         MessageHandler(filters.REPLY & (filters.TEXT | filters.Document.ALL) & ~filters.COMMAND, reminder_reply),
         ChatMemberHandler(chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
     ]

@@ -23,10 +23,21 @@ from storage.db import Conn, fetchall
 async def enqueue(conn: aiosqlite.Connection, notifications: Iterable[Notification], *, now: datetime) -> int:
     """Insert inside the caller's transaction; a notification whose key is already there is ignored.
 
-    One executemany for all of them (its rowcount sums the rows actually inserted)."""
+    One executemany for all of them (its rowcount sums the rows actually inserted). A payload shared
+    by several notifications (one case's message to each recipient) is serialised once."""
     created = iso(now)
-    rows = [(n.key, n.person_id, n.case_id, n.kind, json.dumps(dict(n.payload), ensure_ascii=False, default=str),
-             iso(n.not_before), created) for n in notifications]
+    notifications = list(notifications)  # kept alive while id(payload) keys the cache below
+    texts: dict[int, str] = {}   # id(payload) → JSON
+    stamps: dict[datetime, str] = {}
+    rows = []
+    for n in notifications:
+        text = texts.get(id(n.payload))
+        if text is None:
+            text = texts[id(n.payload)] = json.dumps(dict(n.payload), ensure_ascii=False, default=str)
+        stamp = stamps.get(n.not_before)
+        if stamp is None:
+            stamp = stamps[n.not_before] = iso(n.not_before)
+        rows.append((n.key, n.person_id, n.case_id, n.kind, text, stamp, created))
     if not rows:
         return 0
     cur = await conn.executemany(
@@ -157,6 +168,76 @@ async def claim(conn: aiosqlite.Connection, outbox_id: int) -> bool:
         (outbox_id,),
     )
     return cur.rowcount == 1
+
+
+# The person's own pending rows (a handful, or a supervisor's hundred), never every due row: the
+# planner would otherwise take outbox_pending (state, not_before), which after a sweep holds thousands.
+CLAIM_GROUP_SQL = (
+    "UPDATE outbox INDEXED BY outbox_pending_person SET state = 'sending', attempts = attempts + 1"
+    " WHERE person_id = ? AND state = 'pending' AND kind = ? AND created_at = ? AND not_before <= ? RETURNING id"
+)
+
+
+async def claim_group(conn: aiosqlite.Connection, person_id: int, kind: str, created_at: datetime,
+                      now: datetime) -> list[int]:
+    """pending → sending for every due row of one person, kind and sweep (rows enqueued together share
+    created_at), counting the attempt; the ids claimed, in id order (empty when someone else took them).
+
+    One message then carries them all (issue 14: one message per person per sweep); each row keeps
+    its own key, so each case's step is still recorded exactly once."""
+    found = await fetchall(conn, CLAIM_GROUP_SQL, (person_id, kind, iso(created_at), iso(now)))
+    return sorted(int(r[0]) for r in found)
+
+
+async def sending_rows_of_group(db: Conn, person_id: int, kind: str, created_at: datetime) -> list[OutboxRow]:
+    """The rows of one person, kind and sweep caught `sending` (to retry them after an unexpected error)."""
+    return [_row(r) for r in await fetchall(
+        db, _ROW_SQL + " WHERE o.person_id = ? AND o.kind = ? AND o.created_at = ? AND o.state = 'sending'"
+        " ORDER BY o.id", (person_id, kind, iso(created_at)),
+    )]
+
+
+async def rows_by_ids(db: Conn, ids: Iterable[int]) -> list[OutboxRow]:
+    """The rows with these ids, in id order (one query)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    sql = _ROW_SQL + " WHERE o.id IN (SELECT value FROM json_each(?)) ORDER BY o.id"
+    return [_row(r) for r in await fetchall(db, sql, (json.dumps(wanted),))]
+
+
+async def rows_for_message(db: Conn, person_id: int, telegram_message_id: int) -> list[OutboxRow]:
+    """Every notification one message in a person's chat carried (several when it listed many cases)."""
+    return [_row(r) for r in await fetchall(
+        db, _ROW_SQL + " WHERE o.person_id = ? AND o.telegram_message_id = ? ORDER BY o.id",
+        (person_id, telegram_message_id),
+    )]
+
+
+async def mark_sent_many(conn: aiosqlite.Connection, ids: Iterable[int], message_id: int | None,
+                         now: datetime) -> None:
+    """Every row one message carried → sent with that message's id (one statement)."""
+    await conn.execute(
+        "UPDATE outbox SET state = 'sent', telegram_message_id = ?, sent_at = ?, last_error = NULL"
+        " WHERE id IN (SELECT value FROM json_each(?))",
+        (message_id, iso(now), json.dumps(sorted(set(ids)))),
+    )
+
+
+async def mark_retry_many(conn: aiosqlite.Connection, ids: Iterable[int], not_before: datetime, error: str) -> None:
+    """`mark_retry` for every row of one message."""
+    await conn.execute(
+        "UPDATE outbox SET state = 'pending', not_before = ?, last_error = ?"
+        " WHERE id IN (SELECT value FROM json_each(?))",
+        (iso(not_before), error[:500], json.dumps(sorted(set(ids)))),
+    )
+
+
+async def mark_final_many(conn: aiosqlite.Connection, ids: Iterable[int], state: str, reason: str) -> None:
+    """`mark_final` for every row of one message."""
+    assert state in ("dropped", "failed")
+    await conn.execute("UPDATE outbox SET state = ?, last_error = ? WHERE id IN (SELECT value FROM json_each(?))",
+                       (state, reason[:500], json.dumps(sorted(set(ids)))))
 
 
 async def mark_sent(conn: aiosqlite.Connection, outbox_id: int, message_id: int | None, now: datetime) -> None:

@@ -322,12 +322,14 @@ async def decide_extension(
 
 
 async def case_of_message(conn: Conn, person_id: int, telegram_message_id: int) -> int | None:
-    """The case a bot message to this person was about (a reminder, a feedback card…), if any."""
-    row = await fetchone(
-        conn, "SELECT case_id FROM outbox WHERE person_id = ? AND telegram_message_id = ? AND case_id IS NOT NULL"
-        " ORDER BY id DESC LIMIT 1", (person_id, telegram_message_id),
+    """The case a bot message to this person was about (a reminder, a feedback card…), if any; None
+    too when the message listed several cases (one message per sweep, issue 14): the reply then
+    gets a case chooser instead of a guess."""
+    found = await fetchall(
+        conn, "SELECT DISTINCT case_id FROM outbox WHERE person_id = ? AND telegram_message_id = ?"
+        " AND case_id IS NOT NULL LIMIT 2", (person_id, telegram_message_id),
     )
-    return int(row[0]) if row else None
+    return int(found[0][0]) if len(found) == 1 else None
 
 
 async def spot_check_candidates(conn: Conn) -> list[int]:

@@ -239,3 +239,42 @@ def _fake_get_case(monkeypatch: pytest.MonkeyPatch) -> None:
         return getattr(db, "case", None)
 
     monkeypatch.setattr(mod.cases_repo, "get_case", get_case)
+
+
+def test_the_per_deadline_cache_changes_nothing() -> None:
+    """policy(cache=…) (one per sweep, issue 14) gives exactly what a fresh call gives, for every case
+    sharing the cached deadline: report and feedback deadlines, before, on and after them, sent or not,
+    inside and outside the send window."""
+    cache: dict[object, object] = {}
+    cases = [make_case(id=i, due_on=date(2026, 2, 28) + timedelta(days=i % 40), due_provisional=bool(i % 3))
+             for i in range(1, 60)]
+    cases += [make_case(id=100 + i, status="pending_feedback", feedback_sent_on=None, feedback_received_on=None,
+                        feedback_due_on=date(2026, 2, 10) + timedelta(days=i)) for i in range(30)]
+    for day, hh in itertools.product((date(2026, 2, 9), date(2026, 3, 20), date(2026, 4, 3)), (10, 20)):
+        now = local(day, hh)
+        for case in cases:
+            sent = frozenset() if case.id % 2 else frozenset({f"case:{case.id}:x"})
+            fresh = policy(case, calendar=CAL, now=now, sent=sent, settings=SETTINGS, recipients=WHO)
+            cached = policy(case, calendar=CAL, now=now, sent=sent, settings=SETTINGS, recipients=WHO, cache=cache)
+            assert cached == fresh, (case.id, now)
+    assert 0 < len(cache) < len(cases) * 6
+
+
+def test_step_day_by_tables_matches_the_walk_back_day_by_day() -> None:
+    """step_day counts in the calendar's tables; the plain walk back gives the same day for every
+    deadline of three years (Spring Festival, National Day, make-up working Saturdays) and step."""
+    def walk(due: date, n: int) -> date:
+        d = due
+        while not CAL.is_working_day(d):
+            d -= timedelta(days=1)
+        count = 0
+        while count < n:
+            d -= timedelta(days=1)
+            if CAL.is_working_day(d):
+                count += 1
+        return d
+
+    for offset in range(3 * 366):
+        due = date(2025, 1, 1) + timedelta(days=offset)
+        for n in (0, 1, 2, 3, 5, 10, 20):
+            assert step_day(CAL, due, n) == walk(due, n), (due, n)

@@ -242,3 +242,57 @@ def test_thousand_liaisons_due_in_the_same_minute(sandbox: SandboxServer, rectbo
     times = sorted(m.sent_at for m in got)
     rate = (len(times) - 1) / (times[-1] - times[0])
     print(f"\n1,000 reminders delivered at {rate:.1f} messages/s, flood violations: {sandbox.violations.total}")
+
+
+def test_one_message_per_person_per_sweep_with_pages_buttons_and_a_reply_chooser(
+    sandbox: SandboxServer, rectbot: Factory,
+) -> None:
+    """Issue 14: twelve overdue cases of one department in one sweep give the liaison one overdue
+    notice and the supervisor one escalation message, each listing them (paged, a button per case);
+    ◀ ▶ turns the page in place; a reply to the list gets a case chooser; each case's step is one
+    row, sent once."""
+    bot = rectbot({"testing": {"clock_start": CLOCK}})
+    bot.add_department("县卫生健康局")
+    bot.start()
+    (liaison,), (supervisor,) = people(bot, sandbox, "县卫生健康局", liaisons=1, supervisors=1)
+    bot.stop()
+    ids = [insert_case(bot, "县卫生健康局", "2026-02-28" if i % 2 else "2026-03-10", project=f"项目{i:02d}")
+           for i in range(12)]
+    bot.start()
+
+    notice = liaison.wait_for_message(is_overdue_notice, timeout=30)
+    escalation = supervisor.wait_for_message(is_escalation, timeout=30)
+    wait_settled(sandbox, bot)
+    assert sum(is_overdue_notice(m) for m in liaison.messages()) == 1
+    assert sum(is_escalation(m) for m in supervisor.messages()) == 1
+    assert (notice.text or "").startswith("🔴 提醒（《办法》第十二条）：您有12件整改事项的整改落实情况报告已逾期。")
+    assert (escalation.text or "").startswith("📣 督办：本次新增12件整改事项逾期。")
+    assert "第1/2页，共12件" in (escalation.text or "") and "县卫生健康局" in (escalation.text or "")
+    opens = [data for _label, data in escalation.buttons if data and data.startswith("cs:o:")]
+    assert len(opens) == 10
+    with db(bot) as conn:
+        rows = conn.execute("SELECT kind, count(*), count(DISTINCT key), count(DISTINCT telegram_message_id)"
+                            " FROM outbox WHERE state = 'sent' GROUP BY kind ORDER BY kind").fetchall()
+    assert rows == [("escalation", 12, 12, 1), ("overdue", 12, 12, 1)]
+
+    # ▶ on the escalation list: page 2, edited in place, with the last two cases.
+    query = supervisor.press(escalation, "下一页 ▶")
+    sandbox.wait_for_callback_answer(query, timeout=15)
+    page2 = sandbox.wait_for_edit(supervisor, escalation.message_id, timeout=15)
+    assert "第2/2页，共12件" in page2.content and "11. " in page2.content and "12. " in page2.content
+    # A button opens its case.
+    supervisor.press(escalation, data=opens[0])
+    supervisor.wait_for_message(lambda m: f"整改事项#{opens[0].split(':')[-1]}" in (m.text or "")
+                                and not is_escalation(m), timeout=15)
+
+    # A reply to the liaison's list: which case? Nothing is recorded, the chooser starts a report.
+    liaison.send_text("已完成80%", reply_to=notice)
+    chooser = liaison.wait_for_message(lambda m: "该消息列出了12件事项" in (m.text or ""), timeout=15)
+    report_buttons = [data for _label, data in chooser.buttons if data and data.startswith("rp:c:")]
+    assert report_buttons == [f"rp:c:{c}" for c in sorted(ids)[:10]]
+    liaison.press(chooser, data=report_buttons[0])
+    liaison.wait_for_message(lambda m: f"整改事项#{sorted(ids)[0]}" in (m.text or "") and m is not chooser,
+                             timeout=15)
+    with db(bot) as conn:
+        assert conn.execute("SELECT count(*) FROM case_notes").fetchone()[0] == 0
+    assert sandbox.violations.total == 0
