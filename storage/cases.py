@@ -82,6 +82,39 @@ async def list_cases(conn: Conn, *, department_id: int | None = None) -> list[Ca
     return [case_from_row(r) for r in rows]
 
 
+# A department's cases of some statuses in deadline order (no deadline last): read in the order of
+# index cases_department_due (migration 0011), which carries the status too, so a page reads only
+# the index entries before it and the rows it shows.
+_DEPARTMENT_ORDER = " ORDER BY c.due_on IS NULL, c.due_on, c.id"
+
+
+def _department_where(department_id: int, statuses: Sequence[str]) -> tuple[str, list[Any]]:
+    marks = ",".join("?" * len(statuses))
+    return f" WHERE c.department_id = ? AND c.status IN ({marks})", [department_id, *statuses]
+
+
+async def count_department_cases(conn: Conn, department_id: int, statuses: Sequence[str]) -> int:
+    """How many cases of the department have one of `statuses` (index cases_department_status only)."""
+    where, params = _department_where(department_id, statuses)
+    row = await fetchone(conn, "SELECT COUNT(*) FROM cases c" + where, params)
+    return int(row[0]) if row else 0
+
+
+DEPARTMENT_PAGE_SQL = (
+    "SELECT c.*, d.name AS department_name FROM cases c INDEXED BY cases_department_due"
+    " JOIN departments d ON d.id = c.department_id"
+)
+
+
+async def department_cases_page(conn: Conn, department_id: int, statuses: Sequence[str], *,
+                                limit: int, offset: int) -> list[Case]:
+    """One page of the department's cases of `statuses`, soonest deadline first (/cases, choosers)."""
+    where, params = _department_where(department_id, statuses)
+    rows = await fetchall(conn, DEPARTMENT_PAGE_SQL + where + _DEPARTMENT_ORDER + " LIMIT ? OFFSET ?",
+                          [*params, limit, offset])
+    return [case_from_row(r) for r in rows]
+
+
 async def provisional_cases(conn: Conn) -> list[Case]:
     rows = await fetchall(
         conn, CASE_SQL + " WHERE c.due_provisional = 1 OR c.feedback_due_provisional = 1 ORDER BY c.id"

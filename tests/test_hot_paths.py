@@ -159,3 +159,19 @@ async def test_a_person_with_many_rows_does_not_fill_the_delivery_batch(db: Data
     assert [r.person_id for r in rows].count(other) == 2
     assert [r.key for r in rows if r.person_id == busy] == [f"t:{busy}:{i}" for i in range(3)]
     assert len(await due_rows(db, NOW, limit=500)) == 12
+
+
+async def test_department_cases_page_reads_its_index_in_order(db: Database) -> None:
+    """/cases and the liaisons' choosers: a COUNT over cases_department_status and one page read in
+    the order of cases_department_due (no sort of the department's every case)."""
+    from bot.reports import REPORTABLE_STATUSES, VISIBLE_OPEN_STATUSES
+    from storage import cases
+
+    for statuses in (VISIBLE_OPEN_STATUSES, REPORTABLE_STATUSES):
+        where, params = cases._department_where(7, statuses)
+        counted = await plan(db, "SELECT COUNT(*) FROM cases c" + where, params)
+        assert no_case_scan(counted) and any("cases_department_status" in s for s in counted), counted
+        paged = await plan(db, cases.DEPARTMENT_PAGE_SQL + where + cases._DEPARTMENT_ORDER + " LIMIT 10 OFFSET 20",
+                           params)
+        assert any("cases_department_due" in s for s in paged), paged
+        assert no_case_scan(paged) and not any("TEMP B-TREE" in s for s in paged), paged
