@@ -175,3 +175,42 @@ async def test_department_cases_page_reads_its_index_in_order(db: Database) -> N
                            params)
         assert any("cases_department_due" in s for s in paged), paged
         assert no_case_scan(paged) and not any("TEMP B-TREE" in s for s in paged), paged
+
+
+@pytest.mark.parametrize("section", digests.SECTIONS)
+async def test_digest_lists_are_paged_in_sql_with_the_texts_of_the_full_lists(db: Database, section: str) -> None:
+    """The lists behind the digest's buttons and /overdue: COUNT + one page in SQL, page for page the
+    texts `section_page` / `overdue_page` make from every open case (`build_digest`)."""
+    settings = Settings(escalation={"levels": [1, 10]})
+    calendar = WorkCalendar()
+    t = translator_for_locale("zh_CN")
+    listed = await digests.build_digest(db, calendar, settings, NOW)
+    full = digests.section_page(t, listed, section, 1)
+    for number in sorted({1, 2, full.page.pages, full.page.pages + 3}):
+        paged = await digests.list_page(db, calendar, settings, NOW, t, section, number)
+        expected = digests.section_page(t, listed, section, number)
+        assert (paged.page.number, paged.page.pages, paged.page.total) == (
+            expected.page.number, expected.page.pages, expected.page.total)
+        if section == "review":  # the to-do's submission day, not the timestamp's UTC date
+            assert [i.case_id for i in paged.page.items] == [i.case_id for i in expected.page.items]  # type: ignore[attr-defined]
+        else:
+            assert paged.text == expected.text
+    if section == "overdue":
+        whole = digests.overdue_page(t, listed, 1)
+        assert whole.page.total > 100
+        for number in (1, 2, whole.page.pages):
+            assert (await digests.overdue_listing(db, calendar, settings, NOW, t, number)).text == \
+                digests.overdue_page(t, listed, number).text
+
+
+async def test_digest_list_queries_use_the_running_deadline_index(db: Database) -> None:
+    today = date(2026, 12, 1)
+    ranges = digests.section_ranges(today, WorkCalendar(), [1, 10])
+    assert ranges["overdue"][0][0] is None and ranges["new"] and ranges["soon"]
+    for chosen, provisional in ((ranges["overdue"], False), (ranges["soon"], False), (None, True)):
+        body, params = todo.watched_where(chosen, provisional)
+        counted = await plan(db, "SELECT COUNT(*)" + body, params)
+        assert no_case_scan(counted), counted
+    body, params = todo.watched_where(ranges["soon"])
+    soon = await plan(db, "SELECT c.id" + body + f" ORDER BY {todo.WATCHED_ORDERS['due']} LIMIT 10", params)
+    assert any("cases_target_due" in s for s in soon) and not any("TEMP B-TREE" in s for s in soon), soon
