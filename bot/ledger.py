@@ -310,6 +310,11 @@ def _drop_computed_due(draft: CaseDraft, calendar: WorkCalendar) -> CaseDraft:
     return draft
 
 
+def _ident(draft: CaseDraft) -> tuple[str, str, str, str]:
+    """The ledger's identity of a row: department, project, source, feedback document number."""
+    return (draft.department_name, draft.project, draft.source, draft.feedback_doc_no)
+
+
 async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | Table, *,
                       isolate: bool = True) -> ImportPlan:
     """Parse (in a worker) and validate every row, sorting it into new / already present / duplicate / bad.
@@ -328,12 +333,11 @@ async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | 
     if missing:
         raise DomainError(N_("The file lacks the required column(s): {columns}."), columns="、".join(missing))
     is_export = "deadline_status" in index or "case_id" in index
-    existing = await repo.existing_keys(db)
-    by_id = await repo.case_ids_with_departments(db) if "case_id" in index else {}
     departments = {d.name for d in await people_repo.list_departments(db)}
     plan = ImportPlan(total=len(table.rows))
     seen: set[tuple[str, str, str, str]] = set()
     new_departments: dict[str, None] = {}
+    valid: list[tuple[int, CaseDraft, int | None]] = []
     for n, (number, cells) in enumerate(table.rows, start=1):
         if n % _YIELD_ROWS == 0:
             await asyncio.sleep(0)
@@ -343,12 +347,19 @@ async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | 
         except _RowInvalid as exc:
             plan.bad.append(RowError(number, exc.reasons))
             continue
-        ident = (draft.department_name, draft.project, draft.source, draft.feedback_doc_no)
+        ident = _ident(draft)
         if ident in seen:
             plan.duplicates += 1
             continue
         seen.add(ident)
-        if ident in existing or (case_id is not None and by_id.get(case_id) == (draft.department_name, draft.source)):
+        valid.append((number, draft, case_id))
+    # Only the file's own keys and ids are looked up (memory follows the file, not the database).
+    existing = await repo.existing_keys(db, seen)
+    wanted_ids = [case_id for _n, _d, case_id in valid if case_id is not None]
+    by_id = await repo.case_ids_with_departments(db, wanted_ids) if wanted_ids else {}
+    for number, draft, case_id in valid:
+        if _ident(draft) in existing or (case_id is not None
+                                      and by_id.get(case_id) == (draft.department_name, draft.source)):
             plan.existing += 1
             continue
         if is_export:

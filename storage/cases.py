@@ -6,6 +6,7 @@ and writes inside `async with db.transaction() as conn`). Dates are stored as IS
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -130,19 +131,47 @@ async def find_by_key(conn: Conn, department_id: int, project: str, source: str,
     return case_from_row(row) if row else None
 
 
-async def existing_keys(conn: Conn) -> dict[tuple[str, str, str, str], int]:
-    """(department name, project, source, doc no) → case id, for the whole ledger (import dedupe)."""
-    rows = await fetchall(
-        conn, "SELECT c.id, d.name, c.project, c.source, c.feedback_doc_no FROM cases c"
-        " JOIN departments d ON d.id = c.department_id",
-    )
-    return {(r[1], r[2], r[3], r[4]): int(r[0]) for r in rows}
+async def existing_keys(conn: Conn, wanted: Iterable[tuple[str, str, str, str]] | None = None,
+                        ) -> dict[tuple[str, str, str, str], int]:
+    """(department name, project, source, doc no) → case id (import dedupe). With `wanted`, only
+    those of `wanted` already in the ledger: one query per chunk of keys through the ledger's UNIQUE
+    index, so an import's memory follows its file, not the database (issue 14)."""
+    if wanted is None:
+        rows = await fetchall(
+            conn, "SELECT c.id, d.name, c.project, c.source, c.feedback_doc_no FROM cases c"
+            " JOIN departments d ON d.id = c.department_id",
+        )
+        return {(r[1], r[2], r[3], r[4]): int(r[0]) for r in rows}
+    found: dict[tuple[str, str, str, str], int] = {}
+    keys = list(wanted)
+    for start in range(0, len(keys), _KEY_CHUNK):
+        rows = await fetchall(conn, EXISTING_KEYS_SQL, (json.dumps(keys[start:start + _KEY_CHUNK],
+                                                                   ensure_ascii=False),))
+        found.update({(r[1], r[2], r[3], r[4]): int(r[0]) for r in rows})
+    return found
 
 
-async def case_ids_with_departments(conn: Conn) -> dict[int, tuple[str, str]]:
-    """case id → (department name, source): lets an import recognise rows of an exported ledger."""
-    rows = await fetchall(conn, "SELECT c.id, d.name, c.source FROM cases c JOIN departments d"
-                                 " ON d.id = c.department_id")
+_KEY_CHUNK = 5000
+# The keys asked for (a JSON array of [department, project, source, doc no]) that are in the ledger:
+# per key, the department by its UNIQUE name, then the case by the ledger's UNIQUE identity.
+EXISTING_KEYS_SQL = (
+    "SELECT c.id, d.name, c.project, c.source, c.feedback_doc_no FROM json_each(?) k"
+    " JOIN departments d ON d.name = json_extract(k.value, '$[0]')"
+    " JOIN cases c ON c.department_id = d.id AND c.project = json_extract(k.value, '$[1]')"
+    " AND c.source = json_extract(k.value, '$[2]')"
+    " AND c.feedback_doc_no = json_extract(k.value, '$[3]')"
+)
+
+
+async def case_ids_with_departments(conn: Conn, wanted: Iterable[int] | None = None) -> dict[int, tuple[str, str]]:
+    """case id → (department name, source): lets an import recognise rows of an exported ledger
+    (with `wanted`, only those ids: the file's, not the database's)."""
+    sql = "SELECT c.id, d.name, c.source FROM cases c JOIN departments d ON d.id = c.department_id"
+    if wanted is None:
+        rows = await fetchall(conn, sql)
+    else:
+        rows = await fetchall(conn, sql + " WHERE c.id IN (SELECT value FROM json_each(?))",
+                              (json.dumps(sorted(set(wanted))),))
     return {int(r[0]): (r[1], r[2]) for r in rows}
 
 
@@ -240,8 +269,6 @@ async def import_cases(
     Set-based: one executemany for the cases, one query for the ids they got (inside the caller's
     transaction the new rows are exactly those above the largest id before), one executemany for
     the audit rows."""
-    import json
-
     if not rows:
         return []
     values = [_new_case_values(new) for new in rows]

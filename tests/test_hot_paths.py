@@ -214,3 +214,17 @@ async def test_digest_list_queries_use_the_running_deadline_index(db: Database) 
     body, params = todo.watched_where(ranges["soon"])
     soon = await plan(db, "SELECT c.id" + body + f" ORDER BY {todo.WATCHED_ORDERS['due']} LIMIT 10", params)
     assert any("cases_target_due" in s for s in soon) and not any("TEMP B-TREE" in s for s in soon), soon
+
+
+async def test_import_looks_up_only_the_files_keys_through_the_ledgers_unique_index(db: Database) -> None:
+    """plan_import asks the database for the file's keys only (memory follows the file, not the
+    database): each key is a probe of the UNIQUE ledger identity, never a SCAN of cases."""
+    from storage import cases
+
+    steps = await plan(db, cases.EXISTING_KEYS_SQL, [json.dumps([["部门001", "p", "evaluation", "d"]])])
+    assert no_case_scan(steps) and any("sqlite_autoindex_cases_1" in s for s in steps), steps
+    row = await db.fetchone("SELECT d.name, c.project, c.source, c.feedback_doc_no, c.id FROM cases c"
+                            " JOIN departments d ON d.id = c.department_id LIMIT 1")
+    assert row is not None
+    key = (row[0], row[1], row[2], row[3])
+    assert await cases.existing_keys(db, [key, ("无此部门", "x", "evaluation", "")]) == {key: row[4]}
