@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.budget import suggestion_label
-from bot.cases import OPEN_STATUSES, CaseDraft, case_values, compute_case_deadlines, require_bureau
+from bot.cases import OPEN_STATUSES, CaseDeadlines, CaseDraft, case_values, compute_case_deadlines, require_bureau
 from bot.clock import iso
 from bot.confidential import shown
 from bot.domain import CaseStatus, Grade, Person, Source
@@ -210,6 +211,11 @@ def _text(value: Any) -> str:
     return str(v).strip()
 
 
+# A ledger repeats the same few hundred dates in 50,000 rows: each text is parsed once (only
+# successes are cached; a bad date raises every time).
+_parse_date = functools.lru_cache(maxsize=4096)(parse_date)
+
+
 def _date(value: Any, column: str) -> date | None:
     v = _blank(value)
     if v is None:
@@ -222,7 +228,7 @@ def _date(value: Any, column: str) -> date | None:
     if " " in text and text.split(" ", 1)[1].strip("0: ") == "":  # "2026-03-05 00:00:00"
         text = text.split(" ", 1)[0]
     try:
-        return parse_date(text)
+        return _parse_date(text)
     except RectbotError:
         raise DomainError(N_('{column}: cannot read the date "{text}" (write 2026-03-05, 2026/3/5 or 2026年3月5日).'),
                           column=column, text=text[:30]) from None
@@ -401,6 +407,7 @@ async def apply_import(
     added = 0
     total = len(plan.new)
     planned: dict[tuple[Any, ...], datetime | None] = {}
+    deadlines: dict[tuple[Any, ...], CaseDeadlines] = {}  # per distinct inputs, not per row
     for start in range(0, total, batch_rows):
         chunk = plan.new[start:start + batch_rows]
         async with db.transaction() as conn:
@@ -414,7 +421,8 @@ async def apply_import(
                     made[name] = dept.id
             values = [case_values(row.draft, department_id=made.get(row.draft.department_name)
                                   or dept_ids[row.draft.department_name], calendar=calendar,
-                                  created_by=actor_s, now=now, received_by="import") for row in chunk]
+                                  created_by=actor_s, now=now, received_by="import", cache=deadlines)
+                      for row in chunk]
             if settings is not None:
                 values = [replace(v, next_action_at=first_action_at(v, calendar=calendar, now=now, settings=settings,
                                                                      cache=planned)) for v in values]
