@@ -26,7 +26,7 @@ from bot.budget import suggestion_label
 from bot.cases import OPEN_STATUSES, CaseDeadlines, CaseDraft, case_values, compute_case_deadlines, require_bureau
 from bot.clock import iso
 from bot.confidential import shown
-from bot.domain import CaseStatus, Grade, Person, Source
+from bot.domain import CaseStatus, Grade, NewCase, Person, Source
 from bot.errors import DomainError, Msg, RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.ladder import FILLS, Colour, colour_of
@@ -377,6 +377,11 @@ async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | 
     return plan
 
 
+def _planned(new: NewCase, at: datetime | None) -> NewCase:
+    """The row with its first sweep planned (a copy only when that is not already `now`)."""
+    return new if at == new.next_action_at else replace(new, next_action_at=at)
+
+
 @dataclass(frozen=True)
 class ImportResult:
     added: int
@@ -424,8 +429,8 @@ async def apply_import(
                                   created_by=actor_s, now=now, received_by="import", cache=deadlines)
                       for row in chunk]
             if settings is not None:
-                values = [replace(v, next_action_at=first_action_at(v, calendar=calendar, now=now, settings=settings,
-                                                                     cache=planned)) for v in values]
+                values = [_planned(v, first_action_at(v, calendar=calendar, now=now, settings=settings,
+                                                       cache=planned)) for v in values]
             inserted = await repo.import_cases(conn, values, actor=actor_s, at=at)
         # Only after the commit: a rolled-back batch must not leave names behind.
         dept_ids.update(made)

@@ -182,6 +182,22 @@ def _new_case_values(new: NewCase) -> list[Any]:
     return [to_db(c, getattr(new, c)) for c in CASE_COLUMNS]
 
 
+def _bulk_case_values(rows: Sequence[NewCase]) -> list[list[Any]]:
+    """`_new_case_values` for many rows (an import): the same values, but each distinct timestamp
+    converted once (an import stamps every row with the same few), not four times a row."""
+    stamps: dict[datetime, str] = {}
+
+    def value(field: str, v: Any) -> Any:
+        if field in _TS_FIELDS and isinstance(v, datetime):
+            text = stamps.get(v)
+            if text is None:
+                text = stamps[v] = iso(v)
+            return text
+        return to_db(field, v)
+
+    return [[value(c, getattr(new, c)) for c in CASE_COLUMNS] for new in rows]
+
+
 async def insert_case(conn: aiosqlite.Connection, new: NewCase) -> int:
     cur = await conn.execute(_INSERT_CASE, _new_case_values(new))
     assert cur.lastrowid is not None
@@ -271,7 +287,7 @@ async def import_cases(
     the audit rows."""
     if not rows:
         return []
-    values = [_new_case_values(new) for new in rows]
+    values = _bulk_case_values(rows)
     before = await fetchone(conn, "SELECT COALESCE(MAX(id), 0) FROM cases")
     first = int(before[0]) if before else 0
     await conn.executemany(
