@@ -228,3 +228,18 @@ async def test_import_looks_up_only_the_files_keys_through_the_ledgers_unique_in
     assert row is not None
     key = (row[0], row[1], row[2], row[3])
     assert await cases.existing_keys(db, [key, ("无此部门", "x", "evaluation", "")]) == {key: row[4]}
+
+
+async def test_department_pages_are_the_full_list_cut_in_order(db: Database) -> None:
+    """The pages of /cases (COUNT + LIMIT/OFFSET) are the department's list as it was loaded whole."""
+    from bot.reports import REPORTABLE_STATUSES, VISIBLE_OPEN_STATUSES
+    from storage import cases
+    from storage import reports as reports_repo
+
+    for statuses in (VISIBLE_OPEN_STATUSES, REPORTABLE_STATUSES):
+        whole = await reports_repo.cases_with_status(db, statuses, department_id=7)
+        assert len(whole) >= 10
+        assert await cases.count_department_cases(db, 7, statuses) == len(whole)
+        paged = [c.id for offset in range(0, len(whole) + 6, 3)
+                 for c in await cases.department_cases_page(db, 7, statuses, limit=3, offset=offset)]
+        assert paged == whole
