@@ -131,17 +131,11 @@ async def find_by_key(conn: Conn, department_id: int, project: str, source: str,
     return case_from_row(row) if row else None
 
 
-async def existing_keys(conn: Conn, wanted: Iterable[tuple[str, str, str, str]] | None = None,
+async def existing_keys(conn: Conn, wanted: Iterable[tuple[str, str, str, str]],
                         ) -> dict[tuple[str, str, str, str], int]:
-    """(department name, project, source, doc no) → case id (import dedupe). With `wanted`, only
-    those of `wanted` already in the ledger: one query per chunk of keys through the ledger's UNIQUE
-    index, so an import's memory follows its file, not the database (issue 14)."""
-    if wanted is None:
-        rows = await fetchall(
-            conn, "SELECT c.id, d.name, c.project, c.source, c.feedback_doc_no FROM cases c"
-            " JOIN departments d ON d.id = c.department_id",
-        )
-        return {(r[1], r[2], r[3], r[4]): int(r[0]) for r in rows}
+    """(department name, project, source, doc no) → case id for those of `wanted` already in the
+    ledger (import dedupe): one query per chunk of keys through the ledger's UNIQUE index, so an
+    import's memory follows its file, not the database (issue 14)."""
     found: dict[tuple[str, str, str, str], int] = {}
     keys = list(wanted)
     for start in range(0, len(keys), _KEY_CHUNK):
@@ -163,15 +157,12 @@ EXISTING_KEYS_SQL = (
 )
 
 
-async def case_ids_with_departments(conn: Conn, wanted: Iterable[int] | None = None) -> dict[int, tuple[str, str]]:
-    """case id → (department name, source): lets an import recognise rows of an exported ledger
-    (with `wanted`, only those ids: the file's, not the database's)."""
-    sql = "SELECT c.id, d.name, c.source FROM cases c JOIN departments d ON d.id = c.department_id"
-    if wanted is None:
-        rows = await fetchall(conn, sql)
-    else:
-        rows = await fetchall(conn, sql + " WHERE c.id IN (SELECT value FROM json_each(?))",
-                              (json.dumps(sorted(set(wanted))),))
+async def case_ids_with_departments(conn: Conn, wanted: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """case id → (department name, source) of the ids in `wanted` (the file's, not the database's):
+    lets an import recognise rows of an exported ledger."""
+    rows = await fetchall(conn, "SELECT c.id, d.name, c.source FROM cases c JOIN departments d"
+                                " ON d.id = c.department_id WHERE c.id IN (SELECT value FROM json_each(?))",
+                          (json.dumps(sorted(set(wanted))),))
     return {int(r[0]): (r[1], r[2]) for r in rows}
 
 
