@@ -174,14 +174,21 @@ def deadlines_of(case: Case, calendar: WorkCalendar, **overrides: Any) -> CaseDe
 
 def case_values(
     draft: CaseDraft, *, department_id: int, calendar: WorkCalendar, created_by: str, now: datetime,
-    received_by: str | None = None,
+    received_by: str | None = None, cache: dict[tuple[Any, ...], CaseDeadlines] | None = None,
 ) -> NewCase:
-    """The new case for a (normalized) draft: deadlines computed, status from the receipt."""
-    deadlines = compute_case_deadlines(
-        source=draft.source, evaluation_ended_on=draft.evaluation_ended_on,
-        feedback_received_on=draft.feedback_received_on, period=draft.period,
-        explicit_due_on=draft.explicit_due_on, calendar=calendar,
-    )
+    """The new case for a (normalized) draft: deadlines computed, status from the receipt. With
+    `cache` (an import), the deadlines are computed once per distinct set of their inputs: a ledger
+    of 50,000 rows has a few hundred."""
+    inputs = (draft.source, draft.evaluation_ended_on, draft.feedback_received_on, draft.period, draft.explicit_due_on)
+    deadlines = cache.get(inputs) if cache is not None else None
+    if deadlines is None:
+        deadlines = compute_case_deadlines(
+            source=draft.source, evaluation_ended_on=draft.evaluation_ended_on,
+            feedback_received_on=draft.feedback_received_on, period=draft.period,
+            explicit_due_on=draft.explicit_due_on, calendar=calendar,
+        )
+        if cache is not None:
+            cache[inputs] = deadlines
     status = CaseStatus.IN_PROGRESS if draft.feedback_received_on else CaseStatus.PENDING_FEEDBACK
     return NewCase(
         department_id=department_id, project=draft.project, source=Source(draft.source),

@@ -10,24 +10,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot import todo
 from bot.callbacks import DIGEST
 from bot.case_text import case_label
 from bot.dates import format_deadline
-from bot.domain import Kind, Notification
+from bot.domain import Kind, Notification, WatchedItem
 from bot.i18n import Translator
 from bot.logs import log_event
 from bot.notify import Rendered
-from bot.paging import Listing, page, with_page_line
-from bot.reminders import TARGET_FEEDBACK, TARGET_REPORT, Target, case_standing, local_today, standing_of
+from bot.paging import Listing, Page, page, window, with_page_line
+from bot.reminders import (
+    TARGET_FEEDBACK,
+    TARGET_REPORT,
+    Standing,
+    Target,
+    case_standing,
+    local_today,
+    standing_of,
+)
 from bot.services import Services
 from bot.settings import Settings
 from bot.workcalendar import WorkCalendar
 from storage import outbox as outbox_repo
 from storage import reminders as repo
+from storage import todo as todo_repo
 from storage.db import Database
 from storage.outbox import enqueue
 
@@ -36,6 +45,7 @@ log = logging.getLogger(__name__)
 DIGEST_STATE = "digest.last_date"
 CALENDAR_WARNING_STATE = "calendar_warning.last_week"
 SECTIONS = ("new", "overdue", "soon", "review", "provisional", "noliaison")
+DateRange = tuple[date | None, date]  # inclusive; a None start is open below
 LIST_PAGE = 10  # items per page of a digest list (bot/paging.py): an item is at most ~400 characters
 
 
@@ -113,7 +123,7 @@ async def build_digest(db: Database, calendar: WorkCalendar, settings: Settings,
             digest.soon.append(item)
         if st.target.provisional:
             digest.provisional.append(item)
-    digest.overdue.sort(key=lambda i: (i.department, -i.working_days_overdue, i.case_id))
+    digest.overdue.sort(key=lambda i: (i.department, i.due, i.case_id))  # most overdue first, as in SQL
     digest.soon.sort(key=lambda i: (i.due, i.case_id))
     for r in await repo.reports_awaiting_review(db):
         digest.review.append(DigestItem(
@@ -134,13 +144,11 @@ async def build_digest_counts(db: Database, calendar: WorkCalendar, settings: Se
     for due, provisional, report, n in await repo.target_groups(db):
         target = Target(TARGET_REPORT if report else TARGET_FEEDBACK, due, provisional)
         st = standing_of(target, today, calendar, settings.escalation.levels)
-        if st.overdue and st.working_days_overdue == 1:
-            counts["new"] += n
-        elif st.overdue and st.working_days_overdue > 1:
-            counts["overdue"] += n
-            risky += n if st.level >= 2 else 0
-        elif not st.overdue and st.working_days_left <= 3:
-            counts["soon"] += n
+        section = _section_of(st)
+        if section is not None:
+            counts[section] += n
+        if section == "overdue" and st.level >= 2:
+            risky += n
         if provisional:
             counts["provisional"] += n
     counts["review"] = await repo.count_reports_awaiting_review(db)
@@ -208,16 +216,20 @@ def render_section(t: Translator, digest: Digest, section: str) -> str:
 
 
 def section_page(t: Translator, digest: Digest, section: str, number: int) -> Listing:
-    """One page of the list behind one digest button (overdue grouped by department: each page
-    names the department of its first line again, so no page starts without one)."""
+    """One page of the list of a digest built with its lists (`build_digest`): see `_listing`."""
     items: Sequence[Any] = getattr(digest, section)
     if section in ("overdue", "new"):
         items = sorted(items, key=lambda i: i.project is None)  # confidential ones last, apart
+    return _listing(t, section, page(items, number, LIST_PAGE))
+
+
+def _listing(t: Translator, section: str, current: Page[Any]) -> Listing:
+    """One page of the list behind one digest button (overdue grouped by department: each page
+    names the department of its first line again, so no page starts without one)."""
     title = _title(t, section)
-    current = page(items, number, LIST_PAGE)
-    if not items:
+    if not current.total:
         return Listing(t._("{title}: none.").format(title=title), current)
-    lines = [t._("{title} ({count})").format(title=title, count=len(items))]
+    lines = [t._("{title} ({count})").format(title=title, count=current.total)]
     if section == "noliaison":
         lines += [f"• {name}" for name in current.items]
     elif section in ("overdue", "new"):
@@ -241,10 +253,118 @@ def render_overdue_list(t: Translator, digest: Digest) -> str:
 def overdue_page(t: Translator, digest: Digest, number: int) -> Listing:
     """/overdue: every overdue case (new and old), grouped by department, confidential ones last."""
     merged = Digest(day=digest.day, overdue=sorted(
-        [*digest.new, *digest.overdue], key=lambda i: (i.department, -i.working_days_overdue, i.case_id)))
+        [*digest.new, *digest.overdue], key=lambda i: (i.department, i.due, i.case_id)))
     if not merged.overdue:
         return Listing(t._("No case is overdue. 🟢"), page(merged.overdue, 1))
     return section_page(t, merged, "overdue", number)
+
+
+# ----------------------------------------------------------------------------- the lists, paged in SQL
+
+_NEAR_PAST, _NEAR_FUTURE = 60, 40  # calendar days around today where a list's deadlines are classified
+
+
+def _section_of(st: Standing) -> str | None:
+    """Which of the digest's running-deadline lists a standing belongs to (the one rule of both the
+    counts and the lists)."""
+    if st.overdue and st.working_days_overdue == 1:
+        return "new"
+    if st.overdue and st.working_days_overdue > 1:
+        return "overdue"
+    if not st.overdue and st.working_days_left <= 3:
+        return "soon"
+    return None
+
+
+def section_ranges(today: date, calendar: WorkCalendar, levels: Sequence[int]) -> dict[str, list[DateRange]]:
+    """The running deadlines of each list ("new", "overdue", "soon") as inclusive date ranges.
+
+    A case's list depends only on its deadline (and today), so each day near today is classified once
+    (~100 days); every deadline before that window is still overdue and every one after it is in no
+    list (the window widens if a long holiday ever made that untrue). The lists are then ranges of
+    the running-deadline index, counted and paged in SQL instead of classifying every open case."""
+    def of(d: date) -> str | None:
+        return _section_of(standing_of(Target(TARGET_REPORT, d, False), today, calendar, levels))
+
+    past, future = timedelta(days=_NEAR_PAST), timedelta(days=_NEAR_FUTURE)
+    first, last = today - past, today + future
+    while of(first) != "overdue" and first > date.min + past:
+        first -= past
+    while of(last) is not None and last < date.max - future:
+        last += future
+    ranges: dict[str, list[DateRange]] = {"new": [], "overdue": [(None, first)], "soon": []}
+    previous: str | None = "overdue"
+    d = first + timedelta(days=1)
+    while d <= last:
+        section = of(d)
+        if section is not None:
+            if section == previous:
+                ranges[section][-1] = (ranges[section][-1][0], d)
+            else:
+                ranges[section].append((d, d))
+        previous = section
+        d += timedelta(days=1)
+    return ranges
+
+
+def _digest_item(found: WatchedItem, today: date, calendar: WorkCalendar, levels: Sequence[int]) -> DigestItem:
+    target = Target(TARGET_REPORT if found.report else TARGET_FEEDBACK, found.due, found.provisional)
+    st = standing_of(target, today, calendar, levels)
+    return DigestItem(
+        case_id=found.case_id, department=found.department_name,
+        project=None if found.confidential else found.project, due=found.due.isoformat(),
+        provisional=found.provisional, target=target.name, working_days_left=st.working_days_left,
+        working_days_overdue=st.working_days_overdue, risk=st.level >= 2,
+    )
+
+
+async def _watched_listing(db: Database, calendar: WorkCalendar, settings: Settings, today: date, t: Translator,
+                           section: str, number: int, ranges: Sequence[DateRange] | None, order: str,
+                           provisional_only: bool = False) -> Listing:
+    levels = settings.escalation.levels
+    total = await todo_repo.count_watched(db, ranges, provisional_only=provisional_only)
+    number, pages, offset = window(total, number, LIST_PAGE)
+    found = await todo_repo.watched_page(db, ranges, order=order, limit=LIST_PAGE, offset=offset,
+                                         provisional_only=provisional_only) if total else []
+    items = tuple(_digest_item(f, today, calendar, levels) for f in found)
+    return _listing(t, section, Page(items, number, pages, total))
+
+
+async def list_page(db: Database, calendar: WorkCalendar, settings: Settings, now: datetime, t: Translator,
+                    section: str, number: int) -> Listing:
+    """Page `number` of the list behind one digest button, as of now: a COUNT and one LIMITed page
+    (issue 14), never every open case; the same texts as `section_page`."""
+    today = local_today(settings, now)
+    if section == "noliaison":  # one line per department: bounded by the departments, not the cases
+        names = [name for _id, name in await repo.departments_without_reachable_liaison(db)]
+        return _listing(t, section, page(names, number, LIST_PAGE))
+    if section == "review":
+        total = await todo_repo.count(db, "review", today=today)
+        number, pages, offset = window(total, number, LIST_PAGE)
+        rows = await todo_repo.items(db, "review", today=today, limit=LIST_PAGE, offset=offset) if total else []
+        items = tuple(DigestItem(case_id=r.case_id, department=r.department_name,
+                                 project=None if r.confidential else r.project,
+                                 due=r.on.isoformat() if r.on else "", provisional=False, target="review")
+                      for r in rows)
+        return _listing(t, section, Page(items, number, pages, total))
+    if section == "provisional":
+        return await _watched_listing(db, calendar, settings, today, t, section, number, None, "id",
+                                      provisional_only=True)
+    ranges = section_ranges(today, calendar, settings.escalation.levels)[section]
+    return await _watched_listing(db, calendar, settings, today, t, section, number, ranges,
+                                  "due" if section == "soon" else "department")
+
+
+async def overdue_listing(db: Database, calendar: WorkCalendar, settings: Settings, now: datetime, t: Translator,
+                          number: int) -> Listing:
+    """Page `number` of /overdue (every overdue case, new and old, by department), in SQL as `list_page`."""
+    today = local_today(settings, now)
+    ranges = section_ranges(today, calendar, settings.escalation.levels)
+    listing = await _watched_listing(db, calendar, settings, today, t, "overdue", number,
+                                     [*ranges["overdue"], *ranges["new"]], "department")
+    if not listing.page.total:
+        return Listing(t._("No case is overdue. 🟢"), listing.page)
+    return listing
 
 
 def render_digest_with_todo(t: Translator, digest: Digest, body: todo.Todo | None) -> Rendered:

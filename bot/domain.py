@@ -336,6 +336,19 @@ class PendingReview:
 
 
 @dataclass(frozen=True)
+class WatchedItem:
+    """A case whose deadline runs, as the digest's lists and /overdue show it (one row of a page)."""
+
+    case_id: int
+    department_name: str
+    project: str
+    confidential: bool
+    due: date
+    provisional: bool
+    report: bool          # the report deadline runs (else the bureau's feedback deadline)
+
+
+@dataclass(frozen=True)
 class TodoItem:
     """One line of a to-do (/todo, the digest): what needs doing and the row a button opens.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.budget import suggestion_label
-from bot.cases import OPEN_STATUSES, CaseDraft, case_values, compute_case_deadlines, require_bureau
+from bot.cases import OPEN_STATUSES, CaseDeadlines, CaseDraft, case_values, compute_case_deadlines, require_bureau
 from bot.clock import iso
 from bot.confidential import shown
-from bot.domain import CaseStatus, Grade, Person, Source
+from bot.domain import CaseStatus, Grade, NewCase, Person, Source
 from bot.errors import DomainError, Msg, RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.ladder import FILLS, Colour, colour_of
@@ -211,6 +212,11 @@ def _text(value: Any) -> str:
     return str(v).strip()
 
 
+# A ledger repeats the same few hundred dates in 50,000 rows: each text is parsed once (only
+# successes are cached; a bad date raises every time).
+_parse_date = functools.lru_cache(maxsize=4096)(parse_date)
+
+
 def _date(value: Any, column: str) -> date | None:
     v = _blank(value)
     if v is None:
@@ -223,7 +229,7 @@ def _date(value: Any, column: str) -> date | None:
     if " " in text and text.split(" ", 1)[1].strip("0: ") == "":  # "2026-03-05 00:00:00"
         text = text.split(" ", 1)[0]
     try:
-        return parse_date(text)
+        return _parse_date(text)
     except RectbotError:
         raise DomainError(N_('{column}: cannot read the date "{text}" (write 2026-03-05, 2026/3/5 or 2026年3月5日).'),
                           column=column, text=text[:30]) from None
@@ -311,6 +317,11 @@ def _drop_computed_due(draft: CaseDraft, calendar: WorkCalendar) -> CaseDraft:
     return draft
 
 
+def _ident(draft: CaseDraft) -> tuple[str, str, str, str]:
+    """The ledger's identity of a row: department, project, source, feedback document number."""
+    return (draft.department_name, draft.project, draft.source, draft.feedback_doc_no)
+
+
 async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | Table, *,
                       isolate: bool = True) -> ImportPlan:
     """Parse (in a worker) and validate every row, sorting it into new / already present / duplicate / bad.
@@ -329,12 +340,11 @@ async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | 
     if missing:
         raise DomainError(N_("The file lacks the required column(s): {columns}."), columns="、".join(missing))
     is_export = "deadline_status" in index or "case_id" in index
-    existing = await repo.existing_keys(db)
-    by_id = await repo.case_ids_with_departments(db) if "case_id" in index else {}
     departments = {d.name for d in await people_repo.list_departments(db)}
     plan = ImportPlan(total=len(table.rows))
     seen: set[tuple[str, str, str, str]] = set()
     new_departments: dict[str, None] = {}
+    valid: list[tuple[int, CaseDraft, int | None]] = []
     for n, (number, cells) in enumerate(table.rows, start=1):
         if n % _YIELD_ROWS == 0:
             await asyncio.sleep(0)
@@ -344,12 +354,19 @@ async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | 
         except _RowInvalid as exc:
             plan.bad.append(RowError(number, exc.reasons))
             continue
-        ident = (draft.department_name, draft.project, draft.source, draft.feedback_doc_no)
+        ident = _ident(draft)
         if ident in seen:
             plan.duplicates += 1
             continue
         seen.add(ident)
-        if ident in existing or (case_id is not None and by_id.get(case_id) == (draft.department_name, draft.source)):
+        valid.append((number, draft, case_id))
+    # Only the file's own keys and ids are looked up (memory follows the file, not the database).
+    existing = await repo.existing_keys(db, seen)
+    wanted_ids = [case_id for _n, _d, case_id in valid if case_id is not None]
+    by_id = await repo.case_ids_with_departments(db, wanted_ids) if wanted_ids else {}
+    for number, draft, case_id in valid:
+        if _ident(draft) in existing or (case_id is not None
+                                      and by_id.get(case_id) == (draft.department_name, draft.source)):
             plan.existing += 1
             continue
         if is_export:
@@ -359,6 +376,11 @@ async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | 
         plan.new.append(PlannedRow(number, draft, case_id))
     plan.new_departments = list(new_departments)
     return plan
+
+
+def _planned(new: NewCase, at: datetime | None) -> NewCase:
+    """The row with its first sweep planned (a copy only when that is not already `now`)."""
+    return new if at == new.next_action_at else replace(new, next_action_at=at)
 
 
 @dataclass(frozen=True)
@@ -391,6 +413,7 @@ async def apply_import(
     added = 0
     total = len(plan.new)
     planned: dict[tuple[Any, ...], datetime | None] = {}
+    deadlines: dict[tuple[Any, ...], CaseDeadlines] = {}  # per distinct inputs, not per row
     for start in range(0, total, batch_rows):
         chunk = plan.new[start:start + batch_rows]
         async with db.transaction() as conn:
@@ -404,10 +427,11 @@ async def apply_import(
                     made[name] = dept.id
             values = [case_values(row.draft, department_id=made.get(row.draft.department_name)
                                   or dept_ids[row.draft.department_name], calendar=calendar,
-                                  created_by=actor_s, now=now, received_by="import") for row in chunk]
+                                  created_by=actor_s, now=now, received_by="import", cache=deadlines)
+                      for row in chunk]
             if settings is not None:
-                values = [replace(v, next_action_at=first_action_at(v, calendar=calendar, now=now, settings=settings,
-                                                                     cache=planned)) for v in values]
+                values = [_planned(v, first_action_at(v, calendar=calendar, now=now, settings=settings,
+                                                       cache=planned)) for v in values]
             inserted = await repo.import_cases(conn, values, actor=actor_s, at=at)
         # Only after the commit: a rolled-back batch must not leave names behind.
         dept_ids.update(made)

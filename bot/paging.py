@@ -38,12 +38,18 @@ class Page(Generic[T_co]):
 
 def page(items: Sequence[T], number: int, size: int = PAGE_SIZE) -> Page[T]:
     """The page `number` (1-based) of `items`, clamped to the nearest page that exists."""
-    assert size > 0, size
     total = len(items)
+    number, pages, start = window(total, number, size)
+    return Page(tuple(items[start:start + size]), number, pages, total)
+
+
+def window(total: int, number: int, size: int = PAGE_SIZE) -> tuple[int, int, int]:
+    """(page number clamped as `page` does, pages, offset of its first item) for a list of `total`
+    items: what a COUNT + one LIMITed query needs, so a long list is never loaded to show one page."""
+    assert size > 0, size
     pages = max(1, -(-total // size))
     number = min(max(number, 1), pages)
-    start = (number - 1) * size
-    return Page(tuple(items[start:start + size]), number, pages, total)
+    return number, pages, (number - 1) * size
 
 
 def page_line(t: Translator, p: Page[object]) -> str:

@@ -49,6 +49,7 @@ from bot.errors import DomainError, NotAuthorized
 from bot.findings import split_findings
 from bot.i18n import N_, Translator
 from bot.notify import Rendered
+from bot.paging import PAGE_SIZE, Page, window
 from bot.people import actor_of, require_role
 from bot.reminders import Light, traffic_light
 from bot.text import size_text
@@ -191,6 +192,20 @@ async def open_cases_for(db: Database, person: Person | None) -> list[Case]:
     ids = await repo.cases_with_status(db, VISIBLE_OPEN_STATUSES, department_id=liaison.department_id)
     found = [await cases_repo.get_case(db, i) for i in ids]
     return [c for c in found if c is not None]
+
+
+async def open_cases_page(db: Database, person: Person | None, number: int,
+                          statuses: Sequence[CaseStatus] = VISIBLE_OPEN_STATUSES) -> Page[Case]:
+    """Page `number` of the liaison's department's cases of `statuses` (by default every one not
+    closed), soonest deadline first: a COUNT and one LIMITed query, so a department with hundreds of
+    cases costs one page (issue 14). The role is checked on every call: a ◀ ▶ press is user input."""
+    liaison = require_role(person, Role.LIAISON)
+    department = liaison.department_id
+    total = 0 if department is None else await cases_repo.count_department_cases(db, department, statuses)
+    number, pages, offset = window(total, number)
+    found = await cases_repo.department_cases_page(db, department, statuses, limit=PAGE_SIZE,
+                                                   offset=offset) if total and department is not None else []
+    return Page(tuple(found), number, pages, total)
 
 
 def is_reportable(case: Case) -> bool:

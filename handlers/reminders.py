@@ -28,7 +28,7 @@ from telegram.ext import (
 from bot import paging, todo
 from bot.callbacks import DIGEST, PAGE
 from bot.delivery import mark_reachable, mark_unreachable
-from bot.digests import build_digest, overdue_page, render_digest_with_todo, section_page
+from bot.digests import build_digest_counts, list_page, overdue_listing, render_digest_with_todo
 from bot.domain import Role
 from bot.errors import DomainError
 from bot.people import require_role
@@ -64,8 +64,7 @@ async def _show_overdue(update: Update, context: RectbotContext, number: int) ->
     person = require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
     svc = context.services
     t = translator(person)
-    digest = await build_digest(svc.db, svc.calendar, svc.settings, svc.now())
-    listing = overdue_page(t, digest, number)
+    listing = await overdue_listing(svc.db, svc.calendar, svc.settings, svc.now(), t, number)
     await show_listing(update, context, listing.text,
                        paging.with_nav(t, [], listing.page, lambda n: PAGE.build("overdue", n)))
 
@@ -78,8 +77,7 @@ async def _show_section(update: Update, context: RectbotContext, section: str, n
     person = require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
     svc = context.services
     t = translator(person)
-    digest = await build_digest(svc.db, svc.calendar, svc.settings, svc.now())
-    listing = section_page(t, digest, section, number)
+    listing = await list_page(svc.db, svc.calendar, svc.settings, svc.now(), t, section, number)
     await show_listing(update, context, listing.text,
                        paging.with_nav(t, [], listing.page, lambda n: PAGE.build("dg", section, n)))
 
@@ -88,7 +86,7 @@ async def _show_section(update: Update, context: RectbotContext, section: str, n
 async def digest_command(update: Update, context: RectbotContext) -> None:
     person = require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
     svc = context.services
-    digest = await build_digest(svc.db, svc.calendar, svc.settings, svc.now())
+    digest = await build_digest_counts(svc.db, svc.calendar, svc.settings, svc.now())
     body = await todo.build(svc.db, svc.calendar, svc.settings, audience=todo.BUREAU, today=svc.today())
     rendered = render_digest_with_todo(translator(person), digest, body)
     await reply(update, context, rendered.text, reply_markup=markup(rendered.buttons))

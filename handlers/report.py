@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import warnings
 from datetime import date, timedelta
-from typing import Any
 
 from telegram import CallbackQuery, Message, Update
 from telegram.ext import (
@@ -32,6 +31,7 @@ from bot.dates import DateInputError, Direction, format_date, format_deadline, p
 from bot.domain import Case, ItemStatus, Person, Progress, ReportItem, Role, Step
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
+from bot.paging import Page
 from bot.people import require_role
 from bot.reports import Draft
 from bot.services import Services
@@ -57,13 +57,11 @@ def _int(text: str) -> int | None:
 # --------------------------------------------------------------------------- /cases
 
 
-def cases_listing(person: Person, found: list[Any], svc: Services, t: Translator,
-                  number: int = 1) -> tuple[str, Buttons]:
+def cases_listing(person: Person, shown: Page[Case], svc: Services, t: Translator) -> tuple[str, Buttons]:
     """One page of /cases: each case with its status and deadline, Open / Report buttons, ◀ ▶."""
     today, calendar = svc.today(), svc.calendar
-    if not found:
+    if not shown.total:
         return t._("Your department has no open cases."), []
-    shown = paging.page(found, number)
     lines = [t._("Open cases of {department}:").format(department=person.department_name or "")]
     rows: Buttons = []
     for case in shown.items:
@@ -88,9 +86,9 @@ async def cmd_cases(update: Update, context: RectbotContext) -> None:
         await reply(update, context, t._("/cases lists a department's cases for its liaison officers. Use /review "
                                          "for reports awaiting review, or /case ID for one case."))
         return
-    found = await reports.open_cases_for(svc.db, person)
+    shown = await reports.open_cases_page(svc.db, person, 1)
     assert person is not None
-    text, rows = cases_listing(person, found, svc, t)
+    text, rows = cases_listing(person, shown, svc, t)
     await reply(update, context, text, reply_markup=markup(rows))
 
 
@@ -115,27 +113,28 @@ async def cb_open_case(update: Update, context: RectbotContext) -> None:
     await reply(update, context, text[:4000], reply_markup=markup(rows))
 
 
-def case_chooser(t: Translator, question: str, found: list[Case], number: int, codec: CallbackCodec,
+def case_chooser(t: Translator, question: str, shown: Page[Case], codec: CallbackCodec,
                  list_name: str) -> tuple[str, Buttons]:
     """One page of the /report or /extend chooser: a button per case, ◀ ▶, the page line."""
-    shown = paging.page(found, number)
     rows: Buttons = [[(case_text.case_title(t, c)[:60], codec.build("c", c.id))] for c in shown.items]
     return (paging.with_page_line(t, question, shown),
             paging.with_nav(t, rows, shown, lambda n: PAGE.build(list_name, n)))
 
 
-async def reportable_cases(svc: Services, person: Person | None) -> list[Case]:
-    return [c for c in await reports.open_cases_for(svc.db, person) if reports.is_reportable(c)]
+async def reportable_cases(svc: Services, person: Person | None, number: int = 1) -> Page[Case]:
+    """A page of the department's cases a report can be made on (the /report chooser)."""
+    return await reports.open_cases_page(svc.db, person, number, reports.REPORTABLE_STATUSES)
 
 
-async def extendable_cases(svc: Services, person: Person | None) -> list[Case]:
-    return [c for c in await reports.open_cases_for(svc.db, person) if c.status in cases_domain.OPEN_STATUSES]
+async def extendable_cases(svc: Services, person: Person | None, number: int = 1) -> Page[Case]:
+    """A page of the department's cases whose deadline runs (the /extend chooser)."""
+    return await reports.open_cases_page(svc.db, person, number, cases_domain.OPEN_STATUSES)
 
 
 @guarded
 async def cb_list_page(update: Update, context: RectbotContext) -> None:
     """pg:cases|report|extend:N — another page, recomputed for whoever pressed (a liaison sees only
-    their own department; open_cases_for checks the role again)."""
+    their own department; open_cases_page checks the role again)."""
     svc = context.services
     person = context.person
     t = translator(person)
@@ -145,18 +144,17 @@ async def cb_list_page(update: Update, context: RectbotContext) -> None:
         raise DomainError(STALE_BUTTON)
     number = pressed.number()
     if pressed.action == "cases":
-        found = await reports.open_cases_for(svc.db, person)
-        text, rows = cases_listing(person, found, svc, t, number)
+        text, rows = cases_listing(person, await reports.open_cases_page(svc.db, person, number), svc, t)
     elif pressed.action == "report":
-        reportable = await reportable_cases(svc, person)
-        if not reportable:
+        reportable = await reportable_cases(svc, person, number)
+        if not reportable.total:
             raise DomainError(N_("Your department has no case awaiting a report."))
-        text, rows = case_chooser(t, t._("Which case are you reporting on?"), reportable, number, REPORT, "report")
+        text, rows = case_chooser(t, t._("Which case are you reporting on?"), reportable, REPORT, "report")
     else:
-        open_cases = await extendable_cases(svc, person)
-        if not open_cases:
+        open_cases = await extendable_cases(svc, person, number)
+        if not open_cases.total:
             raise DomainError(N_("Your department has no case with a running deadline."))
-        text, rows = case_chooser(t, t._("Which case needs more time?"), open_cases, number, EXTENSION, "extend")
+        text, rows = case_chooser(t, t._("Which case needs more time?"), open_cases, EXTENSION, "extend")
     await show_listing(update, context, text, rows)
 
 
@@ -287,12 +285,12 @@ async def cmd_report(update: Update, context: RectbotContext) -> int:
         await show_prompt(update, context, draft, t, await opening_lines(draft, t, svc))
         return REPORTING
     reportable = await reportable_cases(svc, person)
-    if not reportable:
+    if not reportable.total:
         await reply(update, context, t._("Your department has no case awaiting a report."))
         return END
-    if len(reportable) == 1:
-        return await _start_on_case(update, context, reportable[0].id)
-    text, rows = case_chooser(t, t._("Which case are you reporting on?"), reportable, 1, REPORT, "report")
+    if reportable.total == 1:
+        return await _start_on_case(update, context, reportable.items[0].id)
+    text, rows = case_chooser(t, t._("Which case are you reporting on?"), reportable, REPORT, "report")
     await reply(update, context, text, reply_markup=markup(rows))
     return END  # the button (rp:c:ID) enters the conversation
 
@@ -534,10 +532,10 @@ async def cmd_extend(update: Update, context: RectbotContext) -> int:
     if wanted is not None:
         return await _extend_case(update, context, wanted)
     open_cases = await extendable_cases(svc, person)
-    if not open_cases:
+    if not open_cases.total:
         await reply(update, context, t._("Your department has no case with a running deadline."))
         return END
-    text, rows = case_chooser(t, t._("Which case needs more time?"), open_cases, 1, EXTENSION, "extend")
+    text, rows = case_chooser(t, t._("Which case needs more time?"), open_cases, EXTENSION, "extend")
     await reply(update, context, text, reply_markup=markup(rows))
     return END
 

@@ -6,6 +6,7 @@ and writes inside `async with db.transaction() as conn`). Dates are stored as IS
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -82,6 +83,39 @@ async def list_cases(conn: Conn, *, department_id: int | None = None) -> list[Ca
     return [case_from_row(r) for r in rows]
 
 
+# A department's cases of some statuses in deadline order (no deadline last): read in the order of
+# index cases_department_due (migration 0011), which carries the status too, so a page reads only
+# the index entries before it and the rows it shows.
+_DEPARTMENT_ORDER = " ORDER BY c.due_on IS NULL, c.due_on, c.id"
+
+
+def _department_where(department_id: int, statuses: Sequence[str]) -> tuple[str, list[Any]]:
+    marks = ",".join("?" * len(statuses))
+    return f" WHERE c.department_id = ? AND c.status IN ({marks})", [department_id, *statuses]
+
+
+async def count_department_cases(conn: Conn, department_id: int, statuses: Sequence[str]) -> int:
+    """How many cases of the department have one of `statuses` (index cases_department_status only)."""
+    where, params = _department_where(department_id, statuses)
+    row = await fetchone(conn, "SELECT COUNT(*) FROM cases c" + where, params)
+    return int(row[0]) if row else 0
+
+
+DEPARTMENT_PAGE_SQL = (
+    "SELECT c.*, d.name AS department_name FROM cases c INDEXED BY cases_department_due"
+    " JOIN departments d ON d.id = c.department_id"
+)
+
+
+async def department_cases_page(conn: Conn, department_id: int, statuses: Sequence[str], *,
+                                limit: int, offset: int) -> list[Case]:
+    """One page of the department's cases of `statuses`, soonest deadline first (/cases, choosers)."""
+    where, params = _department_where(department_id, statuses)
+    rows = await fetchall(conn, DEPARTMENT_PAGE_SQL + where + _DEPARTMENT_ORDER + " LIMIT ? OFFSET ?",
+                          [*params, limit, offset])
+    return [case_from_row(r) for r in rows]
+
+
 async def provisional_cases(conn: Conn) -> list[Case]:
     rows = await fetchall(
         conn, CASE_SQL + " WHERE c.due_provisional = 1 OR c.feedback_due_provisional = 1 ORDER BY c.id"
@@ -97,19 +131,38 @@ async def find_by_key(conn: Conn, department_id: int, project: str, source: str,
     return case_from_row(row) if row else None
 
 
-async def existing_keys(conn: Conn) -> dict[tuple[str, str, str, str], int]:
-    """(department name, project, source, doc no) → case id, for the whole ledger (import dedupe)."""
-    rows = await fetchall(
-        conn, "SELECT c.id, d.name, c.project, c.source, c.feedback_doc_no FROM cases c"
-        " JOIN departments d ON d.id = c.department_id",
-    )
-    return {(r[1], r[2], r[3], r[4]): int(r[0]) for r in rows}
+async def existing_keys(conn: Conn, wanted: Iterable[tuple[str, str, str, str]],
+                        ) -> dict[tuple[str, str, str, str], int]:
+    """(department name, project, source, doc no) → case id for those of `wanted` already in the
+    ledger (import dedupe): one query per chunk of keys through the ledger's UNIQUE index, so an
+    import's memory follows its file, not the database (issue 14)."""
+    found: dict[tuple[str, str, str, str], int] = {}
+    keys = list(wanted)
+    for start in range(0, len(keys), _KEY_CHUNK):
+        rows = await fetchall(conn, EXISTING_KEYS_SQL, (json.dumps(keys[start:start + _KEY_CHUNK],
+                                                                   ensure_ascii=False),))
+        found.update({(r[1], r[2], r[3], r[4]): int(r[0]) for r in rows})
+    return found
 
 
-async def case_ids_with_departments(conn: Conn) -> dict[int, tuple[str, str]]:
-    """case id → (department name, source): lets an import recognise rows of an exported ledger."""
+_KEY_CHUNK = 5000
+# The keys asked for (a JSON array of [department, project, source, doc no]) that are in the ledger:
+# per key, the department by its UNIQUE name, then the case by the ledger's UNIQUE identity.
+EXISTING_KEYS_SQL = (
+    "SELECT c.id, d.name, c.project, c.source, c.feedback_doc_no FROM json_each(?) k"
+    " JOIN departments d ON d.name = json_extract(k.value, '$[0]')"
+    " JOIN cases c ON c.department_id = d.id AND c.project = json_extract(k.value, '$[1]')"
+    " AND c.source = json_extract(k.value, '$[2]')"
+    " AND c.feedback_doc_no = json_extract(k.value, '$[3]')"
+)
+
+
+async def case_ids_with_departments(conn: Conn, wanted: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """case id → (department name, source) of the ids in `wanted` (the file's, not the database's):
+    lets an import recognise rows of an exported ledger."""
     rows = await fetchall(conn, "SELECT c.id, d.name, c.source FROM cases c JOIN departments d"
-                                 " ON d.id = c.department_id")
+                                " ON d.id = c.department_id WHERE c.id IN (SELECT value FROM json_each(?))",
+                          (json.dumps(sorted(set(wanted))),))
     return {int(r[0]): (r[1], r[2]) for r in rows}
 
 
@@ -118,6 +171,22 @@ _INSERT_CASE = f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) VALUES ({', '.joi
 
 def _new_case_values(new: NewCase) -> list[Any]:
     return [to_db(c, getattr(new, c)) for c in CASE_COLUMNS]
+
+
+def _bulk_case_values(rows: Sequence[NewCase]) -> list[list[Any]]:
+    """`_new_case_values` for many rows (an import): the same values, but each distinct timestamp
+    converted once (an import stamps every row with the same few), not four times a row."""
+    stamps: dict[datetime, str] = {}
+
+    def value(field: str, v: Any) -> Any:
+        if field in _TS_FIELDS and isinstance(v, datetime):
+            text = stamps.get(v)
+            if text is None:
+                text = stamps[v] = iso(v)
+            return text
+        return to_db(field, v)
+
+    return [[value(c, getattr(new, c)) for c in CASE_COLUMNS] for new in rows]
 
 
 async def insert_case(conn: aiosqlite.Connection, new: NewCase) -> int:
@@ -207,11 +276,9 @@ async def import_cases(
     Set-based: one executemany for the cases, one query for the ids they got (inside the caller's
     transaction the new rows are exactly those above the largest id before), one executemany for
     the audit rows."""
-    import json
-
     if not rows:
         return []
-    values = [_new_case_values(new) for new in rows]
+    values = _bulk_case_values(rows)
     before = await fetchone(conn, "SELECT COALESCE(MAX(id), 0) FROM cases")
     first = int(before[0]) if before else 0
     await conn.executemany(

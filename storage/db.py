@@ -24,6 +24,7 @@ import aiosqlite
 from bot.errors import N_, DomainError, StartupError
 
 MIGRATIONS_PACKAGE = "storage.migrations"
+CACHE_KIB = 32 * 1024  # the connection's page cache, in KiB
 
 
 def _now() -> str:
@@ -121,6 +122,9 @@ class Database:
             raise sqlite3.DatabaseError("cannot switch to WAL journal mode")
         await self.conn.execute("PRAGMA foreign_keys = ON")
         await self.conn.execute("PRAGMA synchronous = NORMAL")
+        # A 32 MB page cache (SQLite's default is 2 MB): at 100k cases and more the indexes an import
+        # inserts into outgrow 2 MB, and every insert then rereads pages (~15-25 % of an import here).
+        await self.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB:d}")
 
     async def _probe_write(self) -> None:
         """Commit one real write, so a read-only or full database stops the start, not the first action.

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.domain import TodoItem
+from bot.domain import TodoItem, WatchedItem
 from storage.db import Conn, fetchall, fetchone
 
 # The running deadline of a case, as bot.reminders.target_of picks it: the report deadline of an
@@ -93,3 +93,56 @@ async def overdue_before(conn: Conn, cutoffs: Sequence[date], *, today: date,
     sums = ", ".join(f"COALESCE(SUM(({TARGET_DUE}) < ?), 0)" for _ in cutoffs)
     row = await fetchone(conn, f"SELECT {sums}" + body, [*(c.isoformat() for c in cutoffs), *params])
     return [int(v) for v in row] if row else [0] * len(cutoffs)
+
+
+# ---------------------------------------------------------------- the digest's lists and /overdue
+
+# The cases whose deadline runs (bot.reminders.target_of). The status term is cases_target_due's own
+# WHERE, so a range of running deadlines is a range of that index.
+_WATCHED = _CASES + f" WHERE c.status IN ('in_progress', 'returned', 'pending_feedback') AND ({TARGET_DUE}) IS NOT NULL"
+# list order -> ORDER BY: by department (confidential ones last, apart; most overdue first), by
+# deadline, or by case number.
+WATCHED_ORDERS = {
+    "department": f"c.confidential, d.name, {TARGET_DUE}, c.id",
+    "due": f"{TARGET_DUE}, c.id",
+    "id": "c.id",
+}
+DateRanges = Sequence[tuple[date | None, date]]
+
+
+def watched_where(ranges: DateRanges | None, provisional_only: bool = False) -> tuple[str, list[Any]]:
+    """FROM/WHERE of the cases whose running deadline falls in one of `ranges` (inclusive; a None
+    start is open below; None: any deadline), only provisional ones if asked."""
+    body, params = _WATCHED, []
+    if provisional_only:
+        body += f" AND ({TARGET_PROVISIONAL}) = 1"
+    if ranges is not None:
+        terms = []
+        for start, end in ranges:
+            if start is None:
+                terms.append(f"({TARGET_DUE}) <= ?")
+            else:
+                terms.append(f"({TARGET_DUE}) BETWEEN ? AND ?")
+                params.append(start.isoformat())
+            params.append(end.isoformat())
+        body += " AND (" + (" OR ".join(terms) or "0") + ")"
+    return body, params
+
+
+async def count_watched(conn: Conn, ranges: DateRanges | None, *, provisional_only: bool = False) -> int:
+    body, params = watched_where(ranges, provisional_only)
+    row = await fetchone(conn, "SELECT COUNT(*)" + body, params)
+    return int(row[0]) if row else 0
+
+
+async def watched_page(conn: Conn, ranges: DateRanges | None, *, order: str, limit: int, offset: int,
+                       provisional_only: bool = False) -> list[WatchedItem]:
+    """One page of those cases in the list's order (WATCHED_ORDERS)."""
+    body, params = watched_where(ranges, provisional_only)
+    found = await fetchall(
+        conn, f"SELECT c.id, d.name, c.project, c.confidential, {TARGET_DUE}, {TARGET_PROVISIONAL},"
+        " c.status IN ('in_progress', 'returned')" + body + f" ORDER BY {WATCHED_ORDERS[order]} LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    return [WatchedItem(case_id=int(r[0]), department_name=str(r[1]), project=str(r[2]), confidential=bool(r[3]),
+                        due=date.fromisoformat(r[4]), provisional=bool(r[5]), report=bool(r[6])) for r in found]

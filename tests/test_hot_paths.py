@@ -159,3 +159,87 @@ async def test_a_person_with_many_rows_does_not_fill_the_delivery_batch(db: Data
     assert [r.person_id for r in rows].count(other) == 2
     assert [r.key for r in rows if r.person_id == busy] == [f"t:{busy}:{i}" for i in range(3)]
     assert len(await due_rows(db, NOW, limit=500)) == 12
+
+
+async def test_department_cases_page_reads_its_index_in_order(db: Database) -> None:
+    """/cases and the liaisons' choosers: a COUNT over cases_department_status and one page read in
+    the order of cases_department_due (no sort of the department's every case)."""
+    from bot.reports import REPORTABLE_STATUSES, VISIBLE_OPEN_STATUSES
+    from storage import cases
+
+    for statuses in (VISIBLE_OPEN_STATUSES, REPORTABLE_STATUSES):
+        where, params = cases._department_where(7, statuses)
+        counted = await plan(db, "SELECT COUNT(*) FROM cases c" + where, params)
+        assert no_case_scan(counted) and any("cases_department_status" in s for s in counted), counted
+        paged = await plan(db, cases.DEPARTMENT_PAGE_SQL + where + cases._DEPARTMENT_ORDER + " LIMIT 10 OFFSET 20",
+                           params)
+        assert any("cases_department_due" in s for s in paged), paged
+        assert no_case_scan(paged) and not any("TEMP B-TREE" in s for s in paged), paged
+
+
+@pytest.mark.parametrize("section", digests.SECTIONS)
+async def test_digest_lists_are_paged_in_sql_with_the_texts_of_the_full_lists(db: Database, section: str) -> None:
+    """The lists behind the digest's buttons and /overdue: COUNT + one page in SQL, page for page the
+    texts `section_page` / `overdue_page` make from every open case (`build_digest`)."""
+    settings = Settings(escalation={"levels": [1, 10]})
+    calendar = WorkCalendar()
+    t = translator_for_locale("zh_CN")
+    listed = await digests.build_digest(db, calendar, settings, NOW)
+    full = digests.section_page(t, listed, section, 1)
+    for number in sorted({1, 2, full.page.pages, full.page.pages + 3}):
+        paged = await digests.list_page(db, calendar, settings, NOW, t, section, number)
+        expected = digests.section_page(t, listed, section, number)
+        assert (paged.page.number, paged.page.pages, paged.page.total) == (
+            expected.page.number, expected.page.pages, expected.page.total)
+        if section == "review":  # the to-do's submission day, not the timestamp's UTC date
+            assert [i.case_id for i in paged.page.items] == [i.case_id for i in expected.page.items]  # type: ignore[attr-defined]
+        else:
+            assert paged.text == expected.text
+    if section == "overdue":
+        whole = digests.overdue_page(t, listed, 1)
+        assert whole.page.total > 100
+        for number in (1, 2, whole.page.pages):
+            assert (await digests.overdue_listing(db, calendar, settings, NOW, t, number)).text == \
+                digests.overdue_page(t, listed, number).text
+
+
+async def test_digest_list_queries_use_the_running_deadline_index(db: Database) -> None:
+    today = date(2026, 12, 1)
+    ranges = digests.section_ranges(today, WorkCalendar(), [1, 10])
+    assert ranges["overdue"][0][0] is None and ranges["new"] and ranges["soon"]
+    for chosen, provisional in ((ranges["overdue"], False), (ranges["soon"], False), (None, True)):
+        body, params = todo.watched_where(chosen, provisional)
+        counted = await plan(db, "SELECT COUNT(*)" + body, params)
+        assert no_case_scan(counted), counted
+    body, params = todo.watched_where(ranges["soon"])
+    soon = await plan(db, "SELECT c.id" + body + f" ORDER BY {todo.WATCHED_ORDERS['due']} LIMIT 10", params)
+    assert any("cases_target_due" in s for s in soon) and not any("TEMP B-TREE" in s for s in soon), soon
+
+
+async def test_import_looks_up_only_the_files_keys_through_the_ledgers_unique_index(db: Database) -> None:
+    """plan_import asks the database for the file's keys only (memory follows the file, not the
+    database): each key is a probe of the UNIQUE ledger identity, never a SCAN of cases."""
+    from storage import cases
+
+    steps = await plan(db, cases.EXISTING_KEYS_SQL, [json.dumps([["部门001", "p", "evaluation", "d"]])])
+    assert no_case_scan(steps) and any("sqlite_autoindex_cases_1" in s for s in steps), steps
+    row = await db.fetchone("SELECT d.name, c.project, c.source, c.feedback_doc_no, c.id FROM cases c"
+                            " JOIN departments d ON d.id = c.department_id LIMIT 1")
+    assert row is not None
+    key = (row[0], row[1], row[2], row[3])
+    assert await cases.existing_keys(db, [key, ("无此部门", "x", "evaluation", "")]) == {key: row[4]}
+
+
+async def test_department_pages_are_the_full_list_cut_in_order(db: Database) -> None:
+    """The pages of /cases (COUNT + LIMIT/OFFSET) are the department's list as it was loaded whole."""
+    from bot.reports import REPORTABLE_STATUSES, VISIBLE_OPEN_STATUSES
+    from storage import cases
+    from storage import reports as reports_repo
+
+    for statuses in (VISIBLE_OPEN_STATUSES, REPORTABLE_STATUSES):
+        whole = await reports_repo.cases_with_status(db, statuses, department_id=7)
+        assert len(whole) >= 10
+        assert await cases.count_department_cases(db, 7, statuses) == len(whole)
+        paged = [c.id for offset in range(0, len(whole) + 6, 3)
+                 for c in await cases.department_cases_page(db, 7, statuses, limit=3, offset=offset)]
+        assert paged == whole
