@@ -9,6 +9,7 @@ bot.chart's bar chart of 按期整改率; the same table goes out as an XLSX she
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Mapping
@@ -284,7 +285,10 @@ async def render_bulletin(db: Database, t: Translator, payload: Mapping[str, Any
     b = await _load(db, payload)
     if b is None:
         return Rendered(t._("This bulletin is no longer available."))
-    return Rendered(render_text(t, b), document=(f"通报{b.week}.png", chart_png(t, b)))
+    # Drawing takes a few hundred ms: in a worker thread, never on the event loop (matplotlib's object
+    # API keeps no global state, so a thread is safe).
+    png = await asyncio.to_thread(chart_png, t, b)
+    return Rendered(render_text(t, b), document=(f"通报{b.week}.png", png))
 
 
 async def render_bulletin_sheet(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:
@@ -292,7 +296,7 @@ async def render_bulletin_sheet(db: Database, t: Translator, payload: Mapping[st
     if b is None:
         return Rendered(t._("This bulletin is no longer available."))
     return Rendered(t._("The bulletin {week} as a spreadsheet.").format(week=b.week),
-                    document=(f"通报{b.week}.xlsx", xlsx(t, b)))
+                    document=(f"通报{b.week}.xlsx", await asyncio.to_thread(xlsx, t, b)))
 
 
 async def render_bulletin_line(db: Database, t: Translator, payload: Mapping[str, Any]) -> Rendered:

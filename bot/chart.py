@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fontTools.ttLib import TTFont
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
+if TYPE_CHECKING:
+    from matplotlib.font_manager import FontProperties
+
+# matplotlib and fontTools are imported where a chart is drawn, not at import: they cost `rectbot run`
+# about half a second and 70 MB at every start, for a chart drawn once a week (docs/PERFORMANCE.md).
 
 FONT = Path(__file__).resolve().parent / "fonts" / "NotoSansCJKsc-Regular-subset.otf"
 
@@ -31,6 +33,8 @@ class Bar:
 
 @cache
 def _cmap() -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
     font = TTFont(FONT, lazy=True)
     try:
         return frozenset(font.getBestCmap())
@@ -45,6 +49,8 @@ def missing_characters(texts: Iterable[str]) -> set[str]:
 
 
 def _font(size: float) -> FontProperties:
+    from matplotlib.font_manager import FontProperties
+
     return FontProperties(fname=str(FONT), size=size)
 
 
@@ -57,6 +63,9 @@ def _percent(value: Fraction | None) -> str:
 
 def bar_chart(title: str, subtitle: str, bars: Sequence[Bar], axis_label: str) -> bytes:
     """A horizontal bar chart, best at the top, the value at the end of each bar; PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     ordered = sorted(bars, key=lambda b: (-(b.value if b.value is not None else Fraction(-1)), b.label))
     height = max(3.0, 1.2 + 0.34 * len(ordered))
     fig = Figure(figsize=(9.0, height), dpi=120)

@@ -19,6 +19,7 @@ from bot.schedules import build_calendar, calendar_signature
 from bot.services import Services
 from bot.sweep import sweep
 from storage import outbox as outbox_repo
+from storage import summary
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ async def check_database(svc: Services) -> str:
     """Once, a few seconds after polling began: the full quick_check that start-up no longer waits for."""
     verdict = await svc.db.quick_check()
     if verdict == "ok":
-        log_event(log, "database checked", result="ok")
+        log_event(log, "database checked", result="ok", **await summary.case_counts(svc.db.path))
     else:
         log.error("database quick_check FAILED: %s — stop the bot and restore the last backup", verdict)
     return verdict
