@@ -13,8 +13,9 @@ time in `ladder_changes`, which /case lists, so the case's history says when it 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from bot.cases import OPEN_STATUSES
@@ -27,6 +28,8 @@ from bot.settings import Settings
 from bot.workcalendar import WorkCalendar
 from storage import ladder as repo
 from storage.db import Database
+
+EARLIEST = date(2000, 1, 1)  # no deadline is looked at before this (the holiday data starts in 2004)
 
 
 class Colour(StrEnum):
@@ -75,26 +78,43 @@ def case_colour(case: Case, today: date, calendar: WorkCalendar, settings: Setti
     return colour_for(case.status, case.due_on, today, calendar, settings)
 
 
+def thresholds(today: date, calendar: WorkCalendar, settings: Settings) -> repo.Thresholds:
+    """The last deadline that is 红, 黄 and 蓝 today. `colour_of` is monotone in the deadline (an
+    earlier one is never a better colour), so each is found by bisection over the days around today."""
+    def colour(day: date) -> Colour:
+        return colour_of(day, today, calendar, blue_working_days=settings.ladder.blue_working_days,
+                         levels=settings.escalation.levels)
+
+    def last(at_least: Colour) -> date | None:
+        lo, hi = today - timedelta(days=2 * 366), today + timedelta(days=366)
+        while colour(lo).rank < at_least.rank and lo > EARLIEST:  # e.g. a very high escalation level
+            lo = max(EARLIEST, lo - timedelta(days=2 * 366))
+        if colour(lo).rank < at_least.rank:
+            return None
+        while hi - lo > timedelta(days=1):  # invariant: colour(lo) is at least it, colour(hi) is not
+            mid = lo + timedelta(days=(hi - lo).days // 2)
+            lo, hi = (mid, hi) if colour(mid).rank >= at_least.rank else (lo, mid)
+        return lo
+
+    return repo.Thresholds(red=last(Colour.RED), yellow=last(Colour.YELLOW), blue=last(Colour.BLUE))
+
+
 async def refresh(db: Database, calendar: WorkCalendar, settings: Settings, clock: Clock) -> int:
-    """Record (and audit) every case whose colour changed since it was last recorded; returns how many.
+    """Record every case whose colour changed since it was last recorded; returns how many.
 
     Runs as a job every `ladder.refresh_seconds` and at start: a rerun records nothing twice, since
-    a change is a difference from the latest stored colour.
+    a change is a difference from the colour on record (`cases.ladder_colour`). Its cost follows the
+    cases near or past their deadline, not all cases: the colours are three dates (`thresholds`), and
+    the comparison is one indexed query, read inside the transaction that records the changes.
     """
     now = clock.now()
     today = local_today(settings, now)
-    recorded = await repo.current_colours(db)
-    candidates = await repo.ladder_candidates(db, [str(s) for s in OPEN_STATUSES])
-    changes: list[LadderChange] = []
-    for case_id, status, due in candidates:
-        colour = colour_for(status, due, today, calendar, settings)
-        previous = Colour(recorded.get(case_id, Colour.NONE))
-        if colour != previous:
-            changes.append(LadderChange(case_id, colour, previous, due, today, now))
-    if not changes:
-        return 0
+    limits = thresholds(today, calendar, settings)
     async with db.transaction() as conn:  # the history table is the record: a derived colour, not an action
-        await repo.insert_changes(conn, changes)
+        found = await repo.colour_changes(conn, [str(s) for s in OPEN_STATUSES], limits)
+        changes = [dataclasses.replace(c, changed_on=today, changed_at=now) for c in found]
+        if changes:
+            await repo.insert_changes(conn, changes)
     return len(changes)
 
 

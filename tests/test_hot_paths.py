@@ -243,3 +243,14 @@ async def test_department_pages_are_the_full_list_cut_in_order(db: Database) -> 
         paged = [c.id for offset in range(0, len(whole) + 6, 3)
                  for c in await cases.department_cases_page(db, 7, statuses, limit=3, offset=offset)]
         assert paged == whole
+
+
+async def test_the_ladder_refresh_reads_only_cases_near_their_deadline_or_still_coloured(db: Database) -> None:
+    from bot.cases import OPEN_STATUSES
+    from storage import ladder as ladder_repo
+    steps = await plan(db, ladder_repo.colour_changes_sql([str(s) for s in OPEN_STATUSES]),
+                       ["2026-03-08", "2026-03-19", "2026-03-29"])
+    # a range of the open cases' deadline index, and the partial index of the coloured cases (only
+    # those rows are in it): never the whole table
+    assert any(s.startswith("SEARCH cases USING INDEX cases_uncoloured_due") and "due_on<?" in s for s in steps), steps
+    assert all(s == "SCAN cases USING COVERING INDEX cases_ladder" for s in steps if s.startswith("SCAN")), steps

@@ -133,3 +133,47 @@ async def test_the_export_has_the_ladder_column_in_its_colours(svc: Services) ->
     rows = list(load_workbook(io.BytesIO(content)).active.iter_rows(values_only=True))
     col = list(rows[0]).index("督办等级")
     assert {r[0]: r[col] for r in rows[1:]}[ids["blue"]] in ("", None)
+
+
+def test_the_thresholds_say_the_colour_of_every_deadline() -> None:
+    """The set-based refresh trusts three dates; they must agree with the policy on every deadline."""
+    for today in (FRIDAY, date(2026, 4, 3), date(2026, 10, 9), date(2026, 1, 4)):
+        for settings in (Settings(), Settings.model_validate({"ladder": {"blue_working_days": 0},
+                                                              "escalation": {"levels": [1, 3]}})):
+            limits = ladder.thresholds(today, CAL, settings)
+            for offset in range(-60, 40):
+                due = today + timedelta(days=offset)
+                expected = colour_for("in_progress", due, today, CAL, settings)
+                from_limits = (Colour.RED if limits.red and due <= limits.red else
+                               Colour.YELLOW if limits.yellow and due <= limits.yellow else
+                               Colour.BLUE if limits.blue and due <= limits.blue else Colour.NONE)
+                assert from_limits is expected, (today, due, limits)
+
+
+async def test_refresh_agrees_with_the_policy_for_every_case_day_after_day(svc: Services) -> None:
+    assert isinstance(svc.clock, FakeClock)
+    edu = await add_department(svc.db, "县教育局")
+    statuses = ["in_progress", "pending_feedback", "returned", "reported", "closed", "refused"]
+    made = {}
+    for k in range(120):
+        due = None if k % 17 == 0 else FRIDAY + timedelta(days=k % 50 - 25)
+        status = statuses[k % len(statuses)]
+        made[await add_case(svc.db, edu, project=f"p{k}", due_on=due, status=status)] = (status, due)
+    day = FRIDAY
+    for step in range(8):
+        svc.clock.set(local(day, 9))
+        await ladder.refresh(svc.db, svc.calendar, svc.settings, svc.clock)
+        assert await ladder.refresh(svc.db, svc.calendar, svc.settings, svc.clock) == 0
+        if step == 4:  # some cases close, some deadlines move: they leave or change colour
+            async with svc.db.transaction() as conn:
+                for case_id in list(made)[:30:3]:
+                    await cases_repo.update_case(conn, case_id, {"status": "closed"})
+                    made[case_id] = ("closed", made[case_id][1])
+            await ladder.refresh(svc.db, svc.calendar, svc.settings, svc.clock)
+        rows = await svc.db.fetchall("SELECT id, ladder_colour FROM cases")
+        for case_id, stored in rows:
+            status, due = made[case_id]
+            assert stored == colour_for(status, due, day, svc.calendar, svc.settings), (case_id, day)
+            history = await ladder.changes(svc.db, case_id)
+            assert (history[-1].colour if history else "none") == stored
+        day += timedelta(days=3)
