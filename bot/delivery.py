@@ -388,7 +388,7 @@ class Delivery:
             await repo.mark_retry_many(conn, [r.id for r in batch], self.services.now() + timedelta(seconds=after),
                                        error)
         stats.retried += len(batch)
-        log.info("delivery: %s will be retried in %.1fs (attempt %d): %s", _rows_text([r.id for r in batch]),
+        log.debug("delivery: %s will be retried in %.1fs (attempt %d): %s", _rows_text([r.id for r in batch]),
                  after, attempts, error)
 
 

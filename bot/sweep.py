@@ -78,7 +78,7 @@ async def sweep(services: Services, *, now: datetime | None = None, limit: int =
                     keep += [n.key for n in result.current]
                 plans.append((case.id, result.next_action_at))
                 if result.skipped_steps and result.due:
-                    log.info("sweep: case %s coalesced missed steps %s into one message", case.id,
+                    log.debug("sweep: case %s coalesced missed steps %s into one message", case.id,
                              result.skipped_steps)
             stats.cases += len(batch)
             stats.enqueued += await enqueue(conn, due, now=now)
