@@ -102,6 +102,18 @@ class Bulletin:
                    [Line(**line) for line in p["lines"]], list(p["praised"]), list(p["explain"]), str(p["bureau"]))
 
 
+def move_words(t: Translator, move: str) -> str:
+    """A stored move (↑2, ↓1, →, 新) as a reader says it, in brackets; the sheet and the chart keep the symbol."""
+    if not move:
+        return ""
+    if move == "新":
+        return t._("(ranked for the first time)")
+    if move == "→":
+        return t._("(unchanged)")
+    n = move[1:]
+    return (t._("(up {n})") if move.startswith("↑") else t._("(down {n})")).format(n=n)
+
+
 def _move(rank: int | None, before: int | None, known: bool) -> str:
     if rank is None:
         return ""
@@ -168,7 +180,7 @@ def render_text(t: Translator, b: Bulletin) -> str:
             lines.append(t._("— {name}: not ranked ({due} report(s) due)").format(name=line.name, due=line.due))
         else:
             lines.append(t._("{rank}. {name} {move}: {score} points · on time {rate} · overdue {overdue}").format(
-                rank=line.rank, name=line.name, move=line.move, score=line.score, rate=line.rate,
+                rank=line.rank, name=line.name, move=move_words(t, line.move), score=line.score, rate=line.rate,
                 overdue=line.overdue))
     if b.praised:
         lines += ["", t._("👏 Commended (art. 27): {names}").format(names="、".join(b.praised))]
@@ -311,7 +323,8 @@ async def render_bulletin_line(db: Database, t: Translator, payload: Mapping[str
         lines.append(t._("{name}: not ranked this week ({due} report(s) due).").format(name=line.name, due=line.due))
     else:
         lines.append(t._("{name}: rank {rank} of {total} {move}, {score} points, on-time rate {rate}.").format(
-            name=line.name, rank=line.rank, total=sum(1 for x in b.lines if x.rank is not None), move=line.move,
+            name=line.name, rank=line.rank, total=sum(1 for x in b.lines if x.rank is not None),
+            move=move_words(t, line.move),
             score=line.score, rate=line.rate))
     lines.append(t.ngettext("{n} case overdue.", "{n} cases overdue.", line.overdue).format(n=line.overdue)
                  if line.overdue else t._("Nothing overdue."))

@@ -67,8 +67,8 @@ def colour_changes_sql(open_statuses: list[str]) -> str:
 async def colour_changes(conn: Conn, open_statuses: list[str], limits: Thresholds) -> list[LadderChange]:
     """Every case whose colour today differs from the one on record, without reading the others: the
     uncoloured cases being rectified with a deadline up to the last 蓝 day (partial index
-    `cases_uncoloured_due`, a range) and the coloured cases (partial index `cases_ladder`). `changed_on`/`changed_at` are filled
-    in by the caller."""
+    `cases_uncoloured_due`, a range) and the coloured cases (partial index `cases_ladder`).
+    `changed_on`/`changed_at` are filled in by the caller."""
     params = tuple(day.isoformat() if day else _NEVER for day in (limits.red, limits.yellow, limits.blue))
     rows = await fetchall(conn, colour_changes_sql(open_statuses), params)
     epoch = datetime.min.replace(tzinfo=UTC)

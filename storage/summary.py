@@ -36,3 +36,17 @@ async def case_counts(path: Path) -> dict[str, int]:
             conn.close()
 
     return await asyncio.to_thread(count)
+
+
+async def notifications_waiting(path: Path, now: str) -> int:
+    """Outbox rows due by `now` (ISO UTC) and not yet sent, read from outside the bot: the demo waits
+    for them before it moves the simulated clock on, so no message arrives days after it was written."""
+    def count() -> int:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(conn.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')"
+                                    " AND not_before <= ?", (now,)).fetchone()[0])
+        finally:
+            conn.close()
+
+    return await asyncio.to_thread(count)

@@ -223,6 +223,7 @@ def later(w: World, cast: Cast, out: Path) -> None:
     """Days pass: overdue, escalation, the digest; an extension; the ranked bulletin; Labour Day."""
     t, _, L = w.t, w.tr._, w.L
     sup1, water, edu = cast.sup1, cast.water, cast.edu
+    w.drain()  # the day's last messages belong to the chapter they were sent in
     t.chapter(_("Three days later, Thursday 5 March 2026: overdue, escalation and today's to-do"))
     t.note(_("The simulated clock jumps forward; the bot keeps running and its sweep notices the new day"))
     w.travel(at(3, 5))
@@ -240,6 +241,7 @@ def later(w: World, cast: Cast, out: Path) -> None:
     tap(w, sup1, card, L("同意延期", "Approve"), "#3")
     w.wait(water, has(L("延期申请已获同意", "was approved")))
 
+    w.drain()  # the day's last messages belong to the chapter they were sent in
     t.chapter(_("Next Monday, 9 March 2026: the weekly bulletin ranks the departments"))
     t.note(_("{health} and {water} each had at least three reports due by Sunday, so both are ranked; "
              "{edu} had too few and is listed without a rank").format(health=HEALTH, water=WATER, edu=EDU))
@@ -254,6 +256,7 @@ def later(w: World, cast: Cast, out: Path) -> None:
     if sheet.document is not None:
         (out / "整改台账-导出.xlsx").write_bytes(sheet.document.data)
 
+    w.drain()  # the day's last messages belong to the chapter they were sent in
     t.chapter(_("Labour Day: a holiday and a make-up working Saturday"))
     w.say(sup1, L("/deadline 2026-04-30 5个工作日", "/deadline 2026-04-30 5wd"),
           L("期限届满日：2026年5月11日", "Deadline: 2026-05-11"))

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from bot.clock import FileClock, write_clock_file
+from bot.clock import FileClock, iso, write_clock_file
 from bot.i18n import Translator, translator_for_locale
 from bot.people import add_department, create_invitation
 from bot.sandbox import SandboxServer, SandboxUser, SentMessage
+from storage import summary
 from storage.db import Database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,7 +199,17 @@ class World:
 
     def travel(self, instant: datetime) -> None:
         """Move the simulated clock forward to `instant`; the running bot's jobs see it within a second."""
+        self.drain()
         write_clock_file(self.clock_path, instant)
+
+    def drain(self) -> None:
+        """Wait until the bot's outbox has sent what is due now (at most 30 s), as it would in real time,
+        and print it: a notice written today must not be delivered, and read, on a later simulated day."""
+        deadline = time.monotonic() + 30
+        while asyncio.run(summary.notifications_waiting(self.database, iso(self.clock.now()))) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.settle(quiet=0.3)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
