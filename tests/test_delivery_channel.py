@@ -103,7 +103,7 @@ async def test_delivery_runs_on_any_channel(db: Database, caplog: pytest.LogCapt
         await enqueue(conn, [Notification(f"t:{chat}:{n}", pid, KIND, {"n": n}, now)
                              for chat, pid in ids.items() for n in (1, 2)], now=now)
 
-    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+    with caplog.at_level(logging.DEBUG, logger="bot.delivery"):
         await settle(delivery, db)
 
     # Each message arrives once, as rendered (buttons and document untouched); a retried one may

@@ -87,6 +87,9 @@ ID_KINDS: dict[tuple[str, str], str] = {
     **{("pg", a): "page" for a in ("cases", "report", "extend", "review", "budget", "overdue", "dg", "todo",
                                    "status", "stats")},
     ("pg", "sdept"): "department", ("st", "d"): "department",  # /status: one department's cases (and its pages)
+    # a grouped notice's pages and the reply chooser's (message id, page): recomputed for whoever presses,
+    # from that person's own rows of that message, so a forged message id finds nothing
+    ("pg", "nt"): "page", ("pg", "nr"): "page",
     **{("rp", a): "report" for a in ("next", "p", "evdone", "goto", "rewrite", "evclear", "edit", "cancel", "submit",
                                      "is", "irw", "items")},
     **{("rv", a): "report" for a in ("close", "return_for_rework", "refused", "inadequate", "falsely_reported",

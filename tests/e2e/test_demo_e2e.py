@@ -31,9 +31,10 @@ EVENTS: list[str | tuple[str, ...]] = [
     "随机种子",                           # a spot check (/spotcheck)
     "抽查复核：财政局将对整改事项#1",         # … told to the department
     "2026年3月5日（星期四）",               # the simulated clock moved on
-    ("本事项整改落实情况报告已逾期",           # overdue, escalated to the supervisors and in the daily digest:
-     "督办：有整改事项已逾期", "每日汇总"),     # sent by one sweep, in any order
-    "今日待办：2026年3月5日",               # the to-do on the menu's tap
+    ("整改落实情况报告已逾期",               # overdue (one notice listing a liaison's cases) and escalated
+     "督办：本次新增"),                      # to the supervisors (one message each): one sweep, any order
+    ("今日待办：2026年3月5日",               # the to-do on the menu's tap and the daily digest, any order
+     "2026年3月5日（星期四）每日汇总"),
     "已提交延期申请",                       # an extension asked …
     "延期申请已获同意",                     # … and granted
     "整改工作周通报 2026-W11",              # the weekly bulletin (the first week, W10, only recorded) …
@@ -62,7 +63,7 @@ def test_demo_plays_the_story_in_order_and_keeps_its_files(tmp_path: Path) -> No
         position = min(found)
     assert "\033[" not in result.stdout                      # --no-color
     ranking = transcript[transcript.find("考核排名："):]
-    ranked = re.findall(r"^\s+(\d+)\. (县\S+局) ", ranking[:ranking.find("\n\n")], flags=re.M)
+    ranked = re.findall(r"^\s+(\d+)\. (县\S+?局)[ （]", ranking[:ranking.find("\n\n")], flags=re.M)
     assert len(ranked) >= 2, ranking[:600]                   # at least two departments ranked (min_cases met)
     assert "演示用时" in transcript and "Traceback" not in transcript
     assert "⏰ 提醒" in transcript                              # a reminder before the deadline

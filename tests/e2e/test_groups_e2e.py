@@ -18,12 +18,18 @@ PRIVATE_ONLY = "为保护信息安全，请在与本机器人的私聊中使用�
 PROJECT, FINDINGS = "学生营养餐补助", "资金拨付滞后"
 
 
+# The bot's own schedules (the daily digest and weekly bulletin bookkeeping in job_state, the ladder's
+# derived colours) run on their timers whatever people do; a refused update must change everything else.
+OWN_SCHEDULES = {"job_state", "ladder_changes"}
+
+
 def snapshot(bot: RectbotProcess) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table, to show a refused update changed nothing."""
+    """Every row of every table but the bot's own schedules', to show a refused update changed nothing."""
     conn = sqlite3.connect(bot.database, timeout=30)
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall() for t in tables}
+        return {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall() for t in tables
+                if t not in OWN_SCHEDULES}
     finally:
         conn.close()
 

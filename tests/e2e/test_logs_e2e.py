@@ -4,6 +4,7 @@ operator's events are there with their fields, the libraries' chatter is not, an
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,10 @@ def test_json_log_has_the_operator_events_and_never_the_token(sandbox: SandboxSe
     liaison.wait_for_message(is_overdue_notice, timeout=20)
     supervisor.wait_for_message(is_escalation, timeout=20)
     wait_settled(sandbox, bot)
+    end = time.monotonic() + 30          # the quick_check runs 3 s after polling began, off the loop
+    while '"database checked"' not in bot.log():
+        assert time.monotonic() < end, bot.log()[-2000:]
+        time.sleep(0.2)
     assert bot.stop() == 0
 
     recs = records(bot)
