@@ -189,7 +189,7 @@ def test_two_weekly_bulletins_with_moves_and_art29_cases_once_across_a_sigkill(
     first = supervisor.wait_for_message(has("整改工作周通报 2026-W11"), timeout=30)
     assert first.document is not None and (first.document.file_name or "").endswith(".png")
     text = first.content
-    assert "1. 县教育局 新：100.00 分" in text and "6. 县民政局 新：42.00 分" in text
+    assert "1. 县教育局（首次排名）：100.00 分" in text and "6. 县民政局（首次排名）：42.00 分" in text
     assert "通报表扬（第二十七条）：县教育局、县司法局、县卫健局" in text
     assert "须说明情况并提出改进措施的单位（第二十九条）：县水利局、县农业农村局、县民政局" in text
     sheet = supervisor.wait_for_message(lambda m: (m.document is not None and
@@ -215,13 +215,13 @@ def test_two_weekly_bulletins_with_moves_and_art29_cases_once_across_a_sigkill(
     set_clock(bot, W12)
     bot.start()
     second = supervisor.wait_for_message(has("整改工作周通报 2026-W12"), timeout=30)
-    assert "1. 县教育局 →：100.00 分" in second.content
-    assert "3. 县民政局 ↑3：" in second.content and "4. 县卫健局 ↓1：" in second.content
+    assert "1. 县教育局（与上期持平）：100.00 分" in second.content
+    assert "3. 县民政局（上升3位）：" in second.content and "4. 县卫健局（下降1位）：" in second.content
     assert "单位（第二十九条）：县卫健局、县水利局、县农业农村局" in second.content
     moved = civil.wait_for_message(has("整改工作周通报 2026-W12"), timeout=30)
-    assert "排名第 3 名 ↑3" in moved.content and "请说明情况" not in moved.content
+    assert "排名第 3 名（上升3位）" in moved.content and "请说明情况" not in moved.content
     assert explain_cases(bot) == sorted([*first_cases, ("县农业农村局", "2026-W12通报"), ("县水利局", "2026-W12通报"),
                                          ("县卫健局", "2026-W12通报")])
     # last week's bulletin, shown again from the CLI, is the one issued (unchanged by the new reports)
     again = bot.cli("bulletin", "--week", "2026-W11").stdout
-    assert "6. 县民政局 新：42.00 分" in again
+    assert "6. 县民政局（首次排名）：42.00 分" in again
