@@ -13,29 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from bot.sandbox import SandboxServer, SentMessage
+from bot.settings import toml_dump
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def toml_dump(data: Mapping[str, Mapping[str, Any]]) -> str:
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int | float):
-            return str(v)
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    out = []
-    for section, items in data.items():
-        out.append(f"[{section}]")
-        out.extend(f"{k} = {value(v)}" for k, v in items.items() if v is not None)
-        out.append("")
-    return "\n".join(out)
 
 
 class Bot:

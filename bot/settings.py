@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -408,3 +409,24 @@ def load_settings(config: Path | None = None) -> Settings:
     except (SettingsError, ValueError) as exc:  # undecodable env value
         cause = exc.__cause__ or exc
         raise StartupError(N_("Cannot read the settings: {detail}"), detail=str(cause).splitlines()[0]) from None
+
+
+def toml_dump(data: Mapping[str, Mapping[str, Any]]) -> str:
+    """Just enough TOML to write rectbot's flat sections (the demo, the e2e harness and the bench write
+    their configs with it; tomllib only reads). None values are left out, i.e. the setting's default."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return str(v)
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    out = []
+    for section, items in data.items():
+        out.append(f"[{section}]")
+        out.extend(f"{k} = {value(v)}" for k, v in items.items() if v is not None)
+        out.append("")
+    return "\n".join(out)

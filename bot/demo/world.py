@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from bot.clock import FileClock, iso, write_clock_file
 from bot.i18n import Translator, translator_for_locale
 from bot.people import add_department, create_invitation
 from bot.sandbox import SandboxServer, SandboxUser, SentMessage
+from bot.settings import toml_dump
 from storage import summary
 from storage.db import Database
 
@@ -36,24 +37,6 @@ WAIT = 30.0   # seconds for any one reply: generous, a loaded machine is slow
 
 class DemoError(Exception):
     """The story could not go on (the bot did not answer as expected): printed, exit 1."""
-
-
-def toml_dump(data: Mapping[str, Mapping[str, Any]]) -> str:
-    """Just enough TOML for rectbot's flat sections (no dependency for writing TOML)."""
-
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int | float):
-            return str(v)
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    out = []
-    for section, items in data.items():
-        out.append(f"[{section}]")
-        out.extend(f"{k} = {value(v)}" for k, v in items.items())
-        out.append("")
-    return "\n".join(out)
 
 
 Expect = str | Callable[[SentMessage], bool]

@@ -12,28 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.sandbox import SandboxServer, SandboxUser, SentMessage
+from bot.settings import toml_dump
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def toml_dump(data: Mapping[str, Mapping[str, Any]]) -> str:
-    """Just enough TOML for rectbot's flat sections."""
-
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int | float):
-            return str(v)
-        if isinstance(v, list | tuple):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    out = []
-    for section, items in data.items():
-        out.append(f"[{section}]")
-        out.extend(f"{k} = {value(v)}" for k, v in items.items() if v is not None)
-        out.append("")
-    return "\n".join(out)
 
 
 class RectbotProcess:

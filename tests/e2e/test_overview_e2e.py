@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.sandbox import SandboxServer, SandboxUser
-from tests.e2e.harness import RectbotProcess, toml_dump
+from bot.settings import toml_dump
+from tests.e2e.harness import RectbotProcess
 from tests.e2e.helpers import has
 
 pytestmark = pytest.mark.fast_chats  # what is said, not pacing (conftest)
