@@ -97,23 +97,20 @@ def _play(out: Path | None, color: bool, lang: str, t: Translator, stdin: TextIO
         return 0
     with workspace(out) as workdir:
         transcript = Transcript(stream, color, 0.0, t)
-        world = World(workdir, transcript, START, lang)
         try:
-            cast: Cast = opening(world, workdir)
-            if role != "liaison":           # a report waiting for the bureau's review; a liaison writes their own
-                first_report(world, cast)
-            world.settle(quiet=2.0, limit=20.0)     # the outbox drained: the turn starts on a quiet chat
-            player = cast.by_name(ROLES[role])
-            world.player = player.id
-            transcript.chapter(t._("Your turn"))
-            transcript.note(t._("You are {name}. Type a message or a /command (try /help or /todo); type a "
-                                "button's number to tap it; /quit ends the demo").format(name=t._(ROLES[role])))
-            turns(world, player, stdin, stream)
+            with World(workdir, transcript, START, lang) as world:
+                cast: Cast = opening(world, workdir)
+                if role != "liaison":       # a report waiting for the bureau's review; a liaison writes their own
+                    first_report(world, cast)
+                world.settle(quiet=2.0, limit=20.0)     # the outbox drained: the turn starts on a quiet chat
+                player = cast.by_name(ROLES[role])
+                world.player = player.id
+                transcript.chapter(t._("Your turn"))
+                transcript.note(t._("You are {name}. Type a message or a /command (try /help or /todo); type a "
+                                    "button's number to tap it; /quit ends the demo").format(name=t._(ROLES[role])))
+                turns(world, player, stdin, stream)
         except DemoError as exc:
             stream.write(t._("The demo stopped: {error}").format(error=exc) + "\n")
             return 1
-        finally:
-            world.close()
-            (workdir / "transcript.txt").write_text("\n".join(transcript.lines) + "\n", encoding="utf-8")
         stream.write(t._("The demo has ended.") + "\n")
     return 0

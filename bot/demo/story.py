@@ -322,20 +322,17 @@ def run(out: Path | None, *, speed: float = 0.0, color: bool = True, lang: str =
     t = demo_translator(lang)
     with workspace(out) as workdir:
         transcript = Transcript(stream, color, speed, t)
-        world = World(workdir, transcript, START, lang)
         try:
-            numbers = play(world, workdir)
+            with World(workdir, transcript, START, lang) as world:
+                numbers = play(world, workdir)
         except DemoError as exc:
             stream.write(t._("The demo stopped: {error}").format(error=exc) + "\n")
             return 1
-        finally:
-            world.close()
-            (workdir / "transcript.txt").write_text("\n".join(transcript.lines) + "\n", encoding="utf-8")
         transcript.chapter(t._("Summary"))
         transcript.note(t._("{cases} cases (a spot check and the bulletins' explanation cases among them), "
                             "{closed} closed; {on_time} report(s) on time, {overdue} case(s) overdue, "
                             "{extended} extension(s) granted").format(**numbers))
         transcript.note(t._("The bot sent {messages} messages; the demo took {seconds:.0f} seconds").format(
             messages=numbers["messages"], seconds=time.monotonic() - began))
-        (workdir / "transcript.txt").write_text("\n".join(transcript.lines) + "\n", encoding="utf-8")
+        transcript.save(workdir / "transcript.txt")
     return 0

@@ -66,6 +66,9 @@ class Transcript:
     t: Translator
     lines: list[str] = field(default_factory=list)
 
+    def save(self, path: Path) -> None:
+        path.write_text("\n".join(self.lines) + "\n", encoding="utf-8")
+
     def _emit(self, plain: str, code: str = "") -> None:
         self.lines.append(plain)
         self.out.write(f"\033[{code}m{plain}\033[0m\n" if self.color and code else plain + "\n")
@@ -206,6 +209,14 @@ class World:
     def close(self) -> None:
         self.stop()
         self.sandbox.stop()
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stopped and its transcript kept however the play ended (a DemoError, Ctrl-C, the end)."""
+        self.close()
+        self.t.save(self.workdir / "transcript.txt")
 
     def tail(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-3000:] if self.log_path.exists() else ""
