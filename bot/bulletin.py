@@ -196,9 +196,27 @@ def xlsx(t: Translator, b: Bulletin) -> bytes:
                   t._("On time"), t._("Overdue cases"), t._("Overdue working days"), t._("Returned"),
                   t._("Change")])
     for line in b.lines:
-        sheet.row([line.rank if line.rank is not None else "—", line.name, line.score, line.rate, line.due,
-                   line.on_time, line.overdue, line.overdue_working_days, line.returned, line.move])
+        sheet.row([line.rank if line.rank is not None else "—", line.name, sheet_number(line.score),
+                   sheet_rate(line.rate), line.due, line.on_time, line.overdue, line.overdue_working_days,
+                   line.returned, line.move], formats={2: "0.00", 3: "0.0%"})
     return sheet.to_bytes()
+
+
+def sheet_number(text: str) -> float | str:
+    """A stored score ("87.50") as a number the sheet can sort and sum; anything else ("—") stays as it is."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def sheet_rate(text: str) -> float | str:
+    """A stored rate ("87.5%") as the fraction Excel shows with its percent format; "—" stays as it is."""
+    if text.endswith("%"):
+        number = sheet_number(text[:-1])
+        if isinstance(number, float):
+            return round(number / 100, 6)
+    return text
 
 
 # ----------------------------------------------------------------------------- issuing it every week

@@ -86,7 +86,7 @@ class XlsxSheet:
             self._ws.column_dimensions[get_column_letter(i)].width = width
 
     def cell(self, value: Any, *, fill: Any = None, font: Any = None, alignment: Any = None,
-             date_format: str | None = "yyyy-mm-dd") -> Any:
+             date_format: str | None = "yyyy-mm-dd", number_format: str | None = None) -> Any:
         """One cell: text forced to the string type, dates as real Excel dates, numbers as numbers."""
         from openpyxl.cell import WriteOnlyCell
 
@@ -100,6 +100,8 @@ class XlsxSheet:
             cell = WriteOnlyCell(self._ws, value=value)
             if isinstance(value, date) and date_format:
                 cell.number_format = date_format
+            elif number_format and isinstance(value, int | float):
+                cell.number_format = number_format
         if fill is not None:
             cell.fill = fill
         if font is not None:
@@ -115,10 +117,13 @@ class XlsxSheet:
         bold, centre = Font(bold=True), Alignment(horizontal="center")
         self._ws.append([self.cell(label, font=bold, alignment=centre) for label in labels])
 
-    def row(self, values: Sequence[Any], *, fill: Any = None, fills: Mapping[int, Any] | None = None) -> None:
-        """One row; `fills` gives some columns (0-based) their own background over the row's `fill`."""
-        own = fills or {}
-        self._ws.append([self.cell(v, fill=own.get(i, fill)) for i, v in enumerate(values)])
+    def row(self, values: Sequence[Any], *, fill: Any = None, fills: Mapping[int, Any] | None = None,
+            formats: Mapping[int, str] | None = None) -> None:
+        """One row; `fills` gives some columns (0-based) their own background over the row's `fill`, `formats`
+        their own number format (Excel's, e.g. "0.00" or "0.0%") so that numbers stay numbers a reader can sort."""
+        own, shapes = fills or {}, formats or {}
+        self._ws.append([self.cell(v, fill=own.get(i, fill), number_format=shapes.get(i))
+                         for i, v in enumerate(values)])
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()

@@ -75,3 +75,40 @@ async def test_issued_once_a_week_with_its_cases_once(svc: Services, tmp_path: P
     line = await bulletin.render_bulletin_line(svc.db, ZH, {"week": "2026-W09", "department_id": 1})
     assert line.text.startswith("📢 整改工作周通报 2026-W09") and "县教育局" in line.text
     assert "县卫生健康局" not in line.text
+
+
+async def test_the_sheet_keeps_numbers_as_numbers(svc: Services, tmp_path: Path) -> None:
+    """Score and on-time rate are cells a reader can sort and sum (number formats), never numbers stored as text;
+    an unranked department's "—" stays text."""
+    import io
+
+    from openpyxl import load_workbook
+
+    assert isinstance(svc.clock, FakeClock)
+    supervisor = await add_person(svc.db, 500, "supervisor")
+    fixture(tmp_path / "rectbot.db", supervisor)
+    svc.clock.set(local(MONDAY, 9))
+    await bulletin.issue_weekly(svc)                                  # a fresh database: the week is only noted
+    svc.clock.set(local(MONDAY + timedelta(days=7), 9))
+    assert await bulletin.issue_weekly(svc) == 2
+    rendered = await bulletin.render_bulletin_sheet(svc.db, ZH, {"week": "2026-W07"})
+    assert rendered.document is not None
+    ws = load_workbook(io.BytesIO(rendered.document[1])).active
+    assert ws is not None
+    rows = list(ws.iter_rows(min_row=2))
+    assert rows
+    for rank, _name, score, rate, due, *_rest in rows:
+        assert isinstance(score.value, int | float) and score.number_format == "0.00"
+        assert isinstance(due.value, int)
+        if rate.value == "—":
+            assert rate.data_type == "s"
+        else:
+            assert isinstance(rate.value, int | float) and 0 <= rate.value <= 1 and rate.number_format == "0.0%"
+        assert rank.value == "—" or isinstance(rank.value, int)
+    assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+
+
+def test_sheet_values() -> None:
+    assert bulletin.sheet_number("87.50") == 87.5 and bulletin.sheet_number("—") == "—"
+    assert bulletin.sheet_rate("87.5%") == 0.875 and bulletin.sheet_rate("—") == "—"
+    assert bulletin.sheet_rate("abc%") == "abc%"
