@@ -26,7 +26,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot import case_text, extensions, paging, reports
 from bot import cases as cases_domain
-from bot.callbacks import EXTENSION, EXTENSION_CHECK, OPEN_CASE, PAGE, REPORT, CallbackCodec
+from bot.callbacks import EXTENSION, EXTENSION_CHECK, OPEN_CASE, PAGE, REPORT, Callback, CallbackCodec
 from bot.dates import DateInputError, Direction, format_date, format_deadline, parse_natural_date
 from bot.domain import Case, ItemStatus, Person, Progress, ReportItem, Role, Step
 from bot.errors import DomainError
@@ -37,7 +37,17 @@ from bot.reports import Draft
 from bot.services import Services
 from bot.text import size_text
 from handlers import guidance, reminders
-from handlers.common import STALE_BUTTON, RectbotContext, guarded, markup, refuse, reply, show_listing, translator
+from handlers.common import (
+    STALE_BUTTON,
+    RectbotContext,
+    guarded,
+    markup,
+    refuse,
+    reply,
+    show_listing,
+    translator,
+    typed_choice,
+)
 from handlers.menu import tapped
 
 log = logging.getLogger(__name__)
@@ -626,30 +636,35 @@ async def _show_extend_check(update: Update, context: RectbotContext, case: Case
         t._("Proposed deadline: {date}").format(date=format_date(proposed, t)),
         t._("Reason: {reason}").format(reason=pending["reason"]),
     ])
-    await reply(update, context, text, reply_markup=markup([[
-        (t._("Submit"), EXTENSION.build("send", case.id)), (t._("Edit"), EXTENSION.build("edit", case.id)),
-        (t._("Cancel"), EXTENSION.build("drop", case.id)),
-    ]]))
+    await reply(update, context, text, reply_markup=markup(_extend_check_rows(t, case.id)))
     return EXTEND_CHECK
+
+
+def _extend_check_rows(t: Translator, case_id: int) -> list[list[tuple[str, str]]]:
+    return [[(t._("Submit"), EXTENSION.build("send", case_id)), (t._("Edit"), EXTENSION.build("edit", case_id)),
+             (t._("Cancel"), EXTENSION.build("drop", case_id))]]
 
 
 @guarded(on_refusal=END, forget="extend")
 async def on_extend_check_text(update: Update, context: RectbotContext) -> int:
-    """Typing at the check step: the buttons decide; show them again."""
+    """Typing at the check step: 提交 / 修改 / 取消 typed act as the button; anything else gets the hint and
+    the card again."""
     svc = context.services
     pending = (context.user_data or {}).get("extend") or {}
     if "proposed" not in pending:
         return END
     case = await extensions.check_can_request(svc.db, context.person, int(pending["case_id"]), today=svc.today())
-    return await _show_extend_check(update, context, case)
+    data = await typed_choice(update, context, _extend_check_rows(translator(context.person), case.id))
+    pressed = EXTENSION.parse(data) if data else None
+    if pressed is None:
+        return await _show_extend_check(update, context, case)
+    return await _extend_check_chosen(update, context, pressed)
 
 
 @guarded(on_refusal=END, forget="extend")
 async def on_extend_check(update: Update, context: RectbotContext) -> int:
-    """提交 files the request; 修改 asks the reason and the date again; 取消 drops it."""
-    svc = context.services
-    person = context.person
-    t = translator(person)
+    """A press on the check card: only the card of the request in progress counts."""
+    t = translator(context.person)
     query = update.callback_query
     assert query is not None and context.user_data is not None
     pressed = EXTENSION.parse(query.data)
@@ -658,6 +673,16 @@ async def on_extend_check(update: Update, context: RectbotContext) -> int:
         await refuse(update, context, t._(STALE_BUTTON))  # an older card: the request on screen stays
         return EXTEND_CHECK if "proposed" in pending else END
     await _drop_buttons(query)
+    return await _extend_check_chosen(update, context, pressed)
+
+
+async def _extend_check_chosen(update: Update, context: RectbotContext, pressed: Callback) -> int:
+    """提交 files the request; 修改 asks the reason and the date again; 取消 drops it."""
+    svc = context.services
+    person = context.person
+    t = translator(person)
+    assert context.user_data is not None
+    pending = context.user_data.get("extend") or {}
     if pressed.action == "drop":
         context.user_data.pop("extend", None)
         await reply(update, context, t._("Extension request cancelled; nothing was sent."))

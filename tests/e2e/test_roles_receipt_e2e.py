@@ -250,7 +250,13 @@ def test_extend_shows_a_check_step_and_cancel_says_what_was_cancelled(
     liaison.send_text("培训机构调整")
     liaison.wait_for_message(has("延至"))
     liaison.send_text("4月3日")
-    liaison.press(liaison.wait_for_message(has("请核对延期申请")), "提交")
+    check = liaison.wait_for_message(has("请核对延期申请"))
+    liaison.send_text("好的")                     # typed at the check step: a hint and the card again, nothing sent
+    liaison.wait_for_message(has("请点击下方按钮"))
+    again = liaison.wait_for_message(lambda m: m.message_id > check.message_id and "请核对延期申请" in m.content)
+    assert [label for label, _ in again.buttons] == ["提交", "修改", "取消"]
+    assert sql(bot, "SELECT count(*) FROM extension_requests") == 0
+    liaison.send_text("提交")                     # the button's text typed acts as the button
     liaison.wait_for_message(has("已提交延期申请"))
     assert sql(bot, "SELECT count(*) FROM extension_requests WHERE proposed_due_on = '2026-04-03'") == 1
     supervisor.wait_for_message(has("延期申请", f"#{case_id}"), timeout=20)
