@@ -17,7 +17,8 @@ def test_quick_bench_writes_every_key(tmp_path: Path) -> None:
     results = json.loads(out.read_text(encoding="utf-8"))
     assert list(results) == [k for k, *_ in KEYS]
     expected = {
-        "latency_p50_ms", "latency_p99_ms", "latency_p99_during_sweep_ms", "cases_list_p99_ms", "sweep_100k_ms",
+        "latency_p50_ms", "latency_p99_ms", "latency_p99_during_sweep_ms", "latency_p99_during_sweep_1m_ms",
+        "unanswered_during_sweep_1m", "cases_list_p99_ms", "sweep_100k_ms",
         "sweep_ms_per_due_case", "sweep_1m_none_due_ms", "digest_100k_ms", "digest_payload_bytes_100k",
         "rss_peak_mb_100k", "rss_peak_mb_1m", "start_s_100k", "start_s_1m", "fanout_fraction_of_limit",
         "fanout_429s", "fanout_violations", "first_sweep_after_import_100k_s",
@@ -26,7 +27,8 @@ def test_quick_bench_writes_every_key(tmp_path: Path) -> None:
         "deadline_speedup_vs_dict_loop", "jobqueue_rss_mb_100k", "jobqueue_schedule_s_100k",
     }
     assert set(results) == expected
-    measured_without_large = expected - {"sweep_1m_none_due_ms", "rss_peak_mb_1m", "start_s_1m", "import_rss_mb_1m"}
+    measured_without_large = expected - {"sweep_1m_none_due_ms", "rss_peak_mb_1m", "start_s_1m", "import_rss_mb_1m",
+                                         "latency_p99_during_sweep_1m_ms", "unanswered_during_sweep_1m"}
     assert all(results[k] is not None for k in measured_without_large), results
     assert results["fanout_violations"] == 0
     meta = json.loads((tmp_path / "results.meta.json").read_text(encoding="utf-8"))
