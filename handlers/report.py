@@ -67,6 +67,16 @@ def _int(text: str) -> int | None:
 # --------------------------------------------------------------------------- /cases
 
 
+def _case_argument(context: RectbotContext, usage: str) -> int | None:
+    """The case number after /report or /extend; None without one; anything else is refused with `usage`."""
+    if not context.args:
+        return None
+    wanted = _int(" ".join(context.args))
+    if wanted is None:
+        raise DomainError(usage)
+    return wanted
+
+
 def cases_listing(person: Person, shown: Page[Case], svc: Services, t: Translator) -> tuple[str, Buttons]:
     """One page of /cases: each case with its status and deadline, Open / Report buttons, ◀ ▶."""
     today, calendar = svc.today(), svc.calendar
@@ -285,9 +295,7 @@ async def cmd_report(update: Update, context: RectbotContext) -> int:
     t = translator(person)
     require_role(person, Role.LIAISON)
     assert person is not None
-    wanted = _int(" ".join(context.args or [])) if context.args else None
-    if context.args and wanted is None:
-        raise DomainError(N_("Usage: /report or /report CASE_NUMBER"))
+    wanted = _case_argument(context, N_("Usage: /report or /report CASE_NUMBER"))
     if wanted is not None:
         return await _start_on_case(update, context, wanted)
     draft = await reports.current_draft(svc.db, person)
@@ -538,7 +546,7 @@ async def cmd_extend(update: Update, context: RectbotContext) -> int:
     person = context.person
     t = translator(person)
     require_role(person, Role.LIAISON)
-    wanted = _int(" ".join(context.args or [])) if context.args else None
+    wanted = _case_argument(context, N_("Usage: /extend or /extend CASE_NUMBER"))
     if wanted is not None:
         return await _extend_case(update, context, wanted)
     open_cases = await extendable_cases(svc, person)

@@ -78,6 +78,8 @@ def test_every_role_gets_clear_refusals_and_nothing_changes(
         assert not any(CRASH in t for t in texts), [t for t in texts if CRASH in t]
     answers = [a.text or "" for a in sandbox.callback_answers]
     assert not any(CRASH in a for a in answers)
+    said = [m.text or "" for m in liaison.messages()]
+    assert "用法：/extend 或 /extend 事项编号" in said and "用法：/report 或 /report 事项编号" in said
     assert audit_rows(bot) == before  # nothing changed
     assert audit_rows(bot, "invitation.redeem_failed") == 3  # each person's /start not-a-code, recorded
     assert "Traceback" not in bot.log(), bot.log()[-3000:]
