@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
-from bot.workcalendar import WorkCalendar
+from bot.workcalendar import HOLIDAY, UNKNOWN, WORK, WorkCalendar
 
 RULES = (
     "months",
@@ -313,8 +313,73 @@ def _make_deadline(
     return d
 
 
+_WD = Unit.WORKING_DAYS  # module constants: an enum member looked up on its class costs ~60 ns a time
+_MONTHS = Unit.MONTHS
+_fromordinal = date.fromordinal
+
+
 def compute_deadline(start: date, period: Period, calendar: WorkCalendar, *, strict: bool = False) -> Deadline:
-    """The last day of ``period`` counted from ``start`` (see the module docstring for the rules)."""
+    """The last day of ``period`` counted from ``start`` (see the module docstring for the rules).
+
+    The common case (a ``date`` whose period ends within the calendar's tables, in published years)
+    is answered here by two or three list indexings in the calendar's tables (bot.workcalendar:
+    prefix count of working days, ordinals of the working days, prefix count of unknown-year days)
+    and one ``date.fromordinal``, with no call in between: that is most of what a deadline costs
+    (~1 µs). Everything else (a datetime, a date outside the tables, a provisional deadline, an
+    error) goes through ``_compute_deadline``, which gives the same answers and the same errors.
+    """
+    if type(start) is date:
+        unit = period.unit
+        base = calendar._base
+        try:
+            if unit is _WD:
+                i = start.toordinal() - base
+                if i >= 0 and i + base < calendar._end:
+                    work = calendar._work
+                    k = calendar._cum[i + 1] + period.amount - 1
+                    if k < len(work):
+                        o = work[k]
+                        ucum = calendar._ucum
+                        if ucum[o - base + 1] == ucum[i + 1]:  # no unknown-year day inspected
+                            return _make_deadline(start, period, _fromordinal(o), False, None, "working_days")
+            else:
+                if unit is _MONTHS:
+                    y, m0 = divmod(start.month - 1 + period.amount, 12)
+                    y += start.year
+                    day = start.day
+                    if day > 28:  # art. 202: the month's last day when it has no corresponding day
+                        dim = _DIM[m0]
+                        if m0 == 1 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0):
+                            dim = 29
+                        if day > dim:
+                            day = dim
+                    month_end = date(y, m0 + 1, day)
+                    raw: date | None = month_end
+                    ro = month_end.toordinal()
+                else:
+                    raw = None  # built only when needed
+                    ro = start.toordinal() + period.amount
+                i = ro - base
+                if i >= 0 and ro < calendar._end:
+                    st = calendar._status[i]
+                    if (st & HOLIDAY) if strict else not (st & WORK):  # art. 203: the next working day
+                        work = calendar._work
+                        k = calendar._cum[i + 1]
+                        if k < len(work):
+                            o = work[k]
+                            ucum = calendar._ucum
+                            if ucum[o - base + 1] == ucum[i]:
+                                return _make_deadline(start, period, _fromordinal(o), False,
+                                                      raw or _fromordinal(ro), _SHIFT_RULE[unit, strict])
+                    elif not st & UNKNOWN:
+                        return _make_deadline(start, period, raw or _fromordinal(ro), False, None, _PLAIN_RULE[unit])
+        except (OverflowError, ValueError):
+            pass  # the general path below raises the PeriodError
+    return _compute_deadline(start, period, calendar, strict=strict)
+
+
+def _compute_deadline(start: date, period: Period, calendar: WorkCalendar, *, strict: bool = False) -> Deadline:
+    """The general path of ``compute_deadline``: grows the tables, works out provisional deadlines."""
     if type(start) is not date:
         if not isinstance(start, date):
             raise TypeError("start must be a date")
