@@ -316,6 +316,9 @@ def _make_deadline(
 _WD = Unit.WORKING_DAYS  # module constants: an enum member looked up on its class costs ~60 ns a time
 _MONTHS = Unit.MONTHS
 _fromordinal = date.fromordinal
+# The shifted rule by (plain rule, strict): keyed by str, not by Unit, whose hash is a Python call.
+_SHIFTED = {(plain, strict): f"{plain}+shift:{'strict' if strict else 'broad'}"
+            for plain in ("months", "days") for strict in (False, True)}
 
 
 def compute_deadline(start: date, period: Period, calendar: WorkCalendar, *, strict: bool = False) -> Deadline:
@@ -331,6 +334,7 @@ def compute_deadline(start: date, period: Period, calendar: WorkCalendar, *, str
     if type(start) is date:
         unit = period.unit
         base = calendar._base
+        due = moved_from = None
         try:
             if unit is _WD:
                 i = start.toordinal() - base
@@ -341,7 +345,7 @@ def compute_deadline(start: date, period: Period, calendar: WorkCalendar, *, str
                         o = work[k]
                         ucum = calendar._ucum
                         if ucum[o - base + 1] == ucum[i + 1]:  # no unknown-year day inspected
-                            return _make_deadline(start, period, _fromordinal(o), False, None, "working_days")
+                            due, rule = _fromordinal(o), "working_days"
             else:
                 if unit is _MONTHS:
                     y, m0 = divmod(start.month - 1 + period.amount, 12)
@@ -356,9 +360,11 @@ def compute_deadline(start: date, period: Period, calendar: WorkCalendar, *, str
                     month_end = date(y, m0 + 1, day)
                     raw: date | None = month_end
                     ro = month_end.toordinal()
+                    rule = "months"
                 else:
                     raw = None  # built only when needed
                     ro = start.toordinal() + period.amount
+                    rule = "days"
                 i = ro - base
                 if i >= 0 and ro < calendar._end:
                     st = calendar._status[i]
@@ -369,12 +375,23 @@ def compute_deadline(start: date, period: Period, calendar: WorkCalendar, *, str
                             o = work[k]
                             ucum = calendar._ucum
                             if ucum[o - base + 1] == ucum[i]:
-                                return _make_deadline(start, period, _fromordinal(o), False,
-                                                      raw or _fromordinal(ro), _SHIFT_RULE[unit, strict])
+                                due, moved_from = _fromordinal(o), raw or _fromordinal(ro)
+                                rule = _SHIFTED[rule, strict]
                     elif not st & UNKNOWN:
-                        return _make_deadline(start, period, raw or _fromordinal(ro), False, None, _PLAIN_RULE[unit])
+                        due = raw or _fromordinal(ro)
         except (OverflowError, ValueError):
             pass  # the general path below raises the PeriodError
+        if due is not None:  # Deadline(...) without the frozen dataclass's __setattr__ (as _make_deadline)
+            d = _new(Deadline)
+            attrs = d.__dict__
+            attrs["start"] = start
+            attrs["period"] = period
+            attrs["due"] = due
+            attrs["provisional"] = False
+            attrs["moved_from"] = moved_from
+            attrs["rule"] = rule
+            attrs["unknown_years"] = ()
+            return d
     return _compute_deadline(start, period, calendar, strict=strict)
 
 
