@@ -57,8 +57,9 @@ class Bot:
         return time.monotonic() - t0
 
     def started(self) -> dict[str, str]:
-        """The fields of the bot's own `rectbot started` line (what opening cost, since when), as text."""
-        for line in self.log().splitlines():
+        """The fields of the bot's latest `rectbot started` line (what opening cost, since when), as text
+        (the log is appended to, so a kept work folder holds earlier starts too)."""
+        for line in reversed(self.log().splitlines()):
             if "rectbot started " in line:
                 return dict(f.split("=", 1) for f in line.split("rectbot started ", 1)[1].split() if "=" in f)
         return {}
