@@ -56,6 +56,14 @@ class Bot:
             time.sleep(0.005)
         return time.monotonic() - t0
 
+    def started(self) -> dict[str, str]:
+        """The fields of the bot's latest `rectbot started` line (what opening cost, since when), as text
+        (the log is appended to, so a kept work folder holds earlier starts too)."""
+        for line in reversed(self.log().splitlines()):
+            if "rectbot started " in line:
+                return dict(f.split("=", 1) for f in line.split("rectbot started ", 1)[1].split() if "=" in f)
+        return {}
+
     def peak_rss_mb(self) -> float | None:
         if self.proc is None or self.proc.poll() is not None:
             return None

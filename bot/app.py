@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -251,14 +252,34 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     return app
 
 
+def since_start_ms() -> int | None:
+    """Milliseconds since this process started (Linux /proc, 10 ms resolution): what a start-up costs,
+    imports included, as the operator and the bench see it; None where /proc is not there."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            started_ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime
+        ticks = os.sysconf("SC_CLK_TCK")
+        return round((time.clock_gettime(time.CLOCK_BOOTTIME) - started_ticks / ticks) * 1000)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
 async def _post_init(app: Application) -> None:
+    """Everything before polling begins: only what does not grow with the database (issue 14).
+
+    Opening the database reads its header and schema (and applies a pending migration, which is a
+    real cost the first time); the full quick_check, the first sweep, the ladder and the default
+    menus (three Bot API round trips) all wait until polling has begun (`_schedule_jobs`).
+    """
     settings: Settings = app.bot_data["settings"]
+    t0 = time.perf_counter()
     svc = await open_services(settings, app.bot_data["clock"])
+    open_ms = round((time.perf_counter() - t0) * 1000)
     app.bot_data["services"] = svc
-    await _set_default_commands(app)
     _schedule_jobs(app, svc)
     counts = await summary.startup_counts(svc.db)
-    log_event(log, "rectbot started", mode=settings.telegram.mode, bureau=settings.bureau.name, **counts)
+    log_event(log, "rectbot started", mode=settings.telegram.mode, bureau=settings.bureau.name, **counts,
+              open_ms=open_ms, **svc.db.opened, since_start_ms=since_start_ms())
 
 
 def _schedule_jobs(app: Application, svc: Services) -> None:
@@ -291,6 +312,15 @@ def _schedule_jobs(app: Application, svc: Services) -> None:
         if removed:
             log_event(log, "imports purged", removed=removed)  # uploads nobody confirmed within a day
 
+    async def polling_began(_: object) -> None:
+        # The JobQueue starts after the updater, so this runs once the first getUpdates is on its way.
+        log_event(log, "polling began", since_start_ms=since_start_ms())
+
+    async def default_menus(_: object) -> None:
+        await _set_default_commands(app)  # three Bot API round trips: they no longer hold polling back
+
+    jq.run_once(polling_began, when=0, name="polling-began")
+    jq.run_once(default_menus, when=1, name="default-menus")
     jq.run_once(start_delivery, when=0, name="delivery")
     jq.run_repeating(sweep_job, interval=settings.reminders.sweep_seconds, first=0.2, name="reminder-sweep",
                      job_kwargs={"max_instances": 1, "coalesce": True})

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from bot.errors import DomainError
 from bot.i18n import N_, Translator
-from bot.workcalendar import WorkCalendar
+from bot.workcalendar import HOLIDAY, UNKNOWN, WORK, WorkCalendar
 
 RULES = (
     "months",
@@ -313,8 +313,90 @@ def _make_deadline(
     return d
 
 
+_WD = Unit.WORKING_DAYS  # module constants: an enum member looked up on its class costs ~60 ns a time
+_MONTHS = Unit.MONTHS
+_fromordinal = date.fromordinal
+# The shifted rule by (plain rule, strict): keyed by str, not by Unit, whose hash is a Python call.
+_SHIFTED = {(plain, strict): f"{plain}+shift:{'strict' if strict else 'broad'}"
+            for plain in ("months", "days") for strict in (False, True)}
+
+
 def compute_deadline(start: date, period: Period, calendar: WorkCalendar, *, strict: bool = False) -> Deadline:
-    """The last day of ``period`` counted from ``start`` (see the module docstring for the rules)."""
+    """The last day of ``period`` counted from ``start`` (see the module docstring for the rules).
+
+    The common case (a ``date`` whose period ends within the calendar's tables, in published years)
+    is answered here by two or three list indexings in the calendar's tables (bot.workcalendar:
+    prefix count of working days, ordinals of the working days, prefix count of unknown-year days)
+    and one ``date.fromordinal``, with no call in between: that is most of what a deadline costs
+    (~1 µs). Everything else (a datetime, a date outside the tables, a provisional deadline, an
+    error) goes through ``_compute_deadline``, which gives the same answers and the same errors.
+    """
+    if type(start) is date:
+        unit = period.unit
+        base = calendar._base
+        due = moved_from = None
+        try:
+            if unit is _WD:
+                i = start.toordinal() - base
+                if i >= 0 and i + base < calendar._end:
+                    work = calendar._work
+                    k = calendar._cum[i + 1] + period.amount - 1
+                    if k < len(work):
+                        o = work[k]
+                        ucum = calendar._ucum
+                        if ucum[o - base + 1] == ucum[i + 1]:  # no unknown-year day inspected
+                            due, rule = _fromordinal(o), "working_days"
+            else:
+                if unit is _MONTHS:
+                    y, m0 = divmod(start.month - 1 + period.amount, 12)
+                    y += start.year
+                    day = start.day
+                    if day > 28:  # art. 202: the month's last day when it has no corresponding day
+                        dim = _DIM[m0]
+                        if m0 == 1 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0):
+                            dim = 29
+                        if day > dim:
+                            day = dim
+                    month_end = date(y, m0 + 1, day)
+                    raw: date | None = month_end
+                    ro = month_end.toordinal()
+                    rule = "months"
+                else:
+                    raw = None  # built only when needed
+                    ro = start.toordinal() + period.amount
+                    rule = "days"
+                i = ro - base
+                if i >= 0 and ro < calendar._end:
+                    st = calendar._status[i]
+                    if (st & HOLIDAY) if strict else not (st & WORK):  # art. 203: the next working day
+                        work = calendar._work
+                        k = calendar._cum[i + 1]
+                        if k < len(work):
+                            o = work[k]
+                            ucum = calendar._ucum
+                            if ucum[o - base + 1] == ucum[i]:
+                                due, moved_from = _fromordinal(o), raw or _fromordinal(ro)
+                                rule = _SHIFTED[rule, strict]
+                    elif not st & UNKNOWN:
+                        due = raw or _fromordinal(ro)
+        except (OverflowError, ValueError):
+            pass  # the general path below raises the PeriodError
+        if due is not None:  # Deadline(...) without the frozen dataclass's __setattr__ (as _make_deadline)
+            d = _new(Deadline)
+            attrs = d.__dict__
+            attrs["start"] = start
+            attrs["period"] = period
+            attrs["due"] = due
+            attrs["provisional"] = False
+            attrs["moved_from"] = moved_from
+            attrs["rule"] = rule
+            attrs["unknown_years"] = ()
+            return d
+    return _compute_deadline(start, period, calendar, strict=strict)
+
+
+def _compute_deadline(start: date, period: Period, calendar: WorkCalendar, *, strict: bool = False) -> Deadline:
+    """The general path of ``compute_deadline``: grows the tables, works out provisional deadlines."""
     if type(start) is not date:
         if not isinstance(start, date):
             raise TypeError("start must be a date")
