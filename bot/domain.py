@@ -231,6 +231,23 @@ class Case(NewCase):
         return (self.department_id, self.project, self.source, self.feedback_doc_no)
 
 
+@dataclass(frozen=True, slots=True)
+class SweepCase:
+    """The columns of a case the reminder sweep needs (its running deadline), read without the
+    department join or the texts: building a full `Case` per due case was a fifth of the sweep's
+    time (issue 14). `bot.reminders.policy` accepts it wherever it takes a `Case`."""
+
+    id: int
+    department_id: int
+    status: CaseStatus
+    source: Source
+    due_on: date | None
+    due_provisional: bool
+    feedback_sent_on: date | None
+    feedback_due_on: date | None
+    feedback_due_provisional: bool
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     at: datetime
