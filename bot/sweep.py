@@ -47,7 +47,7 @@ async def sweep(services: Services, *, now: datetime | None = None, limit: int =
     stats = SweepStats()
     supervisors = tuple(await repo.reachable_people_by_role(db, "supervisor"))
     admins = tuple(await repo.reachable_people_by_role(db, "admin"))
-    liaisons: dict[int, tuple[int, ...]] = {}
+    recipients: dict[int, Recipients] = {}  # per department, read once per sweep
     seen: set[int] = set()
     schedules: dict[object, object] = {}  # the policy's per-deadline part, computed once per sweep
     while True:
@@ -56,9 +56,10 @@ async def sweep(services: Services, *, now: datetime | None = None, limit: int =
             if not batch:
                 break
             stats.batches += 1
-            missing = {c.department_id for c in batch} - liaisons.keys()
+            missing = {c.department_id for c in batch} - recipients.keys()
             if missing:
-                liaisons.update(await repo.reachable_liaisons_by_department(conn, missing))
+                for department, ids in (await repo.reachable_liaisons_by_department(conn, missing)).items():
+                    recipients[department] = Recipients(ids, supervisors, admins)
             sent, pending = await outbox_repo.enqueued_for_cases(conn, (c.id for c in batch), REMINDER_KINDS)
             due: list[Notification] = []
             superseded: list[int] = []  # pending rows' ids
@@ -68,7 +69,7 @@ async def sweep(services: Services, *, now: datetime | None = None, limit: int =
                 seen.add(case.id)
                 result = policy(case, calendar=services.calendar, now=now, sent=sent[case.id],
                                 settings=services.settings,
-                                recipients=Recipients(liaisons[case.department_id], supervisors, admins),
+                                recipients=recipients[case.department_id],
                                 cache=schedules)
                 due += result.due
                 waiting = pending.get(case.id)

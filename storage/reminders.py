@@ -54,8 +54,13 @@ async def set_next_action(conn: aiosqlite.Connection, case_id: int, at: datetime
 
 async def set_next_actions(conn: aiosqlite.Connection, plans: Iterable[tuple[int, datetime | None]]) -> None:
     """The sweep's new plans for a whole batch, in one executemany (case id, next instant or None)."""
-    await conn.executemany("UPDATE cases SET next_action_at = ? WHERE id = ?",
-                           [(iso(at) if at else None, case_id) for case_id, at in plans])
+    stamps: dict[datetime, str] = {}  # a batch's plans share few instants: each is formatted once
+    rows: list[tuple[str | None, int]] = []
+    for case_id, at in plans:
+        if at is not None and at not in stamps:
+            stamps[at] = iso(at)
+        rows.append((stamps[at] if at is not None else None, case_id))
+    await conn.executemany("UPDATE cases SET next_action_at = ? WHERE id = ?", rows)
 
 
 LIAISONS_BY_DEPARTMENT_SQL = (
