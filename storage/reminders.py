@@ -41,9 +41,8 @@ async def cases_due_for_action(db: Conn, until: datetime, *, limit: int = 500) -
     """Cases whose next_action_at has come (the indexed column: cost follows due items), as the light
     rows the policy needs; the due cases of a batch share few deadlines, so each date text is parsed once."""
     parsed: dict[str, date] = {}
-    return [SweepCase(id=r[0], department_id=r[1], status=_STATUSES[r[2]], source=_SOURCES[r[3]],
-                    due_on=_day(r[4], parsed), due_provisional=bool(r[5]), feedback_sent_on=_day(r[6], parsed),
-                    feedback_due_on=_day(r[7], parsed), feedback_due_provisional=bool(r[8]))
+    return [SweepCase(r[0], r[1], _STATUSES[r[2]], _SOURCES[r[3]], _day(r[4], parsed), bool(r[5]),
+                      _day(r[6], parsed), _day(r[7], parsed), bool(r[8]))
             for r in await fetchall(db, DUE_SQL, (iso(until), limit))]
 
 
