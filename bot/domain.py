@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 # ----------------------------------------------------------------------------- enums
 
@@ -229,6 +229,23 @@ class Case(NewCase):
     def dedupe_key(self) -> tuple[int, str, str, str]:
         """How the ledger identifies a case: department, project, source, feedback document number."""
         return (self.department_id, self.project, self.source, self.feedback_doc_no)
+
+
+class SweepCase(NamedTuple):
+    """The columns of a case the reminder sweep needs (its running deadline), read without the
+    department join or the texts: building a full `Case` per due case was a fifth of the sweep's
+    time (issue 14); a tuple, since a frozen dataclass's __init__ alone cost a few µs a row.
+    `bot.reminders.policy` accepts it wherever it takes a `Case`."""
+
+    id: int
+    department_id: int
+    status: CaseStatus
+    source: Source
+    due_on: date | None
+    due_provisional: bool
+    feedback_sent_on: date | None
+    feedback_due_on: date | None
+    feedback_due_provisional: bool
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from bot.case_text import case_label, case_title
 from bot.cases import OPEN_STATUSES, may_view
 from bot.clock import iso
 from bot.dates import format_deadline
-from bot.domain import Case, CaseStatus, Kind, NewCase, Notification, OutboxRow, Person, Source
+from bot.domain import Case, CaseStatus, Kind, NewCase, Notification, OutboxRow, Person, Source, SweepCase
 from bot.errors import NotAuthorized
 from bot.i18n import N_, Translator
 from bot.notify import Rendered, RendererRegistry
@@ -145,7 +145,7 @@ def step_day(calendar: WorkCalendar, due: date, n: int) -> date:
     return calendar.add_working_days(anchor, count - n)
 
 
-def target_of(case: Case) -> Target | None:
+def target_of(case: Case | SweepCase) -> Target | None:
     """The deadline that runs for this case now, or None when nobody has to be reminded."""
     if case.status in OPEN_STATUSES and case.due_on is not None:
         return Target(TARGET_REPORT, case.due_on, case.due_provisional)
@@ -266,7 +266,7 @@ def _schedule(target: Target, now: datetime, calendar: WorkCalendar, settings: S
 
 
 def policy(
-    case: Case,
+    case: Case | SweepCase,
     *,
     calendar: WorkCalendar,
     now: datetime,

@@ -131,33 +131,39 @@ async def keys_for_case(db: Conn, case_id: int) -> frozenset[str]:
     return frozenset(r[0] for r in found)
 
 
-KEYS_FOR_CASES_SQL = "SELECT case_id, key FROM outbox WHERE case_id IN (SELECT value FROM json_each(?))"
+KEYS_FOR_CASES_SQL = ("SELECT case_id, key, id, state = 'pending', kind FROM outbox"
+                      " WHERE case_id IN (SELECT value FROM json_each(?))")
 
 
-async def keys_for_cases(db: Conn, case_ids: Iterable[int]) -> dict[int, frozenset[str]]:
-    """`keys_for_case` for a whole sweep batch in one query (every asked case is a key)."""
+async def enqueued_for_cases(
+    db: Conn, case_ids: Iterable[int], kinds: Iterable[str],
+) -> tuple[dict[int, frozenset[str]], dict[int, list[tuple[int, str]]]]:
+    """For a sweep batch, in one query: every key ever enqueued per case (the policy's "already
+    sent"), and the (id, key) of each case's rows still pending of these kinds. Read inside the
+    sweep's transaction, the pending rows are exactly those a drop would find, so the sweep drops
+    by id and only when there is something to drop (usually nothing)."""
     wanted = sorted(set(case_ids))
+    kinds_s = set(kinds)
     found: dict[int, set[str]] = {c: set() for c in wanted}
-    for r in await fetchall(db, KEYS_FOR_CASES_SQL, (json.dumps(wanted),)):
-        found[int(r[0])].add(str(r[1]))
-    return {c: frozenset(keys) for c, keys in found.items()}
+    pending: dict[int, list[tuple[int, str]]] = {}
+    for case_id, key, row_id, is_pending, kind in await fetchall(db, KEYS_FOR_CASES_SQL, (json.dumps(wanted),)):
+        found[case_id].add(key)
+        if is_pending and kind in kinds_s:
+            pending.setdefault(case_id, []).append((row_id, key))
+    return {c: frozenset(keys) for c, keys in found.items()}, pending
 
 
-async def drop_pending_for_cases(
-    conn: aiosqlite.Connection, case_ids: Iterable[int], kinds: Iterable[str], reason: str, *,
-    keep: Iterable[str] = (),
-) -> int:
-    """`drop_pending_for_case` for many cases in one UPDATE; `keep` may mix the cases' keys (a key names
-    its case, so one list serves them all)."""
-    ids, kinds_l, keep_l = sorted(set(case_ids)), sorted(set(kinds)), sorted(set(keep))
-    if not ids or not kinds_l:
+# `+state`: the rows are found by id; the planner would otherwise read every pending row through outbox_pending.
+DROP_PENDING_IDS_SQL = ("UPDATE outbox SET state = 'dropped', last_error = ? WHERE +state = 'pending'"
+                        " AND id IN (SELECT value FROM json_each(?))")
+
+
+async def drop_pending_ids(conn: aiosqlite.Connection, ids: Iterable[int], reason: str) -> int:
+    """pending → dropped for these rows (the sweep's superseded or no longer needed reminders)."""
+    wanted = sorted(set(ids))
+    if not wanted:
         return 0
-    cur = await conn.execute(
-        "UPDATE outbox SET state = 'dropped', last_error = ? WHERE state = 'pending'"
-        " AND case_id IN (SELECT value FROM json_each(?)) AND kind IN (SELECT value FROM json_each(?))"
-        " AND key NOT IN (SELECT value FROM json_each(?))",
-        (reason, json.dumps(ids), json.dumps(kinds_l), json.dumps(keep_l)),
-    )
+    cur = await conn.execute(DROP_PENDING_IDS_SQL, (reason, json.dumps(wanted)))
     return cur.rowcount
 
 

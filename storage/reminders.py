@@ -9,7 +9,7 @@ from datetime import date, datetime
 import aiosqlite
 
 from bot.clock import iso
-from bot.domain import Case, PendingReview
+from bot.domain import Case, CaseStatus, PendingReview, Source, SweepCase
 from storage.cases import CASE_SQL, case_from_row
 from storage.db import Conn, Database, fetchall, fetchone
 
@@ -18,14 +18,32 @@ from storage.db import Conn, Database, fetchall, fetchone
 WATCHED_STATUSES = ("in_progress", "returned", "pending_feedback")
 
 
-DUE_SQL = (CASE_SQL + " WHERE c.next_action_at IS NOT NULL AND c.next_action_at <= ?"
-           " ORDER BY c.next_action_at, c.id LIMIT ?")
+# Only the columns of the running deadline (bot.reminders.target_of), no department join: the sweep
+# reads them through cases_next_action in due order.
+DUE_SQL = ("SELECT id, department_id, status, source, due_on, due_provisional, feedback_sent_on, feedback_due_on,"
+           " feedback_due_provisional FROM cases WHERE next_action_at IS NOT NULL AND next_action_at <= ?"
+           " ORDER BY next_action_at, id LIMIT ?")
+
+_STATUSES = {s.value: s for s in CaseStatus}
+_SOURCES = {s.value: s for s in Source}
 
 
-async def cases_due_for_action(db: Conn, until: datetime, *, limit: int = 500) -> list[Case]:
-    """Cases whose next_action_at has come (the indexed column: cost follows due items)."""
-    found = await fetchall(db, DUE_SQL, (iso(until), limit))
-    return [case_from_row(r) for r in found]
+def _day(text: str | None, parsed: dict[str, date]) -> date | None:
+    if text is None:
+        return None
+    day = parsed.get(text)
+    if day is None:
+        day = parsed[text] = date.fromisoformat(text)
+    return day
+
+
+async def cases_due_for_action(db: Conn, until: datetime, *, limit: int = 500) -> list[SweepCase]:
+    """Cases whose next_action_at has come (the indexed column: cost follows due items), as the light
+    rows the policy needs; the due cases of a batch share few deadlines, so each date text is parsed once."""
+    parsed: dict[str, date] = {}
+    return [SweepCase(r[0], r[1], _STATUSES[r[2]], _SOURCES[r[3]], _day(r[4], parsed), bool(r[5]),
+                      _day(r[6], parsed), _day(r[7], parsed), bool(r[8]))
+            for r in await fetchall(db, DUE_SQL, (iso(until), limit))]
 
 
 async def set_next_action(conn: aiosqlite.Connection, case_id: int, at: datetime | None) -> None:
@@ -35,8 +53,13 @@ async def set_next_action(conn: aiosqlite.Connection, case_id: int, at: datetime
 
 async def set_next_actions(conn: aiosqlite.Connection, plans: Iterable[tuple[int, datetime | None]]) -> None:
     """The sweep's new plans for a whole batch, in one executemany (case id, next instant or None)."""
-    await conn.executemany("UPDATE cases SET next_action_at = ? WHERE id = ?",
-                           [(iso(at) if at else None, case_id) for case_id, at in plans])
+    stamps: dict[datetime, str] = {}  # a batch's plans share few instants: each is formatted once
+    rows: list[tuple[str | None, int]] = []
+    for case_id, at in plans:
+        if at is not None and at not in stamps:
+            stamps[at] = iso(at)
+        rows.append((stamps[at] if at is not None else None, case_id))
+    await conn.executemany("UPDATE cases SET next_action_at = ? WHERE id = ?", rows)
 
 
 LIAISONS_BY_DEPARTMENT_SQL = (

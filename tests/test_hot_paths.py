@@ -47,6 +47,9 @@ async def test_sweep_queries_use_indexes(db: Database) -> None:
     assert no_case_scan(due) and any("cases_next_action" in s for s in due), due
     keys = await plan(db, outbox.KEYS_FOR_CASES_SQL, [json.dumps([1, 2, 3])])
     assert any("outbox_case" in s for s in keys), keys
+    drop = await plan(db, outbox.DROP_PENDING_IDS_SQL, ["superseded", json.dumps([1, 2, 3])])
+    assert any("outbox USING INTEGER PRIMARY KEY" in s for s in drop) and not any(s.startswith("SCAN outbox")
+                                                                                  for s in drop), drop
     people = await plan(db, reminders.LIAISONS_BY_DEPARTMENT_SQL, [json.dumps([1, 2])])
     assert any("people_department" in s for s in people), people
 

@@ -124,3 +124,49 @@ async def test_progress_note_only_from_the_addressee(svc: Services) -> None:
         await record_progress_note(svc.db, other, reply, now=svc.now())
     found = await repo.row_for_message(svc.db, me.id, 55)
     assert found is not None and found.id == row.id
+
+
+async def test_the_drop_keeps_the_current_rows_and_leaves_other_kinds_and_sent_rows(svc: Services) -> None:
+    """The sweep drops superseded reminders by id from what it read in its transaction: exactly the
+    case's pending rows of the reminder kinds whose key is not current, nothing else."""
+    await setup(svc)
+    await sweep(svc)  # step 10 for both liaisons, pending
+    first = await repo.rows(svc.db)
+    async with svc.db.transaction() as conn:
+        await repo.mark_sent(conn, first[0].id, 1, local(date(2026, 2, 9), 0, 11))
+        await conn.execute("INSERT INTO outbox (key, person_id, case_id, kind, payload, not_before, created_at)"
+                           " VALUES ('digest:x', ?, ?, 'digest', '{}', ?, ?)",
+                           (first[0].person_id, first[0].case_id, "2026-02-08T16:00:00+00:00",
+                            "2026-02-08T16:00:00+00:00"))
+        await conn.execute("UPDATE cases SET next_action_at = '2000-01-01T00:00:00+00:00'")
+    again = await sweep(svc)  # same day: the same step is current, nothing is superseded
+    assert (again.enqueued, again.dropped) == (0, 0)
+    clock(svc).set(local(date(2026, 2, 27), 0, 5))
+    later = await sweep(svc)
+    assert later.dropped == 1
+    by_key = {r.key: r.state for r in await repo.rows(svc.db)}
+    assert by_key[first[0].key] == "sent" and by_key[first[1].key] == "dropped" and by_key["digest:x"] == "pending"
+
+
+async def test_the_sweeps_light_rows_have_the_running_deadline_of_the_full_cases(tmp_path: Path) -> None:
+    """`SweepCase` (the columns the sweep reads) gives the policy the same running deadline as `Case`."""
+    from bench import data
+    from bot.reminders import target_of
+    from storage import reminders as reminders_repo
+
+    now = datetime(2026, 12, 1, 1, 0, tzinfo=TZ)
+    await data.build(tmp_path / "b.db", data.Shape(2000), now)
+    db = await Database.open(tmp_path / "b.db")
+    try:
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE cases SET next_action_at = '2000-01-01T00:00:00+00:00'")
+            await conn.execute("UPDATE cases SET status = 'pending_feedback', source = 'evaluation',"
+                               " feedback_due_on = due_on, feedback_due_provisional = id % 2 WHERE id % 7 = 0")
+        light = await reminders_repo.cases_due_for_action(db, now, limit=5000)
+        assert len(light) == len(await cases_repo.list_cases(db))
+        full = {c.id: c for c in await cases_repo.list_cases(db)}
+        assert [target_of(c) for c in light] == [target_of(full[c.id]) for c in light]
+        assert {c.department_id for c in light} == {c.department_id for c in full.values()}
+        assert sum(target_of(c) is not None and target_of(c).name == "feedback" for c in light) > 100  # type: ignore[union-attr]
+    finally:
+        await db.close()
