@@ -330,6 +330,12 @@ def _schedule_jobs(app: Application, svc: Services) -> None:
     jq.run_repeating(purge_job, interval=3600, first=5, name="purge-stale-imports")
     jq.run_once(check_job, when=3, name="database-quick-check")  # after polling began (start-up stays cheap)
 
+    async def checkpoint_job(_: object) -> None:
+        await jobs.checkpoint(svc)
+
+    jq.run_repeating(checkpoint_job, interval=jobs.CHECKPOINT_SECONDS, first=jobs.CHECKPOINT_SECONDS,
+                     name="wal-checkpoint", job_kwargs={"max_instances": 1, "coalesce": True})
+
     async def ladder_job(_: object) -> None:
         await ladder.refresh(svc.db, svc.calendar, settings, svc.clock)
 

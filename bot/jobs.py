@@ -47,6 +47,19 @@ async def check_database(svc: Services) -> str:
     return verdict
 
 
+CHECKPOINT_SECONDS = 10   # a PASSIVE checkpoint with nothing to copy reads the WAL index only
+
+
+async def checkpoint(svc: Services) -> tuple[int, int]:
+    """Every CHECKPOINT_SECONDS: the WAL copied into the database off the shared connection (storage.db)."""
+    frames, done = await svc.db.checkpoint()
+    if frames < 0:
+        log.debug("WAL checkpoint skipped: the database was busy")
+    elif done:
+        log.debug("WAL checkpoint: %d of %d frames", done, frames)
+    return frames, done
+
+
 async def daily_digest(svc: Services) -> None:
     """At escalation.digest_time (the sweep also catches a digest missed while the bot was down)."""
     await enqueue_daily_digests(svc)

@@ -27,6 +27,13 @@ from bot.errors import N_, DomainError, StartupError
 MIGRATIONS_PACKAGE = "storage.migrations"
 CACHE_KIB = 32 * 1024  # the connection's page cache, in KiB
 ANALYSIS_LIMIT = 400  # rows an ANALYZE run by PRAGMA optimize reads per index (SQLite's advice)
+# SQLite checkpoints the WAL from inside a COMMIT once it passes wal_autocheckpoint pages (1,000 by
+# default): a sweep of 1,000 due cases writes ~1,500 pages, so a checkpoint with its fsyncs (40-110 ms
+# here) ran inside the sweep, on the one shared connection every handler waits for. The bot checkpoints
+# from a connection of its own in a worker thread instead (`checkpoint`, every CHECKPOINT_SECONDS, bot.app);
+# this much higher limit (~40 MB of WAL) is only the backstop should that job not run (CLI commands
+# checkpoint at close, when SQLite's last connection goes).
+AUTOCHECKPOINT_PAGES = 10_000
 
 
 def _now() -> str:
@@ -126,6 +133,26 @@ class Database:
 
         return await asyncio.to_thread(check)
 
+    async def checkpoint(self) -> tuple[int, int]:
+        """A PASSIVE WAL checkpoint on a connection of its own, in a worker thread: the shared connection
+        and the event loop never wait for its copying and fsyncs, and it never waits for them (PASSIVE
+        copies what no reader still needs and returns). (WAL frames, frames checkpointed); (-1, -1)
+        when SQLite was busy or refused."""
+        def run() -> tuple[int, int]:
+            try:
+                conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=1)   # never creates a file
+            except sqlite3.Error:
+                return (-1, -1)
+            try:
+                row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                return (int(row[1]), int(row[2])) if row and not row[0] else (-1, -1)
+            except sqlite3.Error:
+                return (-1, -1)
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(run)
+
     async def _configure(self) -> None:
         mode = await (await self.conn.execute("PRAGMA journal_mode = WAL")).fetchone()
         if mode is None or str(mode[0]).lower() != "wal":
@@ -135,6 +162,7 @@ class Database:
         # A 32 MB page cache (SQLite's default is 2 MB): at 100k cases and more the indexes an import
         # inserts into outgrow 2 MB, and every insert then rereads pages (~15-25 % of an import here).
         await self.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB:d}")
+        await self.conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES:d}")
 
     async def _probe_write(self) -> None:
         """Commit one real write, so a read-only or full database stops the start, not the first action.

@@ -108,3 +108,38 @@ async def test_close_bounds_the_optimize(tmp_path: Path, traced: list[str]) -> N
     await db.close()
     # SQLite may decide to ANALYZE a table (it shows as "-- ANALYZE …"): only with the limit set first.
     assert traced[:2] == [f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}", "PRAGMA optimize"], traced
+
+
+async def test_checkpoints_leave_the_shared_connection(tmp_path: Path) -> None:
+    """A commit of more than SQLite's default 1,000 pages no longer checkpoints inside it (it did, inside
+    the sweep); `Database.checkpoint` copies the WAL from its own connection in a worker thread."""
+    db = await Database.open(tmp_path / "rectbot.db")
+    try:
+        row = await (await db.conn.execute("PRAGMA wal_autocheckpoint")).fetchone()
+        assert row is not None and int(row[0]) == storage_db.AUTOCHECKPOINT_PAGES > 1000
+        await db.conn.execute("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)")
+        async with db.transaction() as conn:
+            await conn.executemany("INSERT INTO filler (body) VALUES (?)", [("x" * 3000,) for _ in range(2000)])
+        wal = Path(f"{db.path}-wal")
+        frames = wal.stat().st_size // 4096
+        assert frames > 1500                                   # still in the WAL: no checkpoint ran in COMMIT
+        main_before = db.path.stat().st_size
+        total, done = await db.checkpoint()
+        assert total >= 1500 and done == total                # every frame copied (no reader held one back)
+        assert db.path.stat().st_size > main_before + 1500 * 4096
+        async with db.transaction() as conn:                   # the next write restarts the WAL from its start
+            await conn.execute("INSERT INTO filler (body) VALUES ('y')")
+        assert (await db.checkpoint())[0] < 10
+    finally:
+        await db.close()
+
+
+async def test_a_checkpoint_never_creates_a_missing_database(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "rectbot.db")
+    try:
+        db.path = tmp_path / "gone.db"
+        assert await db.checkpoint() == (-1, -1)
+        assert not (tmp_path / "gone.db").exists()
+    finally:
+        db.path = tmp_path / "rectbot.db"
+        await db.close()
