@@ -336,44 +336,89 @@ def _ident(draft: CaseDraft) -> tuple[str, str, str, str]:
     return (draft.department_name, draft.project, draft.source, draft.feedback_doc_no)
 
 
+class _RowChecker:
+    """Validates a sheet's rows as they come (the header first): bad rows, in-file duplicates, valid drafts."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] | None = None   # column key → cell position, once the header is read
+        self.missing: list[str] = []
+        self.total = 0
+        self.plan = ImportPlan()
+        self.seen: set[tuple[str, str, str, str]] = set()
+        self.valid: list[tuple[int, CaseDraft, int | None]] = []
+
+    def header(self, headers: Sequence[str]) -> None:
+        index: dict[str, int] = {}
+        for i, h in enumerate(headers):
+            key = _HEADER_KEYS.get(_norm_header(h))
+            if key and key not in index:
+                index[key] = i
+        self.index = index
+        self.missing = [zh for key, zh, _en, required in IMPORT_COLUMNS if required and key not in index]
+
+    async def frame(self, rows: list[tuple[int, list[Any]]]) -> None:
+        """One frame from the worker; the sheet's first row is its header."""
+        if self.index is None:
+            if not rows:
+                return
+            (_number, header), rows = rows[0], rows[1:]
+            self.header([str(h or "").strip() for h in header])
+        await self.rows(rows)
+
+    async def rows(self, rows: Sequence[tuple[int, list[Any]]]) -> None:
+        self.total += len(rows)
+        if self.missing:
+            return   # reported once the whole file is read
+        index = self.index or {}
+        plan, seen, valid = self.plan, self.seen, self.valid
+        for n, (number, cells) in enumerate(rows, start=1):
+            if n % _YIELD_ROWS == 0:
+                await asyncio.sleep(0)
+            width = len(cells)
+            values = {key: (cells[i] if i < width else None) for key, i in index.items()}
+            try:
+                draft, case_id = _row_draft(values)
+            except _RowInvalid as exc:
+                plan.bad.append(RowError(number, exc.reasons))
+                continue
+            ident = _ident(draft)
+            if ident in seen:
+                plan.duplicates += 1
+                continue
+            seen.add(ident)
+            valid.append((number, draft, case_id))
+
+
 async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | Table, *,
                       isolate: bool = True) -> ImportPlan:
     """Parse (in a worker) and validate every row, sorting it into new / already present / duplicate / bad.
 
-    Writes nothing. Validation yields to the event loop every `_YIELD_ROWS` rows so that a big file
-    does not hold up other people's updates.
+    Writes nothing. The rows are validated frame by frame as the worker sends them, while it parses
+    the next ones; validation yields to the event loop every `_YIELD_ROWS` rows so that a big file
+    does not hold up other people's updates. A refusal of the file (its size, a broken row) comes
+    before the report of missing columns, as when the whole file was read first.
     """
-    table = await load_table(table, isolate=isolate)
-    keys: dict[str, str] = {}
-    for i, h in enumerate(table.headers):
-        key = _HEADER_KEYS.get(_norm_header(h))
-        if key and key not in keys:
-            keys[key] = str(i)
-    index = {key: int(i) for key, i in keys.items()}
-    missing = [zh for key, zh, _en, required in IMPORT_COLUMNS if required and key not in index]
-    if missing:
-        raise DomainError(N_("The file lacks the required column(s): {columns}."), columns="、".join(missing))
+    check = _RowChecker()
+    if isinstance(table, Table):
+        check.header(table.headers)
+        await check.rows(table.rows)
+    else:
+        sheet = await read_rows(table.data, table.kind, table.name, table.limits, isolate=isolate,
+                                on_rows=check.frame)
+        if sheet.peak_rss_kb:
+            log.info("parsed %s: %d rows, worker peak RSS %d MB", table.name, check.total, sheet.peak_rss_kb // 1024)
+        if check.index is None:
+            raise DomainError(N_("The file {name} is empty."), name=table.name)
+    if check.missing:
+        raise DomainError(N_("The file lacks the required column(s): {columns}."), columns="、".join(check.missing))
+    index = check.index or {}
     is_export = "deadline_status" in index or "case_id" in index
     departments = {d.name for d in await people_repo.list_departments(db)}
-    plan = ImportPlan(total=len(table.rows))
-    seen: set[tuple[str, str, str, str]] = set()
+    plan = check.plan
+    plan.total = check.total
+    seen = check.seen
     new_departments: dict[str, None] = {}
-    valid: list[tuple[int, CaseDraft, int | None]] = []
-    for n, (number, cells) in enumerate(table.rows, start=1):
-        if n % _YIELD_ROWS == 0:
-            await asyncio.sleep(0)
-        values = {key: (cells[i] if i < len(cells) else None) for key, i in index.items()}
-        try:
-            draft, case_id = _row_draft(values)
-        except _RowInvalid as exc:
-            plan.bad.append(RowError(number, exc.reasons))
-            continue
-        ident = _ident(draft)
-        if ident in seen:
-            plan.duplicates += 1
-            continue
-        seen.add(ident)
-        valid.append((number, draft, case_id))
+    valid = check.valid
     # Only the file's own keys and ids are looked up (memory follows the file, not the database).
     existing = await repo.existing_keys(db, seen)
     wanted_ids = [case_id for _n, _d, case_id in valid if case_id is not None]
