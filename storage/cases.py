@@ -324,17 +324,17 @@ IMPORT_AUDIT_SQL = (
 
 
 async def import_case_rows(conn: aiosqlite.Connection, rows: Sequence[Sequence[Any]], *, actor: str, at: str,
-                           ) -> list[int]:
+                           ) -> int:
     """Insert ledger rows that are not there yet (`ImportRows` rows), each with its
-    `case.import` audit row; returns the ids of the rows actually inserted.
+    `case.import` audit row; returns how many were actually inserted.
 
     Set-based: one INSERT … VALUES a `IMPORT_STATEMENT_ROWS` cases, one INSERT … SELECT for their audit
     rows (inside the caller's transaction the new rows are exactly those above the largest id before),
-    one query for the ids."""
+    whose count is the answer: few round trips, as each waits for the event loop's next turn."""
     before = await fetchone(conn, "SELECT COALESCE(MAX(id), 0) FROM cases")
     first = int(before[0]) if before else 0
     for start in range(0, len(rows), IMPORT_STATEMENT_ROWS):
         part = rows[start:start + IMPORT_STATEMENT_ROWS]
         await conn.execute(import_cases_sql(len(part)), list(itertools.chain.from_iterable(part)))
-    await conn.execute(IMPORT_AUDIT_SQL, (at, actor, first))
-    return [int(r[0]) for r in await fetchall(conn, "SELECT id FROM cases WHERE id > ? ORDER BY id", (first,))]
+    audited = await conn.execute(IMPORT_AUDIT_SQL, (at, actor, first))
+    return audited.rowcount

@@ -73,7 +73,7 @@ async def test_a_failing_transaction_rolls_back_only_itself_and_the_import_says_
     real = repo.import_case_rows
     calls = 0
 
-    async def third_fails(*args: Any, **kwargs: Any) -> list[int]:
+    async def third_fails(*args: Any, **kwargs: Any) -> int:
         nonlocal calls
         calls += 1
         if calls == 3:
