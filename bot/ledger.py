@@ -17,7 +17,7 @@ import functools
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from bot.budget import suggestion_label
 from bot.cases import OPEN_STATUSES, CaseDeadlines, CaseDraft, case_values, compute_case_deadlines, require_bureau
 from bot.clock import iso
 from bot.confidential import shown
-from bot.domain import CaseStatus, Grade, NewCase, Person, Source
+from bot.domain import CaseStatus, Grade, Person, Source
 from bot.errors import DomainError, Msg, RectbotError
 from bot.i18n import N_, Translator, translator_for_locale
 from bot.ladder import FILLS, Colour, colour_of
@@ -104,9 +104,11 @@ DECISION_LABELS = {"close": "销号", "return_for_rework": "退回补充", "refu
                    "inadequate": "整改不到位", "falsely_reported": "虚报"}
 CONFIDENTIAL_PLACEHOLDER = "（涉密事项）"
 
-BATCH_ROWS = 500
+BATCH_ROWS = 1000            # rows a statement (~50 ms of SQLite here)
+TRANSACTION_ROWS = 10_000    # rows a transaction: a few a file (each commit writes the index pages it touched)
 MAX_ROWS = LIMITS.rows
 _YIELD_ROWS = 100
+_BUILD_YIELD_ROWS = 20   # ~0.5 ms of building between turns of the event loop
 
 
 # --------------------------------------------------------------------------- reading files
@@ -202,6 +204,8 @@ def _msg(exc: RectbotError) -> Msg:
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:   # nearly every cell (CSV: all): the same result as below, without the checks
+        return value.strip()
     v = _blank(value)
     if v is None:
         return ""
@@ -218,6 +222,10 @@ _parse_date = functools.lru_cache(maxsize=4096)(parse_date)
 
 
 def _date(value: Any, column: str) -> date | None:
+    if type(value) is str:
+        known = _DATE_TEXTS.get(value)
+        if known is not None:
+            return known
     v = _blank(value)
     if v is None:
         return None
@@ -229,10 +237,17 @@ def _date(value: Any, column: str) -> date | None:
     if " " in text and text.split(" ", 1)[1].strip("0: ") == "":  # "2026-03-05 00:00:00"
         text = text.split(" ", 1)[0]
     try:
-        return _parse_date(text)
+        parsed = _parse_date(text)
     except RectbotError:
         raise DomainError(N_('{column}: cannot read the date "{text}" (write 2026-03-05, 2026/3/5 or 2026年3月5日).'),
                           column=column, text=text[:30]) from None
+    if type(value) is str and len(_DATE_TEXTS) < 4096:
+        _DATE_TEXTS[value] = parsed
+    return parsed
+
+
+# Cell text → its date, for the texts read before (a cell's whole text: no trimming or parsing again).
+_DATE_TEXTS: dict[str, date] = {}
 
 
 def _row_draft(cells: dict[str, Any]) -> tuple[CaseDraft, int | None]:
@@ -322,44 +337,89 @@ def _ident(draft: CaseDraft) -> tuple[str, str, str, str]:
     return (draft.department_name, draft.project, draft.source, draft.feedback_doc_no)
 
 
+class _RowChecker:
+    """Validates a sheet's rows as they come (the header first): bad rows, in-file duplicates, valid drafts."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] | None = None   # column key → cell position, once the header is read
+        self.missing: list[str] = []
+        self.total = 0
+        self.plan = ImportPlan()
+        self.seen: set[tuple[str, str, str, str]] = set()
+        self.valid: list[tuple[int, CaseDraft, int | None]] = []
+
+    def header(self, headers: Sequence[str]) -> None:
+        index: dict[str, int] = {}
+        for i, h in enumerate(headers):
+            key = _HEADER_KEYS.get(_norm_header(h))
+            if key and key not in index:
+                index[key] = i
+        self.index = index
+        self.missing = [zh for key, zh, _en, required in IMPORT_COLUMNS if required and key not in index]
+
+    async def frame(self, rows: list[tuple[int, list[Any]]]) -> None:
+        """One frame from the worker; the sheet's first row is its header."""
+        if self.index is None:
+            if not rows:
+                return
+            (_number, header), rows = rows[0], rows[1:]
+            self.header([str(h or "").strip() for h in header])
+        await self.rows(rows)
+
+    async def rows(self, rows: Sequence[tuple[int, list[Any]]]) -> None:
+        self.total += len(rows)
+        if self.missing:
+            return   # reported once the whole file is read
+        index = self.index or {}
+        plan, seen, valid = self.plan, self.seen, self.valid
+        for n, (number, cells) in enumerate(rows, start=1):
+            if n % _YIELD_ROWS == 0:
+                await asyncio.sleep(0)
+            width = len(cells)
+            values = {key: (cells[i] if i < width else None) for key, i in index.items()}
+            try:
+                draft, case_id = _row_draft(values)
+            except _RowInvalid as exc:
+                plan.bad.append(RowError(number, exc.reasons))
+                continue
+            ident = _ident(draft)
+            if ident in seen:
+                plan.duplicates += 1
+                continue
+            seen.add(ident)
+            valid.append((number, draft, case_id))
+
+
 async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | Table, *,
                       isolate: bool = True) -> ImportPlan:
     """Parse (in a worker) and validate every row, sorting it into new / already present / duplicate / bad.
 
-    Writes nothing. Validation yields to the event loop every `_YIELD_ROWS` rows so that a big file
-    does not hold up other people's updates.
+    Writes nothing. The rows are validated frame by frame as the worker sends them, while it parses
+    the next ones; validation yields to the event loop every `_YIELD_ROWS` rows so that a big file
+    does not hold up other people's updates. A refusal of the file (its size, a broken row) comes
+    before the report of missing columns, as when the whole file was read first.
     """
-    table = await load_table(table, isolate=isolate)
-    keys: dict[str, str] = {}
-    for i, h in enumerate(table.headers):
-        key = _HEADER_KEYS.get(_norm_header(h))
-        if key and key not in keys:
-            keys[key] = str(i)
-    index = {key: int(i) for key, i in keys.items()}
-    missing = [zh for key, zh, _en, required in IMPORT_COLUMNS if required and key not in index]
-    if missing:
-        raise DomainError(N_("The file lacks the required column(s): {columns}."), columns="、".join(missing))
+    check = _RowChecker()
+    if isinstance(table, Table):
+        check.header(table.headers)
+        await check.rows(table.rows)
+    else:
+        sheet = await read_rows(table.data, table.kind, table.name, table.limits, isolate=isolate,
+                                on_rows=check.frame)
+        if sheet.peak_rss_kb:
+            log.info("parsed %s: %d rows, worker peak RSS %d MB", table.name, check.total, sheet.peak_rss_kb // 1024)
+        if check.index is None:
+            raise DomainError(N_("The file {name} is empty."), name=table.name)
+    if check.missing:
+        raise DomainError(N_("The file lacks the required column(s): {columns}."), columns="、".join(check.missing))
+    index = check.index or {}
     is_export = "deadline_status" in index or "case_id" in index
     departments = {d.name for d in await people_repo.list_departments(db)}
-    plan = ImportPlan(total=len(table.rows))
-    seen: set[tuple[str, str, str, str]] = set()
+    plan = check.plan
+    plan.total = check.total
+    seen = check.seen
     new_departments: dict[str, None] = {}
-    valid: list[tuple[int, CaseDraft, int | None]] = []
-    for n, (number, cells) in enumerate(table.rows, start=1):
-        if n % _YIELD_ROWS == 0:
-            await asyncio.sleep(0)
-        values = {key: (cells[i] if i < len(cells) else None) for key, i in index.items()}
-        try:
-            draft, case_id = _row_draft(values)
-        except _RowInvalid as exc:
-            plan.bad.append(RowError(number, exc.reasons))
-            continue
-        ident = _ident(draft)
-        if ident in seen:
-            plan.duplicates += 1
-            continue
-        seen.add(ident)
-        valid.append((number, draft, case_id))
+    valid = check.valid
     # Only the file's own keys and ids are looked up (memory follows the file, not the database).
     existing = await repo.existing_keys(db, seen)
     wanted_ids = [case_id for _n, _d, case_id in valid if case_id is not None]
@@ -378,11 +438,6 @@ async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | 
     return plan
 
 
-def _planned(new: NewCase, at: datetime | None) -> NewCase:
-    """The row with its first sweep planned (a copy only when that is not already `now`)."""
-    return new if at == new.next_action_at else replace(new, next_action_at=at)
-
-
 @dataclass(frozen=True)
 class ImportResult:
     added: int
@@ -398,53 +453,126 @@ Progress = Callable[[int, int], Awaitable[None]]
 async def apply_import(
     db: Database, calendar: WorkCalendar, plan: ImportPlan, *, actor: Person | None, now: datetime,
     skip_invalid: bool = False, progress: Progress | None = None, batch_rows: int = BATCH_ROWS,
-    settings: Settings | None = None,
+    settings: Settings | None = None, transaction_rows: int = TRANSACTION_ROWS,
 ) -> ImportResult:
-    """Write the plan's new rows, `batch_rows` per transaction (one executemany each), yielding between
-    them; refuses while rows are bad unless confirmed. With `settings`, each row's first sweep is
-    planned now (bot.reminders.first_action_at) instead of every imported case being due at once."""
+    """Write the plan's new rows: one INSERT … SELECT of `batch_rows` rows a statement, about
+    `transaction_rows` a transaction; refuses while rows are bad unless confirmed. With `settings`,
+    each row's first sweep is planned now (bot.reminders.first_action_at) instead of every imported
+    case being due at once.
+
+    A pipeline, so that Python and SQLite work at the same time: this coroutine builds the next batch
+    (yielding every `_YIELD_ROWS` rows) while a writer task's statement runs in aiosqlite's thread."""
     require_bureau(actor)
     if plan.bad and not skip_invalid:
         raise DomainError(N_("{n} row(s) have problems, so nothing was imported."), n=len(plan.bad))
     actor_s = actor_of(actor)
-    at = iso(now)
-    dept_ids = {d.name: d.id for d in await people_repo.list_departments(db)}
-    created: list[str] = []
-    added = 0
+    known = {d.name: d.id for d in await people_repo.list_departments(db)}
     total = len(plan.new)
-    planned: dict[tuple[Any, ...], datetime | None] = {}
-    deadlines: dict[tuple[Any, ...], CaseDeadlines] = {}  # per distinct inputs, not per row
-    for start in range(0, total, batch_rows):
-        chunk = plan.new[start:start + batch_rows]
-        async with db.transaction() as conn:
-            made: dict[str, int] = {}
-            for row in chunk:
-                name = row.draft.department_name
-                if name not in dept_ids and name not in made:
-                    dept = await people_repo.insert_department(conn, name, at)
-                    await audit(conn, actor=actor_s, action="department.add", entity="department",
-                                entity_id=dept.id, after={"name": name, "via": "import"}, at=now)
-                    made[name] = dept.id
-            values = [case_values(row.draft, department_id=made.get(row.draft.department_name)
-                                  or dept_ids[row.draft.department_name], calendar=calendar,
-                                  created_by=actor_s, now=now, received_by="import", cache=deadlines)
-                      for row in chunk]
-            if settings is not None:
-                values = [_planned(v, first_action_at(v, calendar=calendar, now=now, settings=settings,
-                                                       cache=planned)) for v in values]
-            inserted = await repo.import_cases(conn, values, actor=actor_s, at=at)
-        # Only after the commit: a rolled-back batch must not leave names behind.
-        dept_ids.update(made)
-        created.extend(made)
-        added += len(inserted)
-        if progress is not None:
-            await progress(min(start + len(chunk), total), total)
-        await asyncio.sleep(0)  # other people's updates between batches
+    batches: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=2)
+    writer = asyncio.create_task(_write_batches(db, batches, known, actor=actor_s, now=now, total=total,
+                                                progress=progress, transaction_rows=transaction_rows))
+    try:
+        builder = _BatchBuilder(calendar, now=now, settings=settings, created_by=actor_s, known=known)
+        for start in range(0, total, batch_rows):
+            await _put(batches, await builder.build(plan.new[start:start + batch_rows]), writer)
+        await _put(batches, None, writer)
+        added, created = await writer
+    finally:
+        if not writer.done():
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
     result = ImportResult(added, plan.existing + (total - added), plan.duplicates,
                           len(plan.bad) if skip_invalid else 0, created)
     log_event(log, "import applied", rows=added, existing=result.existing, skipped=result.skipped_bad,
               departments=len(created), by=actor_s)
     return result
+
+
+@dataclass(frozen=True)
+class _Batch:
+    rows: list[list[Any]]     # storage.cases.ImportRows rows
+    count: int
+    departments: list[str]    # names of its rows that were not in the ledger when the import began
+
+
+class _BatchBuilder:
+    """Planned rows → batches: the case values, the first sweep, the stored form, per distinct inputs
+    where the work is the same (deadlines, first sweep, dates), not per row."""
+
+    def __init__(self, calendar: WorkCalendar, *, now: datetime, settings: Settings | None, created_by: str,
+                 known: dict[str, int]) -> None:
+        self.calendar, self.now, self.settings, self.created_by, self.known = calendar, now, settings, created_by, known
+        self.deadlines: dict[tuple[Any, ...], CaseDeadlines] = {}
+        self.planned: dict[tuple[Any, ...], datetime | None] = {}
+        self.rows = repo.ImportRows()
+
+    async def build(self, chunk: Sequence[PlannedRow]) -> _Batch:
+        out: list[list[Any]] = []
+        fresh: dict[str, None] = {}
+        calendar, now, settings, known = self.calendar, self.now, self.settings, self.known
+        for n, planned_row in enumerate(chunk, start=1):
+            if n % _BUILD_YIELD_ROWS == 0:
+                # Often: the writer sends its next statement only at a turn of the loop, SQLite idles till then.
+                await asyncio.sleep(0)
+            draft = planned_row.draft
+            name = draft.department_name
+            department_id = known.get(name)
+            if department_id is None:
+                fresh[name] = None
+            # The department's id is resolved by name in SQL: 0 here only stands for "not created yet".
+            new = case_values(draft, department_id=department_id or 0, calendar=calendar, created_by=self.created_by,
+                              now=now, received_by="import", cache=self.deadlines)
+            at = new.next_action_at if settings is None else first_action_at(
+                new, calendar=calendar, now=now, settings=settings, cache=self.planned)
+            out.append(self.rows.row(name, new, at))
+        return _Batch(out, len(out), list(fresh))
+
+
+async def _put(batches: asyncio.Queue[_Batch | None], batch: _Batch | None, writer: asyncio.Task[Any]) -> None:
+    """Queue a batch for the writer, or raise the writer's error if it stopped (it takes no more)."""
+    put = asyncio.ensure_future(batches.put(batch))
+    await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
+    if not put.done():   # the writer stopped, so nobody takes the batch: its error is the import's
+        put.cancel()
+        writer.result()
+        raise RuntimeError("the import writer ended before the last batch")
+
+
+async def _write_batches(db: Database, batches: asyncio.Queue[_Batch | None], known: dict[str, int], *,
+                         actor: str, now: datetime, total: int, progress: Progress | None,
+                         transaction_rows: int) -> tuple[int, list[str]]:
+    """Write queued batches, about `transaction_rows` a transaction (a few per file: each commit
+    writes every index page the rows touched); a new department with the first batch that needs it.
+    Progress is reported after each commit."""
+    at = iso(now)
+    added = done = 0
+    created: list[str] = []
+    batch = await batches.get()
+    while batch is not None:
+        async with db.transaction() as conn:
+            made: dict[str, int] = {}
+            rows = 0
+            while batch is not None and rows < transaction_rows:
+                for name in batch.departments:
+                    if name not in known and name not in made:
+                        dept = await people_repo.insert_department(conn, name, at)
+                        await audit(conn, actor=actor, action="department.add", entity="department",
+                                    entity_id=dept.id, after={"name": name, "via": "import"}, at=now)
+                        made[name] = dept.id
+                added += await repo.import_case_rows(conn, batch.rows, actor=actor, at=at)
+                rows += batch.count
+                if rows < transaction_rows:
+                    batch = await batches.get()
+        # Only after the commit: a rolled-back transaction must not leave names behind.
+        known.update(made)
+        created.extend(made)
+        done += rows
+        if progress is not None:
+            await progress(done, total)
+        if batch is not None:   # the transaction was full: the next one starts with the next batch
+            batch = await batches.get()
+    return added, created
 
 
 def describe_plan(t: Translator, plan: ImportPlan, *, max_errors: int = 30) -> str:

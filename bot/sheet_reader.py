@@ -38,7 +38,7 @@ import struct
 import sys
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -65,7 +65,7 @@ class Limits:
     columns: int = 64                     # the ledger has 22; data further right is refused
     field_chars: int = 32_767             # Excel's own limit for one cell
     memory_bytes: int = 1024 * MIB        # address space of the parsing process (Linux)
-    seconds: float = 120.0                # wall clock of the parsing process
+    seconds: float = 120.0                # wall clock of the parsing process (with on_rows: and of their use)
 
 
 LIMITS = Limits()
@@ -229,16 +229,17 @@ def _fit(number: int, cells: list[Any], limits: Limits) -> list[Any] | None:
     return cells
 
 
-def _collect(numbered: Iterable[tuple[int, list[Any]]], limits: Limits) -> list[Row]:
-    rows: list[Row] = []
+def _collect(numbered: Iterable[tuple[int, list[Any]]], limits: Limits) -> Iterator[Row]:
+    """The non-blank rows, fitted, as they are read (the worker sends them on while it parses)."""
+    kept = 0
     for number, cells in numbered:
         fitted = _fit(number, cells, limits)
         if fitted is None:
             continue
-        if len(rows) > limits.rows:   # the header row plus `limits.rows` data rows
+        if kept > limits.rows:   # the header row plus `limits.rows` data rows
             raise DomainError(TOO_MANY_ROWS, limit=limits.rows)
-        rows.append((number, fitted))
-    return rows
+        kept += 1
+        yield number, fitted
 
 
 def _xlsx_rows(data: bytes, name: str) -> Iterator[tuple[int, list[Any]]]:
@@ -288,8 +289,11 @@ def _csv_rows(data: bytes, limits: Limits) -> Iterator[tuple[int, list[Any]]]:
 
 def parse(data: bytes, kind: str, name: str, limits: Limits = LIMITS) -> list[Row]:
     """The non-blank rows of the first sheet (or the CSV), each cut to the column limit."""
-    rows = _xlsx_rows(data, name) if kind == XLSX else _csv_rows(data, limits)
-    return _collect(rows, limits)
+    return list(_stream(data, kind, name, limits))
+
+
+def _stream(data: bytes, kind: str, name: str, limits: Limits) -> Iterator[Row]:
+    return _collect(_xlsx_rows(data, name) if kind == XLSX else _csv_rows(data, limits), limits)
 
 
 # --------------------------------------------------------------------------- the worker process
@@ -345,23 +349,37 @@ def child_main() -> None:
     data, kind, name, fields = pickle.load(sys.stdin.buffer)
     limits = Limits(**fields)
     _cap(limits)
+    # Frames go out while parsing goes on, so that the parent validates one frame while this process
+    # parses the next; a refusal may follow frames (the parent then discards what it read).
     try:
-        rows = parse(data, kind, name, limits)
+        frame: list[Row] = []
+        for row in _stream(data, kind, name, limits):
+            frame.append(row)
+            if len(frame) >= _FRAME_ROWS:
+                _send(out, ("rows", frame))
+                frame = []
+        if frame:
+            _send(out, ("rows", frame))
     except DomainError as exc:
         _send(out, ("refused", exc.msgid, exc.params))
         return
     except MemoryError:
-        del data
+        del data, frame
         _send(out, ("refused", OUT_OF_MEMORY, {"limit": _mb(limits.memory_bytes)}))
         return
     del data
-    for start in range(0, len(rows), _FRAME_ROWS):
-        _send(out, ("rows", rows[start:start + _FRAME_ROWS]))
     _send(out, ("done", _peak_rss_kb()))
 
 
-async def read_rows(data: bytes, kind: str, name: str, limits: Limits = LIMITS, *, isolate: bool = True) -> Sheet:
-    """Parse in a capped child process (or, with isolate=False or no way to start one, in a thread)."""
+OnRows = Callable[[list[Row]], Awaitable[None]]
+
+
+async def read_rows(data: bytes, kind: str, name: str, limits: Limits = LIMITS, *, isolate: bool = True,
+                    on_rows: OnRows | None = None) -> Sheet:
+    """Parse in a capped child process (or, with isolate=False or no way to start one, in a thread).
+
+    With `on_rows`, each frame of rows goes to it as it arrives (a ledger import validates them while
+    the worker parses on) and the Sheet's `rows` stay empty; a refusal can come after some frames."""
     if isolate and sys.executable:
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -370,11 +388,17 @@ async def read_rows(data: bytes, kind: str, name: str, limits: Limits = LIMITS, 
         except (OSError, NotImplementedError, RuntimeError) as exc:
             log.warning("cannot start the spreadsheet worker (%s); parsing in a thread", exc)
         else:
-            return await _talk(proc, data, kind, name, limits)
-    return Sheet(await asyncio.to_thread(parse, data, kind, name, limits))
+            return await _talk(proc, data, kind, name, limits, on_rows)
+    rows = await asyncio.to_thread(parse, data, kind, name, limits)
+    if on_rows is None:
+        return Sheet(rows)
+    for start in range(0, len(rows), _FRAME_ROWS):
+        await on_rows(rows[start:start + _FRAME_ROWS])
+    return Sheet([])
 
 
-async def _talk(proc: asyncio.subprocess.Process, data: bytes, kind: str, name: str, limits: Limits) -> Sheet:
+async def _talk(proc: asyncio.subprocess.Process, data: bytes, kind: str, name: str, limits: Limits,
+                on_rows: OnRows | None) -> Sheet:
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
     tail = bytearray()   # the last few KB of the child's stderr, for the log
@@ -406,7 +430,10 @@ async def _talk(proc: asyncio.subprocess.Process, data: bytes, kind: str, name: 
                     raise DomainError(TOO_SLOW, limit=int(limits.seconds)) from None
                 raise DomainError(WORKER_FAILED, name=name) from None
             if message[0] == "rows":
-                rows.extend(message[1])
+                if on_rows is None:
+                    rows.extend(message[1])
+                else:
+                    await on_rows(message[1])
             elif message[0] == "done":
                 return Sheet(rows, int(message[1]))
             else:   # "refused"

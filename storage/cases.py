@@ -6,7 +6,10 @@ and writes inside `async with db.transaction() as conn`). Dates are stored as IS
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -173,22 +176,6 @@ def _new_case_values(new: NewCase) -> list[Any]:
     return [to_db(c, getattr(new, c)) for c in CASE_COLUMNS]
 
 
-def _bulk_case_values(rows: Sequence[NewCase]) -> list[list[Any]]:
-    """`_new_case_values` for many rows (an import): the same values, but each distinct timestamp
-    converted once (an import stamps every row with the same few), not four times a row."""
-    stamps: dict[datetime, str] = {}
-
-    def value(field: str, v: Any) -> Any:
-        if field in _TS_FIELDS and isinstance(v, datetime):
-            text = stamps.get(v)
-            if text is None:
-                text = stamps[v] = iso(v)
-            return text
-        return to_db(field, v)
-
-    return [[value(c, getattr(new, c)) for c in CASE_COLUMNS] for new in rows]
-
-
 async def insert_case(conn: aiosqlite.Connection, new: NewCase) -> int:
     cur = await conn.execute(_INSERT_CASE, _new_case_values(new))
     assert cur.lastrowid is not None
@@ -267,33 +254,87 @@ async def count_cases(conn: Conn) -> int:
     return int(row[0]) if row else 0
 
 
-async def import_cases(
-    conn: aiosqlite.Connection, rows: Sequence[NewCase], *, actor: str, at: str,
-) -> list[int]:
-    """Insert ledger rows that are not there yet (ON CONFLICT on the ledger identity does nothing),
-    each with its `case.import` audit row; returns the ids of the rows actually inserted.
+class ImportRows:
+    """Ledger rows as `import_case_rows` inserts them: the department's *name* first (resolved
+    in SQL, so a batch can be built before its new departments exist), then CASE_COLUMNS[1:] as stored
+    (`to_db`), each distinct date and timestamp converted once (an import repeats a few hundred)."""
 
-    Set-based: one executemany for the cases, one query for the ids they got (inside the caller's
-    transaction the new rows are exactly those above the largest id before), one executemany for
-    the audit rows."""
-    if not rows:
-        return []
-    values = _bulk_case_values(rows)
+    def __init__(self) -> None:
+        self._dates: dict[date, str] = {}
+        self._stamps: dict[datetime, str] = {}
+
+    def row(self, department: str, new: NewCase, next_action_at: datetime | None) -> list[Any]:
+        values: list[Any] = [department, *_IMPORT_GET(new)]
+        values[_NEXT_ACTION] = next_action_at
+        dates, stamps = self._dates, self._stamps
+        for i in _IMPORT_DATES:
+            v = values[i]
+            if v is not None:
+                text = dates.get(v)
+                if text is None:
+                    text = dates[v] = v.isoformat()
+                values[i] = text
+        for i in _IMPORT_STAMPS:
+            v = values[i]
+            if v is not None:
+                text = stamps.get(v)
+                if text is None:
+                    text = stamps[v] = iso(v)
+                values[i] = text
+        for i in _IMPORT_BOOLS:
+            values[i] = int(bool(values[i]))
+        for i in _IMPORT_ENUMS:
+            v = values[i]
+            if v is not None:
+                values[i] = str(v)   # StrEnum members are stored as their plain value
+        return values
+
+
+_IMPORT_GET = operator.attrgetter(*CASE_COLUMNS[1:])
+_NEXT_ACTION = CASE_COLUMNS.index("next_action_at")
+_IMPORT_DATES = tuple(i for i, c in enumerate(CASE_COLUMNS) if c in _DATE_FIELDS)
+_IMPORT_STAMPS = tuple(i for i, c in enumerate(CASE_COLUMNS) if c in _TS_FIELDS)
+_IMPORT_BOOLS = tuple(i for i, c in enumerate(CASE_COLUMNS) if c in _BOOL_FIELDS)
+_IMPORT_ENUMS = tuple(CASE_COLUMNS.index(c) for c in ("source", "grade", "status"))
+
+# Rows a statement: one INSERT … VALUES of many rows is one sqlite3_step with the GIL released
+# throughout (an executemany takes the GIL back for every row, so it waits on the event loop's
+# Python between rows; json_each with a json_extract a column cost SQLite 14 µs a row more).
+# 27 parameters a row: 1,000 rows stay under SQLite's 32,766 parameters a statement.
+IMPORT_STATEMENT_ROWS = 1000
+
+
+@functools.lru_cache(maxsize=4)
+def import_cases_sql(rows: int) -> str:
+    """The INSERT of `rows` ImportRows rows: the department by its UNIQUE name, ON CONFLICT on the
+    ledger identity doing nothing (the same text for every full batch: SQLite's statement cache keeps it)."""
+    one = "((SELECT d.id FROM departments d WHERE d.name = ?), " + ", ".join("?" * (len(CASE_COLUMNS) - 1)) + ")"
+    return (f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) VALUES " + ", ".join([one] * rows)
+            + " ON CONFLICT (department_id, project, source, feedback_doc_no) DO NOTHING")
+
+
+# Each inserted case's `case.import` audit row: its columns as stored, as one JSON object (the
+# same keys and values the per-row json.dumps wrote; SQLite's JSON has no spaces after , and :).
+IMPORT_AUDIT_SQL = (
+    "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)"
+    " SELECT ?, ?, 'case.import', 'case', id, NULL, json_object("
+    + ", ".join(f"'{c}', {c}" for c in CASE_COLUMNS)
+    + ") FROM cases WHERE id > ? ORDER BY id"
+)
+
+
+async def import_case_rows(conn: aiosqlite.Connection, rows: Sequence[Sequence[Any]], *, actor: str, at: str,
+                           ) -> int:
+    """Insert ledger rows that are not there yet (`ImportRows` rows), each with its
+    `case.import` audit row; returns how many were actually inserted.
+
+    Set-based: one INSERT … VALUES a `IMPORT_STATEMENT_ROWS` cases, one INSERT … SELECT for their audit
+    rows (inside the caller's transaction the new rows are exactly those above the largest id before),
+    whose count is the answer: few round trips, as each waits for the event loop's next turn."""
     before = await fetchone(conn, "SELECT COALESCE(MAX(id), 0) FROM cases")
     first = int(before[0]) if before else 0
-    await conn.executemany(
-        _INSERT_CASE + " ON CONFLICT (department_id, project, source, feedback_doc_no) DO NOTHING", values,
-    )
-    by_ident = {(v[0], v[1], v[2], v[6]): v for v in values}   # department_id, project, source, feedback_doc_no
-    found = await fetchall(conn, "SELECT id, department_id, project, source, feedback_doc_no FROM cases"
-                                 " WHERE id > ? ORDER BY id", (first,))
-    ids = [int(r[0]) for r in found]
-    audits = [(at, actor, "case.import", "case", int(r[0]), None,
-               json.dumps(dict(zip(CASE_COLUMNS, by_ident[(r[1], r[2], r[3], r[4])], strict=True)),
-                          ensure_ascii=False, default=str)) for r in found]
-    if audits:
-        await conn.executemany(
-            "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after) VALUES (?,?,?,?,?,?,?)",
-            audits,
-        )
-    return ids
+    for start in range(0, len(rows), IMPORT_STATEMENT_ROWS):
+        part = rows[start:start + IMPORT_STATEMENT_ROWS]
+        await conn.execute(import_cases_sql(len(part)), list(itertools.chain.from_iterable(part)))
+    audited = await conn.execute(IMPORT_AUDIT_SQL, (at, actor, first))
+    return audited.rowcount
