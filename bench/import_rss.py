@@ -35,17 +35,22 @@ async def main(path: Path, rows: int, now: datetime) -> dict[str, Any]:
     after: list[float] = []
     per_file = min(rows, ledger.MAX_ROWS)
     t0 = time.perf_counter()
+    making = 0.0     # the bench making the CSV bytes (the bureau's upload): not the import's time
     try:
         for offset in range(0, rows, per_file):
+            t1 = time.perf_counter()
             data = ledger_csv(min(per_file, rows - offset), offset=offset, today=now.date())
+            making += time.perf_counter() - t1
             plan = await ledger.plan_import(svc.db, svc.calendar, ledger.read_table(data, "台账.csv"))
             await ledger.apply_import(svc.db, svc.calendar, plan, actor=None, now=now, settings=svc.settings)
             del data, plan
             after.append(round(_status_mb("VmRSS"), 1))
     finally:
         await svc.db.close()
-    seconds = time.perf_counter() - t0
-    return {"rows": rows, "import_s": seconds, "rows_per_s": rows / seconds, "rss_peak_mb": _status_mb("VmHWM"),
+    with_csv = time.perf_counter() - t0
+    seconds = with_csv - making
+    return {"rows": rows, "import_s": seconds, "rows_per_s": rows / seconds,
+            "rows_per_s_with_csv_generation": rows / with_csv, "rss_peak_mb": _status_mb("VmHWM"),
             "rss_after_file_mb": after}
 
 

@@ -175,13 +175,17 @@ async def import_then_sweep(path: Path, rows: int, now: datetime) -> dict[str, A
             steps["make_csv_s"] += t2 - t1
             steps["plan_s"] += t3 - t2
             steps["apply_s"] += time.perf_counter() - t3
-        import_s = time.perf_counter() - t0
+        # The import is planning and applying; making the CSV bytes is the bench standing in for the
+        # bureau's upload, so it is not counted (it was until this run: both rates are in the meta).
+        with_csv_s = time.perf_counter() - t0
+        import_s = steps["plan_s"] + steps["apply_s"]
         later = now + timedelta(seconds=60)
         svc.clock = FakeClock(later)
         t0 = time.perf_counter()
         stats = await sweep(svc, now=later)
         sweep_s = time.perf_counter() - t0
         return {"rows": rows, "import_s": import_s, "rows_per_s": rows / import_s,
+                "rows_per_s_with_csv_generation": rows / with_csv_s,
                 "steps": {k: round(v, 2) for k, v in steps.items()},
                 "first_sweep_s": sweep_s, "first_sweep_cases": stats.cases}
     finally:

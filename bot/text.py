@@ -34,8 +34,15 @@ def clean_text(value: str | None, *, max_len: int | None, multiline: bool = Fals
     Raises DomainError(`too_long`, limit=max_len) when the cleaned text is longer than `max_len`
     (refusing beats silently cutting a finding in half).
     """
-    text = unicodedata.normalize("NFC", strip_controls(value or ""))
-    text = text.strip() if multiline else " ".join(text.split())
+    value = value or ""
+    if value.isprintable():
+        # The common case (a ledger cell, a typed line): no control, format, separator or surrogate
+        # character, so nothing to strip, and the only whitespace is the ASCII space.
+        text = unicodedata.normalize("NFC", value)
+        text = text.strip(" ") if multiline or "  " not in text else " ".join(text.split())
+    else:
+        text = unicodedata.normalize("NFC", strip_controls(value))
+        text = text.strip() if multiline else " ".join(text.split())
     if max_len is not None and len(text) > max_len:
         raise DomainError(too_long, limit=max_len)
     return text
