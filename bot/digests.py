@@ -37,7 +37,7 @@ from bot.workcalendar import WorkCalendar
 from storage import outbox as outbox_repo
 from storage import reminders as repo
 from storage import todo as todo_repo
-from storage.db import Database
+from storage.db import Conn, Database
 from storage.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ async def build_digest(db: Database, calendar: WorkCalendar, settings: Settings,
     return digest
 
 
-async def build_digest_counts(db: Database, calendar: WorkCalendar, settings: Settings, now: datetime) -> Digest:
+async def build_digest_counts(db: Conn, calendar: WorkCalendar, settings: Settings, now: datetime) -> Digest:
     """The digest's figures without its lists: the same sections as `build_digest`, counted from SQL
     aggregates (open cases grouped by running deadline: the standing is computed once per distinct
     day, not once per case), so its cost and its payload stay small at any size."""
@@ -154,6 +154,17 @@ async def build_digest_counts(db: Database, calendar: WorkCalendar, settings: Se
     counts["review"] = await repo.count_reports_awaiting_review(db)
     counts["noliaison"] = len(await repo.departments_without_reachable_liaison(db))
     return Digest(day=today.isoformat(), counts=counts, risky=risky)
+
+
+async def digest_and_todo(db: Database, calendar: WorkCalendar, settings: Settings, now: datetime,
+                          ) -> tuple[Digest, todo.Todo]:
+    """The digest's counts and the bureau's to-do, read on a connection of their own (`Database.reader`):
+    they count every open case (~0.1 s at 100k, ~1 s at 1M), and on the shared connection every other
+    person's reply would wait behind them."""
+    async with db.reader() as ro:
+        digest = await build_digest_counts(ro, calendar, settings, now)
+        body = await todo.build(ro, calendar, settings, audience=todo.BUREAU, today=local_today(settings, now))
+    return digest, body
 
 
 # ----------------------------------------------------------------------------- wording
@@ -417,10 +428,9 @@ async def enqueue_daily_digests(services: Services, *, force: bool = False) -> i
     last = await outbox_repo.get_job_state(db, DIGEST_STATE)
     if not force and last is not None and last >= today.isoformat():
         return 0
-    digest = await build_digest_counts(db, calendar, settings, now)
+    digest, body = await digest_and_todo(db, calendar, settings, now)
     supervisors = await repo.reachable_people_by_role(db, "supervisor")
-    payload = {**digest.to_payload(),
-               "todo": (await todo.build(db, calendar, settings, audience=todo.BUREAU, today=today)).to_payload()}
+    payload = {**digest.to_payload(), "todo": body.to_payload()}
     async with db.transaction() as conn:
         count = await enqueue(conn, [
             Notification(f"digest:{today.isoformat()}:p{p}", p, Kind.DIGEST, payload, now) for p in supervisors

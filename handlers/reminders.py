@@ -25,10 +25,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot import paging, todo
+from bot import paging
 from bot.callbacks import DIGEST, PAGE
 from bot.delivery import mark_reachable, mark_unreachable
-from bot.digests import build_digest_counts, list_page, overdue_listing, render_digest_with_todo
+from bot.digests import digest_and_todo, list_page, overdue_listing, render_digest_with_todo
 from bot.domain import Role
 from bot.errors import DomainError
 from bot.people import require_role
@@ -86,8 +86,7 @@ async def _show_section(update: Update, context: RectbotContext, section: str, n
 async def digest_command(update: Update, context: RectbotContext) -> None:
     person = require_role(context.person, Role.SUPERVISOR, Role.ADMIN)
     svc = context.services
-    digest = await build_digest_counts(svc.db, svc.calendar, svc.settings, svc.now())
-    body = await todo.build(svc.db, svc.calendar, svc.settings, audience=todo.BUREAU, today=svc.today())
+    digest, body = await digest_and_todo(svc.db, svc.calendar, svc.settings, svc.now())
     rendered = render_digest_with_todo(translator(person), digest, body)
     await reply(update, context, rendered.text, reply_markup=markup(rendered.buttons))
 

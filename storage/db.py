@@ -133,6 +133,19 @@ class Database:
 
         return await asyncio.to_thread(check)
 
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A read-only connection of its own, with its own thread, for a long aggregate (the digest's
+        counts over every open case: ~0.1 s at 100k, ~1 s at 1M): it runs beside the shared connection
+        instead of in front of every reply's query. In WAL mode it reads the last committed state."""
+        conn = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True)
+        conn.row_factory = aiosqlite.Row
+        try:
+            await conn.execute("PRAGMA busy_timeout = 5000")
+            yield conn
+        finally:
+            await conn.close()
+
     async def checkpoint(self) -> tuple[int, int]:
         """A PASSIVE WAL checkpoint on a connection of its own, in a worker thread: the shared connection
         and the event loop never wait for its copying and fsyncs, and it never waits for them (PASSIVE

@@ -50,8 +50,17 @@ _SECTIONS: dict[str, tuple[str, str, str, str, str]] = {
 SECTIONS = tuple(_SECTIONS)
 
 
-def _where(section: str, today: date, department_id: int | None) -> tuple[str, list[Any]]:
+# Counting needs no department name, and every case has its department (a NOT NULL foreign key), so a
+# COUNT leaves the join out: one lookup fewer per counted row (the bureau's "due" section at 100k counts
+# ~70k rows: the to-do's counts 80 → ~40 ms, the daily digest pays them).
+_DEPARTMENT_JOIN = " JOIN departments d ON d.id = c.department_id"
+
+
+def _where(section: str, today: date, department_id: int | None, *, counting: bool = False,
+           ) -> tuple[str, list[Any]]:
     body = _SECTIONS[section][3]
+    if counting:
+        body = body.replace(_DEPARTMENT_JOIN, "")
     params: list[Any] = [today.isoformat()] * body.count("?today")
     body = body.replace("?today", "?")
     if department_id is not None:
@@ -61,7 +70,7 @@ def _where(section: str, today: date, department_id: int | None) -> tuple[str, l
 
 
 async def count(conn: Conn, section: str, *, today: date, department_id: int | None = None) -> int:
-    body, params = _where(section, today, department_id)
+    body, params = _where(section, today, department_id, counting=True)
     row = await fetchone(conn, "SELECT COUNT(*)" + body, params)
     return int(row[0]) if row else 0
 
@@ -89,7 +98,7 @@ async def overdue_before(conn: Conn, cutoffs: Sequence[date], *, today: date,
     """How many overdue cases have a deadline before each cutoff (the escalation levels' dates)."""
     if not cutoffs:
         return []
-    body, params = _where("overdue", today, department_id)
+    body, params = _where("overdue", today, department_id, counting=True)
     sums = ", ".join(f"COALESCE(SUM(({TARGET_DUE}) < ?), 0)" for _ in cutoffs)
     row = await fetchone(conn, f"SELECT {sums}" + body, [*(c.isoformat() for c in cutoffs), *params])
     return [int(v) for v in row] if row else [0] * len(cutoffs)
@@ -131,6 +140,7 @@ def watched_where(ranges: DateRanges | None, provisional_only: bool = False) -> 
 
 async def count_watched(conn: Conn, ranges: DateRanges | None, *, provisional_only: bool = False) -> int:
     body, params = watched_where(ranges, provisional_only)
+    body = body.replace(_DEPARTMENT_JOIN, "")
     row = await fetchone(conn, "SELECT COUNT(*)" + body, params)
     return int(row[0]) if row else 0
 

@@ -194,3 +194,23 @@ async def test_online_backup_while_writes_continue_holds_every_committed_row(tmp
         copy.close()
     assert before <= rows <= after + 2  # every row committed before the backup; nothing half-written
     assert after > before  # the writers really kept writing while the copy was taken
+
+
+async def test_the_reader_is_a_read_only_connection_of_its_own(tmp_path: Path) -> None:
+    """The digest's counts run on `Database.reader()`: its own connection (so its own aiosqlite thread,
+    beside the shared one), read-only, reading what was committed."""
+    import sqlite3 as _sqlite3
+
+    db = await Database.open(tmp_path / "rectbot.db")
+    try:
+        await db.conn.execute("INSERT INTO departments (name, created_at) VALUES ('县教育局', '2026-01-01')")
+        async with db.reader() as ro:
+            assert ro is not db.conn
+            row = await (await ro.execute("SELECT count(*) FROM departments")).fetchone()
+            assert row is not None and row[0] == 1
+            with pytest.raises(_sqlite3.OperationalError, match="readonly"):
+                await ro.execute("INSERT INTO departments (name, created_at) VALUES ('x', 'y')")
+            # the shared connection is not held while the reader is open
+            await db.conn.execute("INSERT INTO departments (name, created_at) VALUES ('县财政局', '2026-01-01')")
+    finally:
+        await db.close()
