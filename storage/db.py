@@ -98,8 +98,8 @@ class Database:
         Returns the migrations applied. Separate from `open` so a test can hand in a connection opened
         read-only (`mode=ro`), which is how a read-only file looks even to root, who ignores permission
         bits. Nothing here reads pages that grow with the data (no quick_check, ANALYZE, optimize or
-        checkpoint: the quick_check runs after polling began, checkpoints are SQLite's automatic
-        ones), except a pending migration, which is applied once, before the bot uses the schema.
+        checkpoint: the quick_check runs after polling began, and so does the checkpoint job,
+        `checkpoint`), except a pending migration, which is applied once, before the bot uses the schema.
         """
         try:
             await self._check_health()
