@@ -455,7 +455,7 @@ async def apply_import(
     skip_invalid: bool = False, progress: Progress | None = None, batch_rows: int = BATCH_ROWS,
     settings: Settings | None = None, transaction_rows: int = TRANSACTION_ROWS,
 ) -> ImportResult:
-    """Write the plan's new rows: one INSERT … SELECT of `batch_rows` rows a statement, about
+    """Write the plan's new rows: one storage statement a `batch_rows` rows (storage.cases.import_case_rows), about
     `transaction_rows` a transaction; refuses while rows are bad unless confirmed. With `settings`,
     each row's first sweep is planned now (bot.reminders.first_action_at) instead of every imported
     case being due at once.
