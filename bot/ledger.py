@@ -473,8 +473,11 @@ async def apply_import(
                                                 progress=progress, transaction_rows=transaction_rows))
     try:
         builder = _BatchBuilder(calendar, now=now, settings=settings, created_by=actor_s, known=known)
+        # Department by department (the file's order within each): the three indexes that lead with
+        # the department then grow at a few places instead of all over, which cost SQLite a third more.
+        rows = sorted(plan.new, key=_department_of)
         for start in range(0, total, batch_rows):
-            await _put(batches, await builder.build(plan.new[start:start + batch_rows]), writer)
+            await _put(batches, await builder.build(rows[start:start + batch_rows]), writer)
         await _put(batches, None, writer)
         added, created = await writer
     finally:
@@ -487,6 +490,10 @@ async def apply_import(
     log_event(log, "import applied", rows=added, existing=result.existing, skipped=result.skipped_bad,
               departments=len(created), by=actor_s)
     return result
+
+
+def _department_of(row: PlannedRow) -> str:
+    return row.draft.department_name
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ def csv_bytes(rows: list[list[Any]], header: list[str] = HEADER) -> bytes:
 async def test_batches_write_the_rows_and_audit_of_the_per_row_path(world: World) -> None:
     """1,234 rows in statements of 300 and transactions of ≥ 700 (partial last ones included): every
     stored column and every `case.import` audit row equals what `to_db` and json.dumps of the same
-    `case_values` gave, ids in file order, departments created once and audited."""
+    `case_values` gave, ids department by department and in file order within each, departments created
+    once and audited."""
     plan = await ledger.plan_import(world.db, CAL, ledger.read_table(xlsx_bytes(sample_rows(1234)), "a.xlsx"))
     result = await ledger.apply_import(world.db, CAL, plan, actor=None, now=NOW, batch_rows=300,
                                        transaction_rows=700)
@@ -51,7 +52,9 @@ async def test_batches_write_the_rows_and_audit_of_the_per_row_path(world: World
     audits = await world.db.fetchall("SELECT entity_id, actor, at, before, after FROM audit_log"
                                      " WHERE action = 'case.import' ORDER BY id")
     assert len(rows) == len(audits) == 1234
-    for planned, row, entry in zip(plan.new, rows, audits, strict=True):
+    by_department = sorted(plan.new, key=lambda r: r.draft.department_name)   # stable: file order within each
+    assert by_department != plan.new   # sample_rows interleaves its departments: the order is really tested
+    for planned, row, entry in zip(by_department, rows, audits, strict=True):
         new = case_values(planned.draft, department_id=dept_ids[planned.draft.department_name], calendar=CAL,
                           created_by="cli", now=NOW, received_by="import")
         expected = [repo.to_db(c, getattr(new, c)) for c in repo.CASE_COLUMNS]
@@ -88,7 +91,10 @@ async def test_a_failing_transaction_rolls_back_only_itself_and_the_import_says_
     assert audited is not None and audited[0] == 200
     monkeypatch.setattr(repo, "import_case_rows", real)
     rest = await ledger.apply_import(world.db, CAL, plan, actor=None, now=NOW)
-    assert (rest.added, rest.existing, rest.departments_created) == (700, 200, [])
+    assert (rest.added, rest.existing) == (700, 200)
+    # The committed transaction's departments stayed; the rest are created now, each once.
+    created = await world.db.fetchone("SELECT COUNT(*) FROM audit_log WHERE action = 'department.add'")
+    assert created is not None and created[0] == 40 and 0 < len(rest.departments_created) < 40
 
 
 async def test_validation_of_streamed_frames_matches_the_whole_table(world: World) -> None:
