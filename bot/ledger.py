@@ -513,26 +513,34 @@ class _BatchBuilder:
         self.deadlines: dict[tuple[Any, ...], CaseDeadlines] = {}
         self.planned: dict[tuple[Any, ...], datetime | None] = {}
         self.rows = repo.ImportRows()
+        # Stored rows by everything but the department and the free texts: the deadlines, status and
+        # first sweep follow from the rest, so case_values runs once per distinct key (a few hundred a file).
+        self.templates: dict[tuple[Any, ...], list[Any]] = {}
 
     async def build(self, chunk: Sequence[PlannedRow]) -> _Batch:
         out: list[list[Any]] = []
         fresh: dict[str, None] = {}
-        calendar, now, settings, known = self.calendar, self.now, self.settings, self.known
+        calendar, now, settings, known, templates = self.calendar, self.now, self.settings, self.known, self.templates
         for n, planned_row in enumerate(chunk, start=1):
             if n % _BUILD_YIELD_ROWS == 0:
                 # Often: the writer sends its next statement only at a turn of the loop, SQLite idles till then.
                 await asyncio.sleep(0)
             draft = planned_row.draft
             name = draft.department_name
-            department_id = known.get(name)
-            if department_id is None:
+            if name not in known:
                 fresh[name] = None
-            # The department's id is resolved by name in SQL: 0 here only stands for "not created yet".
-            new = case_values(draft, department_id=department_id or 0, calendar=calendar, created_by=self.created_by,
-                              now=now, received_by="import", cache=self.deadlines)
-            at = new.next_action_at if settings is None else first_action_at(
-                new, calendar=calendar, now=now, settings=settings, cache=self.planned)
-            out.append(self.rows.row(name, new, at))
+            key = (draft.source, draft.grade, draft.evaluation_ended_on, draft.feedback_sent_on,
+                   draft.feedback_received_on, draft.period, draft.explicit_due_on, draft.confidential)
+            template = templates.get(key)
+            if template is None:
+                # The department's id is resolved by name in SQL: 0 only stands for "not known here".
+                new = case_values(draft, department_id=0, calendar=calendar, created_by=self.created_by,
+                                  now=now, received_by="import", cache=self.deadlines)
+                at = new.next_action_at if settings is None else first_action_at(
+                    new, calendar=calendar, now=now, settings=settings, cache=self.planned)
+                template = templates[key] = self.rows.row(name, new, at)
+            out.append(self.rows.with_texts(template, name, draft.project, draft.findings, draft.suggestions,
+                                            draft.feedback_doc_no))
         return _Batch(out, len(out), list(fresh))
 
 

@@ -27,6 +27,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -215,26 +216,7 @@ class Period:
         Years are 12 months and weeks 7 days (stored as months / days); a trailing 内/以内 is ignored.
         "2月" is refused with the hint 2个月: people write it for February, so it is never a period.
         """
-        raw = text if isinstance(text, str) else str(text)
-        m = _PERIOD_RE.match(_normalize(raw))
-        if not m:
-            raise PeriodError(
-                N_('Cannot read the period "{text}". Write it like 2m, 15d or 10wd (or 2个月, 15日, 10个工作日).'),
-                text=raw.strip(),
-            )
-        num = m["num"]
-        amount = int(num) if num.isdigit() else _chinese_number(num)
-        if amount is None:
-            raise PeriodError(
-                N_('Cannot read the period "{text}". Write it like 2m, 15d or 10wd (or 2个月, 15日, 10个工作日).'),
-                text=raw.strip(),
-            )
-        if m["suffix"] == "月":
-            # 2月 is February in a date field; as a period it is ambiguous, so it is refused with a hint.
-            raise PeriodError(N_('"{text}" reads as a month of the year, not a period. Did you mean {n}个月?'),
-                              text=raw.strip(), n=amount)
-        unit, mult = _SUFFIXES[m["suffix"]]
-        return cls(amount * mult, unit)
+        return _parse_period(text if isinstance(text, str) else str(text))
 
     def __str__(self) -> str:
         return f"{self.amount}{self.unit.value}"
@@ -249,6 +231,31 @@ class Period:
         else:
             text = t.ngettext("{n} working day", "{n} working days", n)
         return text.format(n=n)
+
+
+# Read once per distinct text (a ledger repeats the same few periods in 50,000 rows); a refusal
+# raises every time (lru_cache keeps only results).
+@functools.lru_cache(maxsize=1024)
+def _parse_period(raw: str) -> Period:
+    m = _PERIOD_RE.match(_normalize(raw))
+    if not m:
+        raise PeriodError(
+            N_('Cannot read the period "{text}". Write it like 2m, 15d or 10wd (or 2个月, 15日, 10个工作日).'),
+            text=raw.strip(),
+        )
+    num = m["num"]
+    amount = int(num) if num.isdigit() else _chinese_number(num)
+    if amount is None:
+        raise PeriodError(
+            N_('Cannot read the period "{text}". Write it like 2m, 15d or 10wd (or 2个月, 15日, 10个工作日).'),
+            text=raw.strip(),
+        )
+    if m["suffix"] == "月":
+        # 2月 is February in a date field; as a period it is ambiguous, so it is refused with a hint.
+        raise PeriodError(N_('"{text}" reads as a month of the year, not a period. Did you mean {n}个月?'),
+                          text=raw.strip(), n=amount)
+    unit, mult = _SUFFIXES[m["suffix"]]
+    return Period(amount * mult, unit)
 
 
 @dataclass(frozen=True)

@@ -290,6 +290,21 @@ class ImportRows:
         return values
 
 
+    def with_texts(self, template: list[Any], department: str, project: str, findings: str, suggestions: str,
+                   feedback_doc_no: str) -> list[Any]:
+        """A row equal to `template` (a `row` of a case with the same dates, source, grade, period and
+        confidentiality) but for the department and the free texts, which nothing else is computed from."""
+        values = template.copy()
+        values[0] = department
+        values[_PROJECT] = project
+        values[_FINDINGS] = findings
+        values[_SUGGESTIONS] = suggestions
+        values[_DOC_NO] = feedback_doc_no
+        return values
+
+
+_PROJECT, _FINDINGS, _SUGGESTIONS, _DOC_NO = (CASE_COLUMNS.index(c)
+                                              for c in ("project", "findings", "suggestions", "feedback_doc_no"))
 _IMPORT_GET = operator.attrgetter(*CASE_COLUMNS[1:])
 _NEXT_ACTION = CASE_COLUMNS.index("next_action_at")
 _IMPORT_DATES = tuple(i for i, c in enumerate(CASE_COLUMNS) if c in _DATE_FIELDS)
