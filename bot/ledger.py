@@ -473,9 +473,7 @@ async def apply_import(
                                                 progress=progress, transaction_rows=transaction_rows))
     try:
         builder = _BatchBuilder(calendar, now=now, settings=settings, created_by=actor_s, known=known)
-        # Department by department (the file's order within each): the three indexes that lead with
-        # the department then grow at a few places instead of all over, which cost SQLite a third more.
-        rows = sorted(plan.new, key=_department_of)
+        rows = by_department(plan.new)
         for start in range(0, total, batch_rows):
             await _put(batches, await builder.build(rows[start:start + batch_rows]), writer)
         await _put(batches, None, writer)
@@ -492,8 +490,15 @@ async def apply_import(
     return result
 
 
-def _department_of(row: PlannedRow) -> str:
-    return row.draft.department_name
+def by_department(rows: Sequence[PlannedRow]) -> list[PlannedRow]:
+    """The rows department by department, in the order the departments first appear in the file and
+    in the file's order within each: a ledger kept by department keeps its order (and its case numbers
+    follow its rows), and the indexes that lead with the department grow in a few places instead of
+    all over (interleaved departments cost SQLite's inserts twice the time)."""
+    first: dict[str, int] = {}
+    for row in rows:
+        first.setdefault(row.draft.department_name, len(first))
+    return sorted(rows, key=lambda row: first[row.draft.department_name])
 
 
 @dataclass(frozen=True)

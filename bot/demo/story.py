@@ -233,12 +233,12 @@ def later(w: World, cast: Cast, out: Path) -> None:
     w.settle()
 
     t.chapter(_("An extension asked and granted"))
-    w.say(water, "/extend 3", L("理由", "reason"))
+    w.say(water, "/extend 6", L("理由", "reason"))   # 农村饮水安全工程: the import numbers by department
     w.say(water, L("验收专家组延期到场", "The acceptance experts arrive later"), L("延至", "deadline"))
     check = w.say(water, L("5月29日", "2026-05-29"), L("请核对延期申请", "Please check your extension"))
     tap(w, water, check, L("提交", "Submit"), L("已提交延期申请", "Extension request sent"))
-    card = w.wait(sup1, has(L("延期申请", "xtension"), "#3"))
-    tap(w, sup1, card, L("同意延期", "Approve"), "#3")
+    card = w.wait(sup1, has(L("延期申请", "xtension"), "#6"))
+    tap(w, sup1, card, L("同意延期", "Approve"), "#6")
     w.wait(water, has(L("延期申请已获同意", "was approved")))
 
     w.drain()  # the day's last messages belong to the chapter they were sent in
