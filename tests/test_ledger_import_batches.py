@@ -132,3 +132,14 @@ async def test_a_refusal_after_some_frames_wins_over_the_missing_columns(world: 
     with pytest.raises(DomainError) as missing:
         await ledger.plan_import(world.db, CAL, ledger.read_table(ok, "b.csv"), isolate=isolate)
     assert "来源" in str(missing.value.params)
+
+
+async def test_a_ledger_kept_by_department_is_numbered_in_its_row_order(world: World) -> None:
+    """by_department moves a row only past rows of departments that first appear after its own."""
+    # Grouped by department, as a ledger is kept, in an order that is not the names'.
+    rows = sorted(sample_rows(300), key=lambda r: r[0], reverse=True)
+    plan = await ledger.plan_import(world.db, CAL, ledger.read_table(xlsx_bytes(rows), "a.xlsx"))
+    assert ledger.by_department(plan.new) == plan.new
+    await ledger.apply_import(world.db, CAL, plan, actor=None, now=NOW, batch_rows=70, transaction_rows=140)
+    stored = await world.db.fetchall("SELECT project FROM cases ORDER BY id")
+    assert [r["project"] for r in stored] == [p.draft.project for p in plan.new]
