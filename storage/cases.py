@@ -289,7 +289,6 @@ class ImportRows:
                 values[i] = str(v)   # StrEnum members are stored as their plain value
         return values
 
-
     def with_texts(self, template: list[Any], department: str, project: str, findings: str, suggestions: str,
                    feedback_doc_no: str) -> list[Any]:
         """A row equal to `template` (a `row` of a case with the same dates, source, grade, period and
