@@ -346,7 +346,7 @@ class _RowChecker:
         self.total = 0
         self.plan = ImportPlan()
         self.seen: set[tuple[str, str, str, str]] = set()
-        self.valid: list[tuple[int, CaseDraft, int | None]] = []
+        self.valid: list[tuple[int, CaseDraft, int | None, tuple[str, str, str, str]]] = []   # with its _ident
 
     def header(self, headers: Sequence[str]) -> None:
         index: dict[str, int] = {}
@@ -387,7 +387,7 @@ class _RowChecker:
                 plan.duplicates += 1
                 continue
             seen.add(ident)
-            valid.append((number, draft, case_id))
+            valid.append((number, draft, case_id, ident))
 
 
 async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | Table, *,
@@ -422,10 +422,10 @@ async def plan_import(db: Database, calendar: WorkCalendar, table: LedgerFile | 
     valid = check.valid
     # Only the file's own keys and ids are looked up (memory follows the file, not the database).
     existing = await repo.existing_keys(db, seen)
-    wanted_ids = [case_id for _n, _d, case_id in valid if case_id is not None]
+    wanted_ids = [case_id for _n, _d, case_id, _i in valid if case_id is not None]
     by_id = await repo.case_ids_with_departments(db, wanted_ids) if wanted_ids else {}
-    for number, draft, case_id in valid:
-        if _ident(draft) in existing or (case_id is not None
+    for number, draft, case_id, ident in valid:
+        if ident in existing or (case_id is not None
                                       and by_id.get(case_id) == (draft.department_name, draft.source)):
             plan.existing += 1
             continue
