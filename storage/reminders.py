@@ -89,29 +89,29 @@ async def watched_cases(db: Conn) -> list[Case]:
 # The watched cases grouped by every column their running deadline depends on (bot.reminders.target_of):
 # the digest's counts need only these groups (a few hundred), read from the covering index
 # cases_open_deadlines, whatever the number of cases.
+# Two grouped reads of cases_open_deadlines (status, due_on, due_provisional, …), each GROUP BY a prefix
+# of the index, so SQLite groups in index order with no temporary B-tree: the report clocks (~80k rows
+# at 100k cases, one group per (status, day, provisional)) and the unsent evaluations' feedback clocks.
+# One GROUP BY over all six columns sorted every open case first: ~95 ms at 100k against ~17 ms.
 TARGET_GROUPS_SQL = (
-    "SELECT status, due_on, due_provisional, source = 'evaluation' AND feedback_sent_on IS NULL,"
-    " feedback_due_on, feedback_due_provisional, COUNT(*) FROM cases"
-    " WHERE status IN ('in_progress', 'returned', 'pending_feedback') GROUP BY 1, 2, 3, 4, 5, 6"
+    "SELECT 1, due_on, due_provisional, COUNT(*) FROM cases"
+    " WHERE status IN ('in_progress', 'returned') AND due_on IS NOT NULL GROUP BY status, due_on, due_provisional"
+    " UNION ALL"
+    " SELECT 0, feedback_due_on, feedback_due_provisional, COUNT(*) FROM cases"
+    " WHERE status = 'pending_feedback' AND source = 'evaluation' AND feedback_sent_on IS NULL"
+    " AND feedback_due_on IS NOT NULL GROUP BY feedback_due_on, feedback_due_provisional"
 )
 
 
 async def target_groups(db: Conn) -> list[tuple[date, bool, bool, int]]:
     """(running deadline, provisional, report clock (else the bureau's feedback clock), cases) of open
     cases: the report deadline of an open case, else the feedback deadline of an evaluation whose
-    feedback is not sent (storage/todo.TARGET_DUE, bot.reminders.target_of)."""
+    feedback is not sent (storage/todo.TARGET_DUE, bot.reminders.target_of); one tuple per distinct
+    (deadline, provisional, clock), in no particular order."""
     found: dict[tuple[date, bool, bool], int] = {}
-    for status, due_on, due_prov, unsent_evaluation, feedback_due, feedback_prov, n in await fetchall(
-            db, TARGET_GROUPS_SQL):
-        if status in ("in_progress", "returned"):
-            if due_on is None:
-                continue
-            group = (date.fromisoformat(due_on), bool(due_prov), True)
-        elif unsent_evaluation and feedback_due is not None:
-            group = (date.fromisoformat(feedback_due), bool(feedback_prov), False)
-        else:
-            continue
-        found[group] = found.get(group, 0) + int(n)
+    for report, due, provisional, n in await fetchall(db, TARGET_GROUPS_SQL):
+        group = (date.fromisoformat(due), bool(provisional), bool(report))
+        found[group] = found.get(group, 0) + int(n)  # in_progress and returned share a day's group
     return [(*group, n) for group, n in found.items()]
 
 

@@ -75,8 +75,29 @@ async def test_bureau_overdue_page_reads_the_running_deadline_index(db: Database
 
 
 async def test_digest_groups_read_the_covering_index_only(db: Database) -> None:
+    """Both parts read cases_open_deadlines alone; the report clocks (nearly every open case) are
+    grouped in the index's order: a temporary B-tree only for the few unsent evaluations after UNION ALL."""
     steps = await plan(db, reminders.TARGET_GROUPS_SQL, [])
-    assert any("COVERING INDEX cases_open_deadlines" in s for s in steps), steps
+    reads = [s for s in steps if s.startswith(("SEARCH", "SCAN"))]
+    assert len(reads) == 2 and all("COVERING INDEX cases_open_deadlines" in s for s in reads), steps
+    assert no_case_scan(steps), steps
+    sorts = [i for i, s in enumerate(steps) if "TEMP B-TREE" in s]
+    assert all(i > steps.index("UNION ALL") for i in sorts) and len(sorts) <= 1, steps
+
+
+async def test_bureau_overdue_items_query_reads_the_running_deadline_index(db: Database) -> None:
+    """The to-do's (and the digest's) overdue page as `todo.items` sends it, with all its columns."""
+    sql, params = todo.items_sql("overdue", date(2026, 12, 1), None)
+    steps = await plan(db, sql, [*params, 10, 0])
+    assert any("cases_target_due" in s for s in steps), steps
+    assert not any("TEMP B-TREE" in s for s in steps), steps
+
+
+@pytest.mark.parametrize("department", [None, 7])
+async def test_extension_count_starts_from_the_pending_requests(db: Database, department: int | None) -> None:
+    body, params = todo._where("extension", date(2026, 12, 1), department, counting=True)
+    steps = await plan(db, "SELECT COUNT(*)" + body, params)
+    assert "extension_one_pending" in steps[0] and no_case_scan(steps), steps
 
 
 async def test_digest_counts_match_its_lists_and_the_payload_stays_small(db: Database) -> None:
