@@ -86,12 +86,11 @@ async def watched_cases(db: Conn) -> list[Case]:
 
 
 
-# The watched cases grouped by every column their running deadline depends on (bot.reminders.target_of):
-# the digest's counts need only these groups (a few hundred), read from the covering index
-# cases_open_deadlines, whatever the number of cases.
-# Two grouped reads of cases_open_deadlines (status, due_on, due_provisional, …), each GROUP BY a prefix
-# of the index, so SQLite groups in index order with no temporary B-tree: the report clocks (~80k rows
-# at 100k cases, one group per (status, day, provisional)) and the unsent evaluations' feedback clocks.
+# The watched cases grouped by their running deadline (bot.reminders.target_of): the digest's counts
+# need only these groups (a few hundred). Two grouped reads of the covering index cases_open_deadlines
+# (status, due_on, due_provisional, …), each GROUP BY a prefix of it, so SQLite groups in index order
+# with no temporary B-tree: the report clocks (~80k rows at 100k cases, one group per (status, day,
+# provisional)) and the unsent evaluations' feedback clocks.
 # One GROUP BY over all six columns sorted every open case first: ~95 ms at 100k against ~17 ms.
 TARGET_GROUPS_SQL = (
     "SELECT 1, due_on, due_provisional, COUNT(*) FROM cases"
